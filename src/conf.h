@@ -1,0 +1,67 @@
+/* conf.h - ragrade's configuration: defaults, the INI file (libinih) and
+ * RAGRADE_<SECTION>_<KEY> environment overrides, in that order. */
+#ifndef RAGRADE_CONF_H
+#define RAGRADE_CONF_H
+
+#include <stddef.h>
+
+#define CONF_PATH_MAX 512
+#define CONF_MAX_URLS 8
+
+typedef struct conf {
+    /* [server] */
+    char data_dir[CONF_PATH_MAX];     /* RAGRADE_DATA; default ./var */
+    char socket[CONF_PATH_MAX];       /* FastCGI unix socket; default DATA/ragrade.sock */
+    char db_path[CONF_PATH_MAX];      /* default DATA/ragrade.db */
+    int log_level;
+    /* [pool] */
+    int workers;                      /* 0: number of cores */
+    int threads;                      /* request threads per worker */
+    int graceful_timeout_ms;          /* SIGTERM: time to finish requests in hand */
+    int backlog;
+    /* [limits] */
+    size_t max_body;                  /* bytes */
+    int max_batch;                    /* rows per POST */
+    int max_contexts;                 /* per row, for contexts and reference_contexts */
+    size_t max_field;                 /* bytes per question, answer, ground truth, context */
+    size_t max_dataset;               /* bytes of the dataset label */
+    int max_list;                     /* rows per GET /api/eval page */
+    /* [db] */
+    int busy_timeout_ms;
+    /* [judge] */
+    char backend[16];                 /* builtin | openai | ollama */
+    char urls[CONF_MAX_URLS][CONF_PATH_MAX];
+    int n_urls;
+    char model[128];
+    char embedding_model[128];
+    char api_key_file[CONF_PATH_MAX];
+    char default_metrics[512];        /* comma separated; empty: the judge's defaults */
+    int max_concurrency;              /* evaluations in flight across the pool */
+    int max_attempts;
+    int lease_ms;
+    int backoff_base_ms;
+    int backoff_max_ms;
+    int init_timeout_ms;
+    int request_timeout_ms;           /* one HTTP call to the judge */
+    int row_deadline_ms;              /* all calls for one row */
+    int max_retries;                  /* per judge call */
+    int max_repairs;                  /* re-asks after a reply that does not fit */
+    int cache;                        /* 1: cache judge replies in SQLite */
+    int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
+    int slow_eval_ms;                 /* log a line for evaluations slower than this */
+} conf;
+
+/* Fill cf with defaults; data_dir from RAGRADE_DATA when set. */
+void conf_defaults(conf *cf);
+
+/* Read an INI file (path may be NULL: no file), then apply environment
+ * overrides and derive the paths left empty. 0 or a negative code with a
+ * message in err. */
+int conf_load(conf *cf, const char *path, char *err, size_t errlen);
+
+/* Set one key as the file would; 0, or -EINVAL for an unknown key or a bad
+ * value (message in err). */
+int conf_set(conf *cf, const char *section, const char *key, const char *value,
+             char *err, size_t errlen);
+
+#endif
