@@ -1,0 +1,97 @@
+/* db.h - one SQLite connection (one per thread): opening with WAL and a
+ * short-step busy handler, schema migrations, a cache of prepared
+ * statements, and the write paths of the queue and the scheduler. */
+#ifndef RAGRADE_DB_H
+#define RAGRADE_DB_H
+
+#include <sqlite3.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "judge.h"
+#include "row.h"
+
+#define DB_SCHEMA_VERSION 1
+
+typedef struct db db;
+
+/* Statements cached per connection; see db.c for the SQL of each. */
+enum db_stmt {
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
+    Q_INSERT, Q_IDEM_LOOKUP,
+    Q_REAP_RETRY, Q_REAP_FAIL, Q_RUNNING_COUNT, Q_CLAIM, Q_RENEW,
+    Q_FINISH, Q_SCORE, Q_RETRY, Q_FAIL, Q_RELEASE_OWNER, Q_NEXT_DUE, Q_HAS_QUEUED,
+    Q_REQUEUE_OWNER_FAIL,
+    Q_GET, Q_GET_SCORES, Q_COUNTS, Q_OLDEST_QUEUED,
+    Q__COUNT
+};
+
+/* Open (creating if need be) and migrate. flags: DB_READONLY for tools that
+ * only read. NULL with err filled on failure. The file is created 0640. */
+#define DB_READONLY 1
+db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t errlen);
+void db_close(db *d);                      /* NULL is a no-op */
+sqlite3 *db_handle(db *d);                 /* borrowed */
+
+/* A cached prepared statement, reset and with bindings cleared. NULL with
+ * err filled if it cannot be prepared. */
+sqlite3_stmt *db_stmt(db *d, enum db_stmt which);
+
+/* Run a cached statement that returns no rows. 0 or -EIO/-EBUSY/-ENOSPC. */
+int db_exec(db *d, enum db_stmt which);
+
+/* Map an SQLite result code to a negative errno: -EBUSY, -ENOSPC, -EIO. */
+int db_errno(int sqlite_rc);
+const char *db_errmsg(db *d);
+
+/* Time helpers: Unix epoch milliseconds, and ISO 8601 UTC text with
+ * milliseconds into buf (at least 32 bytes). */
+int64_t db_now_ms(void);
+void db_iso(int64_t ms, char *buf, size_t len);
+
+/* ---- submit (queue.c runs these inside one BEGIN IMMEDIATE) ---- */
+
+/* Insert rows; ids[i] receives each id. key may be NULL. */
+int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempts,
+              const char *now_iso, int64_t *ids);
+/* Ids already stored under this idempotency key, oldest first: *n = 0 if
+ * none. ids has room for max. */
+int db_idem_lookup(db *d, const char *key, int64_t *ids, size_t max, size_t *n);
+
+/* ---- scheduler ---- */
+
+/* A claimed row: its inputs and its attempt number. */
+typedef struct db_claim {
+    row r;
+    int attempts;
+    int max_attempts;
+} db_claim;
+
+/* In one transaction: requeue (or fail) rows whose lease expired, then claim
+ * up to max rows that may run now, while at most max_running rows run
+ * across the pool. *n claimed rows in out (row_clear each). */
+int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
+             int max_running, db_claim *out, size_t *n, char *err, size_t errlen);
+/* Extend the lease of every row this owner runs. */
+int db_renew(db *d, const char *owner, int64_t until_ms);
+/* Write a result if owner still holds the lease: done with scores, or back
+ * to queued after not_before_ms (-EAGAIN results), or failed. Returns 0, or
+ * -ESTALE when the lease was lost (nothing written). Must be called inside
+ * a transaction. */
+int db_finish(db *d, const char *owner, const judge_result *res, const char *judge,
+              const char *now_iso);
+int db_retry(db *d, const char *owner, int64_t id, int64_t not_before_ms, const char *error,
+             const char *now_iso);
+int db_fail(db *d, const char *owner, int64_t id, const char *error, const char *now_iso);
+/* Put every row this owner runs back in the queue (shutdown). */
+int db_release_owner(db *d, const char *owner, const char *now_iso);
+/* After a worker died: its rows go back to the queue, or fail once they
+ * have used every attempt (a row that kills its worker must not kill the
+ * pool forever). how: "signal 9" or "exit 1". *n rows touched. */
+int db_requeue_dead(db *d, const char *owner, const char *how, int *n);
+/* 1 if some queued row exists (due or not), 0 if none, negative on error. */
+int db_has_queued(db *d);
+/* Earliest not_before among queued rows in the future, or 0 if none. */
+int64_t db_next_due(db *d);
+
+#endif

@@ -1,0 +1,185 @@
+/* http.c - HTTP over one FastCGI request: parameters, a capped body, and
+ * JSON responses. nginx has already parsed HTTP; we trust its framing and
+ * distrust everything the client wrote. */
+#include "http.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *reason(int status)
+{
+    switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 202: return "Accepted";
+    case 204: return "No Content";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 411: return "Length Required";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 503: return "Service Unavailable";
+    default: return "Status";
+    }
+}
+
+void http_req_init(http_req *r, FCGX_Request *fcgi)
+{
+    const char *uri, *q;
+    size_t n;
+
+    memset(r, 0, sizeof *r);
+    r->fcgi = fcgi;
+    r->method = FCGX_GetParam("REQUEST_METHOD", fcgi->envp);
+    if (!r->method)
+        r->method = "GET";
+    uri = FCGX_GetParam("DOCUMENT_URI", fcgi->envp);   /* normalised by nginx */
+    if (!uri && (uri = FCGX_GetParam("REQUEST_URI", fcgi->envp)) == NULL)
+        uri = "/";
+    n = strcspn(uri, "?");
+    if (n >= sizeof r->pathbuf)
+        n = sizeof r->pathbuf - 1;
+    memcpy(r->pathbuf, uri, n);
+    r->pathbuf[n] = '\0';
+    r->path = r->pathbuf;
+    q = FCGX_GetParam("QUERY_STRING", fcgi->envp);
+    r->query = q ? q : "";
+}
+
+void http_req_clear(http_req *r)
+{
+    free(r->body);
+    r->body = NULL;
+}
+
+const char *http_param(const http_req *r, const char *name)
+{
+    return FCGX_GetParam(name, r->fcgi->envp);
+}
+
+int http_read_body(http_req *r, size_t cap)
+{
+    const char *cl = http_param(r, "CONTENT_LENGTH");
+    char *end;
+    unsigned long long len;
+    int rc = 0, got;
+
+    if (!cl || !*cl) {
+        rc = -ENODATA;
+        goto out;
+    }
+    errno = 0;
+    len = strtoull(cl, &end, 10);
+    if (errno || *end || end == cl) {
+        rc = -ENODATA;
+        goto out;
+    }
+    if (len > cap) {
+        rc = -EMSGSIZE;
+        goto out;
+    }
+    if (!(r->body = malloc((size_t)len + 1))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    got = len ? FCGX_GetStr(r->body, (int)len, r->fcgi->in) : 0;
+    if (got != (int)len) {
+        rc = -EIO;
+        goto out;
+    }
+    r->body[len] = '\0';
+    r->body_len = (size_t)len;
+out:
+    return rc;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+         : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int http_query(const http_req *r, const char *name, char *buf, size_t len)
+{
+    const char *p = r->query;
+    size_t nlen = strlen(name), o;
+    int rc = 0;
+
+    while (*p) {
+        const char *amp = p + strcspn(p, "&");
+
+        if ((size_t)(amp - p) > nlen && !strncmp(p, name, nlen) && p[nlen] == '=') {
+            p += nlen + 1;
+            for (o = 0; p < amp; p++) {
+                int c = *p;
+
+                if (c == '+')
+                    c = ' ';
+                else if (c == '%' && amp - p >= 3 && hexval(p[1]) >= 0 && hexval(p[2]) >= 0) {
+                    c = hexval(p[1]) * 16 + hexval(p[2]);
+                    p += 2;
+                }
+                if (o + 1 >= len) {
+                    rc = -EMSGSIZE;
+                    goto out;
+                }
+                buf[o++] = (char)c;
+            }
+            buf[o] = '\0';
+            rc = 1;
+            goto out;
+        }
+        if ((size_t)(amp - p) == nlen && !strncmp(p, name, nlen)) {   /* "?name" */
+            if (len)
+                buf[0] = '\0';
+            rc = 1;
+            goto out;
+        }
+        p = *amp ? amp + 1 : amp;
+    }
+out:
+    return rc;
+}
+
+void http_send_text(http_req *r, int status, const char *content_type, const char *text, size_t len)
+{
+    r->status = status;
+    FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\n\r\n", status, reason(status), content_type, len);
+    FCGX_PutStr(text, (int)len, r->fcgi->out);
+}
+
+void http_send_json(http_req *r, int status, json_object *o, const char *extra)
+{
+    size_t len;
+    const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+    r->status = status;
+    FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
+                 "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+                 status, reason(status), len + 1, extra ? extra : "");
+    FCGX_PutStr(s, (int)len, r->fcgi->out);
+    FCGX_PutChar('\n', r->fcgi->out);
+    json_object_put(o);
+}
+
+void http_send_error(http_req *r, int status, const char *code, const char *message,
+                     const char *field)
+{
+    json_object *o = json_object_new_object(), *e = json_object_new_object();
+
+    json_object_object_add(e, "code", json_object_new_string(code));
+    json_object_object_add(e, "message", json_object_new_string(message));
+    json_object_object_add(e, "field", field && *field ? json_object_new_string(field) : NULL);
+    json_object_object_add(o, "error", e);
+    http_send_json(r, status, o, status == 405 ? "Allow: GET, POST\r\n" : NULL);
+}

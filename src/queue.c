@@ -1,0 +1,211 @@
+/* queue.c - group commit for the submit path. Many request threads, one
+ * committer thread, one SQLite connection: each transaction carries every
+ * submission that waited while the previous one committed, so a busy pool
+ * makes few large commits instead of many small ones, and processes rarely
+ * contend for SQLite's write lock. Each submission has its own SAVEPOINT so
+ * that one bad submission does not fail its neighbours. */
+#include "queue.h"
+#include "db.h"
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One waiting submission; lives on the request thread's stack. */
+struct sub {
+    const row *rows;
+    size_t n;
+    const char *key;
+    int64_t *ids;
+    int replayed;
+    int rc;
+    int done;
+    char err[256];
+    struct sub *next;
+};
+
+struct queue {
+    const conf *cf;
+    db *d;
+    pthread_t thread;
+    int started;
+    pthread_mutex_t mu;
+    pthread_cond_t work;          /* committer waits for submissions */
+    pthread_cond_t done;          /* submitters wait for their commit */
+    struct sub *head, **tail;
+    int stopping;
+    queue_notify_fn notify;
+    void *notify_arg;
+};
+
+#define MAX_ROWS_PER_TXN 4096
+
+static void store_one(queue *q, struct sub *s, const char *now)
+{
+    size_t found = 0;
+
+    s->rc = db_exec(q->d, Q_SAVEPOINT);
+    if (s->rc == 0 && s->key)
+        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->n, &found);
+    if (s->rc == 0 && found > 0) {
+        s->replayed = 1;
+        if (found != s->n) {
+            s->rc = -EEXIST;
+            snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a submission of %zu rows, not %zu",
+                     found, s->n);
+        }
+    } else if (s->rc == 0) {
+        s->rc = db_insert(q->d, s->rows, s->n, s->key, q->cf->max_attempts, now, s->ids);
+    }
+    if (s->rc < 0 && !s->err[0])
+        snprintf(s->err, sizeof s->err, "storing the rows: %s", db_errmsg(q->d));
+    if (s->rc < 0 && s->rc != -EEXIST)
+        db_exec(q->d, Q_ROLLBACK_TO);
+    db_exec(q->d, Q_RELEASE);
+}
+
+/* Write one group: everything in list, in one transaction. */
+static int commit_group(queue *q, struct sub *list)
+{
+    char now[32];
+    struct sub *s;
+    int rc, added = 0;
+
+    db_iso(db_now_ms(), now, sizeof now);
+    if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
+        for (s = list; s; s = s->next) {
+            s->rc = rc;
+            snprintf(s->err, sizeof s->err, "the database is not writable: %s", db_errmsg(q->d));
+        }
+        goto out;
+    }
+    for (s = list; s; s = s->next) {
+        store_one(q, s, now);
+        if (s->rc == 0 && !s->replayed)
+            added = 1;
+    }
+    if ((rc = db_exec(q->d, Q_COMMIT)) < 0) {
+        for (s = list; s; s = s->next) {
+            s->rc = rc;
+            snprintf(s->err, sizeof s->err, "committing: %s", db_errmsg(q->d));
+        }
+        db_exec(q->d, Q_ROLLBACK);
+        added = 0;
+    }
+out:
+    return added;
+}
+
+static void *committer(void *arg)
+{
+    queue *q = arg;
+    struct sub *list, *s, **cut;
+    size_t rows;
+    int added;
+
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->head && !q->stopping)
+            pthread_cond_wait(&q->work, &q->mu);
+        if (!q->head)
+            break;
+        /* Take up to MAX_ROWS_PER_TXN rows' worth of submissions. */
+        list = q->head;
+        rows = 0;
+        for (cut = &q->head; *cut && (rows == 0 || rows + (*cut)->n <= MAX_ROWS_PER_TXN); cut = &(*cut)->next)
+            rows += (*cut)->n;
+        q->head = *cut;
+        *cut = NULL;
+        if (!q->head)
+            q->tail = &q->head;
+        pthread_mutex_unlock(&q->mu);
+
+        added = commit_group(q, list);
+        if (added && q->notify)
+            q->notify(q->notify_arg);
+
+        pthread_mutex_lock(&q->mu);
+        for (s = list; s; s = s->next)
+            s->done = 1;
+        pthread_cond_broadcast(&q->done);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
+{
+    queue *q = calloc(1, sizeof *q);
+
+    if (!q) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    q->cf = cf;
+    q->notify = notify;
+    q->notify_arg = arg;
+    q->tail = &q->head;
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->work, NULL);
+    pthread_cond_init(&q->done, NULL);
+    if (!(q->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
+        goto fail;
+    if (pthread_create(&q->thread, NULL, committer, q) != 0) {
+        snprintf(err, errlen, "cannot start the committer thread");
+        goto fail;
+    }
+    q->started = 1;
+    return q;
+fail:
+    queue_free(q);
+    return NULL;
+}
+
+void queue_free(queue *q)
+{
+    if (!q)
+        return;
+    if (q->started) {
+        pthread_mutex_lock(&q->mu);
+        q->stopping = 1;
+        pthread_cond_signal(&q->work);
+        pthread_mutex_unlock(&q->mu);
+        pthread_join(q->thread, NULL);
+    }
+    db_close(q->d);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->work);
+    pthread_cond_destroy(&q->done);
+    free(q);
+}
+
+int queue_submit(queue *q, const row *rows, size_t n, const char *key, int64_t *ids,
+                 int *replayed, char *err, size_t errlen)
+{
+    struct sub s;
+
+    memset(&s, 0, sizeof s);
+    s.rows = rows;
+    s.n = n;
+    s.key = key;
+    s.ids = ids;
+    pthread_mutex_lock(&q->mu);
+    if (q->stopping) {
+        s.rc = -ESHUTDOWN;
+        snprintf(s.err, sizeof s.err, "the worker is stopping");
+    } else {
+        *q->tail = &s;
+        q->tail = &s.next;
+        pthread_cond_signal(&q->work);
+        while (!s.done)
+            pthread_cond_wait(&q->done, &q->mu);
+    }
+    pthread_mutex_unlock(&q->mu);
+    *replayed = s.replayed;
+    if (s.rc < 0)
+        snprintf(err, errlen, "%s", s.err);
+    return s.rc;
+}

@@ -1,0 +1,34 @@
+/* sched.h - the scheduler thread of one worker process: lazy judge
+ * initialisation, claiming queued rows under a lease, running them through
+ * the judge, writing results back. Request threads only call sched_notify. */
+#ifndef RAGRADE_SCHED_H
+#define RAGRADE_SCHED_H
+
+#include <stddef.h>
+
+#include "board.h"
+#include "conf.h"
+
+typedef struct sched sched;
+
+/* slot: this worker's scoreboard slot (borrowed; may be NULL). Opens the
+ * thread's database connection and makes the judge (no I/O). NULL with err
+ * filled on failure. */
+sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen);
+int sched_start(sched *s, char *err, size_t errlen);
+/* New rows were queued: claim them now. Thread-safe, cheap. */
+void sched_notify(sched *s);
+/* Stop claiming; let evaluations in flight finish for up to
+ * cf->graceful_timeout_ms, then cancel the rest and put them back in the
+ * queue; join the thread. */
+void sched_stop(sched *s);
+void sched_free(sched *s);        /* stops first if running; NULL is a no-op */
+
+/* The lease owner name of this scheduler ("w<pid>-<random>"). */
+const char *sched_owner(const sched *s);
+
+/* Exponential backoff with jitter for attempt n (1-based): between half and
+ * all of min(base * 2^(n-1), max) milliseconds. seed: caller's state. */
+int sched_backoff_ms(int attempt, int base_ms, int max_ms, unsigned *seed);
+
+#endif
