@@ -1,0 +1,764 @@
+/* llm.c - the judges' HTTP JSON client: one CURLM, requests as a linked
+ * list, each either a running transfer or waiting for its retry time. Every
+ * wait goes through curl_multi_poll, so llm_wakeup (curl_multi_wakeup) can
+ * interrupt it, and nothing here ever blocks past the caller's timeout. */
+#include "llm.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <json-c/json.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+struct llm_req {
+    llm *c;
+    CURL *easy;                   /* NULL while waiting to retry */
+    struct curl_slist *hdrs;
+    char method[8];
+    char *path, *body;            /* owned */
+    char *resp;                   /* owned, capped at LLM_MAX_BODY */
+    size_t resp_len, resp_cap;
+    int too_big;
+    int retry_after_ms;           /* from the last attempt's headers */
+    int attempts;
+    int64_t due_ms;               /* when the next attempt may start */
+    llm_opts o;
+    llm_done_fn done;
+    void *arg;
+    llm_req *prev, *next;
+    char curl_err[CURL_ERROR_SIZE];
+    char last_err[512];
+    long last_http;
+};
+
+struct llm {
+    CURLM *multi;
+    char **urls;
+    int n_urls;
+    unsigned next_url;
+    char *auth;                   /* "Authorization: Bearer ...", wiped on free */
+    llm_req *head;
+    int n_reqs, n_transfers;
+    uint64_t rng;
+};
+
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
+
+int64_t llm_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static uint64_t rnd(llm *c)          /* xorshift64*: jitter only */
+{
+    c->rng ^= c->rng >> 12;
+    c->rng ^= c->rng << 25;
+    c->rng ^= c->rng >> 27;
+    return c->rng * 2685821657736338717ULL;
+}
+
+/* Replace every occurrence of the key in s by "***" (endpoints echo keys). */
+static void scrub(const llm *c, char *s)
+{
+    const char *key;
+    size_t kl;
+    char *p;
+
+    if (!c->auth)
+        return;
+    key = c->auth + strlen("Authorization: Bearer ");
+    kl = strlen(key);
+    if (kl < 4)
+        return;
+    while ((p = strstr(s, key)) != NULL) {
+        memcpy(p, "***", 3);
+        memmove(p + 3, p + kl, strlen(p + kl) + 1);
+    }
+}
+
+llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err, size_t errlen)
+{
+    llm *c = NULL, *ret = NULL;
+    int i;
+
+    pthread_once(&curl_once, curl_init_once);
+    if (n_urls <= 0) {
+        snprintf(err, errlen, "no judge URL");
+        goto out;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c || !(c->urls = calloc((size_t)n_urls, sizeof *c->urls)))
+        goto oom;
+    c->n_urls = n_urls;
+    for (i = 0; i < n_urls; i++)
+        if (!(c->urls[i] = strdup(urls[i])))
+            goto oom;
+    if (api_key && *api_key) {
+        size_t n = strlen("Authorization: Bearer ") + strlen(api_key) + 1;
+
+        if (!(c->auth = malloc(n)))
+            goto oom;
+        snprintf(c->auth, n, "Authorization: Bearer %s", api_key);
+    }
+    if (!(c->multi = curl_multi_init()))
+        goto oom;
+    c->rng = (uint64_t)llm_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
+    if (!c->rng)
+        c->rng = 1;
+    ret = c;
+    c = NULL;
+    goto out;
+oom:
+    snprintf(err, errlen, "out of memory");
+out:
+    llm_free(c);
+    return ret;
+}
+
+static void req_free(llm_req *q)
+{
+    if (!q)
+        return;
+    if (q->easy) {
+        curl_multi_remove_handle(q->c->multi, q->easy);
+        curl_easy_cleanup(q->easy);
+        q->c->n_transfers--;
+    }
+    curl_slist_free_all(q->hdrs);
+    free(q->path);
+    free(q->body);
+    free(q->resp);
+    free(q);
+}
+
+static void unlink_req(llm *c, llm_req *q)
+{
+    if (q->prev)
+        q->prev->next = q->next;
+    else
+        c->head = q->next;
+    if (q->next)
+        q->next->prev = q->prev;
+    q->prev = q->next = NULL;
+    c->n_reqs--;
+}
+
+void llm_free(llm *c)
+{
+    int i;
+
+    if (!c)
+        return;
+    while (c->head) {
+        llm_req *q = c->head;
+
+        unlink_req(c, q);
+        req_free(q);
+    }
+    if (c->multi)
+        curl_multi_cleanup(c->multi);
+    for (i = 0; c->urls && i < c->n_urls; i++)
+        free(c->urls[i]);
+    free(c->urls);
+    if (c->auth) {
+        explicit_bzero(c->auth, strlen(c->auth));
+        free(c->auth);
+    }
+    free(c);
+}
+
+static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    llm_req *q = ud;
+    size_t n = size * nmemb, cap;
+    char *p;
+
+    if (q->resp_len + n > LLM_MAX_BODY) {
+        q->too_big = 1;
+        return 0;
+    }
+    if (q->resp_len + n + 1 > q->resp_cap) {
+        cap = q->resp_cap ? q->resp_cap : 4096;
+        while (cap < q->resp_len + n + 1)
+            cap *= 2;
+        if (!(p = realloc(q->resp, cap)))
+            return 0;
+        q->resp = p;
+        q->resp_cap = cap;
+    }
+    memcpy(q->resp + q->resp_len, ptr, n);
+    q->resp_len += n;
+    q->resp[q->resp_len] = '\0';
+    return n;
+}
+
+/* retry-after-ms: N (OpenAI) or Retry-After: seconds | HTTP date. */
+static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+    llm_req *q = ud;
+    size_t n = size * nmemb;
+    char line[256], *v;
+    double d;
+
+    if (n >= sizeof line)
+        return n;
+    memcpy(line, ptr, n);
+    line[n] = '\0';
+    if (!(v = strchr(line, ':')))
+        return n;
+    *v++ = '\0';
+    while (*v == ' ' || *v == '\t')
+        v++;
+    if (strcasecmp(line, "retry-after-ms") == 0) {
+        d = strtod(v, NULL);
+        if (d > 0 && d < 86400000.0)
+            q->retry_after_ms = (int)d;
+    } else if (strcasecmp(line, "retry-after") == 0 && q->retry_after_ms == 0) {
+        char *end;
+
+        d = strtod(v, &end);
+        if (end != v && d >= 0 && d < 86400.0) {
+            q->retry_after_ms = (int)(d * 1000.0);
+        } else {
+            time_t t;
+
+            v[strcspn(v, "\r\n")] = '\0';
+            t = curl_getdate(v, NULL);
+            if (t > 0 && t - time(NULL) > 0 && t - time(NULL) < 86400)
+                q->retry_after_ms = (int)(t - time(NULL)) * 1000;
+        }
+    }
+    return n;
+}
+
+static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
+{
+    char url[2048];
+    int64_t left;
+    long tmo;
+    int rc = 0;
+
+    left = q->o.deadline_ms ? q->o.deadline_ms - llm_now_ms() : q->o.timeout_ms;
+    if (left <= 0) {
+        snprintf(err, errlen, "deadline");
+        rc = -ETIMEDOUT;
+        goto out;
+    }
+    tmo = left < q->o.timeout_ms ? (long)left : (long)q->o.timeout_ms;
+    snprintf(url, sizeof url, "%s%s", c->urls[c->next_url++ % (unsigned)c->n_urls], q->path);
+    q->resp_len = 0;
+    q->too_big = 0;
+    q->retry_after_ms = 0;
+    q->curl_err[0] = '\0';
+    if (!(q->easy = curl_easy_init())) {
+        snprintf(err, errlen, "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    c->n_transfers++;
+    curl_easy_setopt(q->easy, CURLOPT_URL, url);
+    curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
+    curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
+    curl_easy_setopt(q->easy, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(q->easy, CURLOPT_WRITEDATA, q);
+    curl_easy_setopt(q->easy, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(q->easy, CURLOPT_HEADERDATA, q);
+    curl_easy_setopt(q->easy, CURLOPT_ERRORBUFFER, q->curl_err);
+    curl_easy_setopt(q->easy, CURLOPT_TIMEOUT_MS, tmo);
+    curl_easy_setopt(q->easy, CURLOPT_CONNECTTIMEOUT_MS, tmo);
+    curl_easy_setopt(q->easy, CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075500
+    curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+    curl_easy_setopt(q->easy, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+    curl_easy_setopt(q->easy, CURLOPT_ACCEPT_ENCODING, "");
+    if (strcmp(q->method, "POST") == 0) {
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDS, q->body ? q->body : "");
+        curl_easy_setopt(q->easy, CURLOPT_POSTFIELDSIZE, (long)(q->body ? strlen(q->body) : 0));
+    } else {
+        curl_easy_setopt(q->easy, CURLOPT_HTTPGET, 1L);
+    }
+    if (curl_multi_add_handle(c->multi, q->easy) != CURLM_OK) {
+        snprintf(err, errlen, "curl_multi_add_handle failed");
+        rc = -EIO;
+        goto out;
+    }
+    q->attempts++;
+out:
+    return rc;
+}
+
+llm_req *llm_submit(llm *c, const char *method, const char *path, const char *body,
+                    const llm_opts *o, llm_done_fn done, void *arg)
+{
+    llm_req *q = NULL, *ret = NULL;
+
+    if (!(q = calloc(1, sizeof *q)))
+        goto out;
+    q->c = c;
+    snprintf(q->method, sizeof q->method, "%s", method);
+    q->o = *o;
+    q->done = done;
+    q->arg = arg;
+    if (!(q->path = strdup(path)) || (body && !(q->body = strdup(body))))
+        goto out;
+    if (!(q->hdrs = curl_slist_append(NULL, "Content-Type: application/json")) ||
+        !curl_slist_append(q->hdrs, "Accept: application/json") ||
+        !curl_slist_append(q->hdrs, "Expect:") ||
+        (c->auth && !curl_slist_append(q->hdrs, c->auth)))
+        goto out;
+    q->due_ms = llm_now_ms();     /* started by the next llm_run */
+    q->next = c->head;
+    if (c->head)
+        c->head->prev = q;
+    c->head = q;
+    c->n_reqs++;
+    ret = q;
+    q = NULL;
+out:
+    req_free(q);
+    return ret;
+}
+
+void llm_cancel(llm *c, llm_req *q)
+{
+    if (!c || !q)
+        return;
+    unlink_req(c, q);
+    req_free(q);
+}
+
+int llm_pending(const llm *c) { return c->n_reqs; }
+int llm_transfers(const llm *c) { return c->n_transfers; }
+
+/* The endpoint's own message: {"error": {"message": ...}} or {"error": "..."}. */
+static void error_message(const char *body, char *out, size_t outlen)
+{
+    json_object *j = NULL, *e, *m;
+    const char *s = NULL;
+
+    out[0] = '\0';
+    if (!body || !*body)
+        goto out;
+    j = json_tokener_parse(body);
+    if (j && json_object_object_get_ex(j, "error", &e)) {
+        if (json_object_is_type(e, json_type_string))
+            s = json_object_get_string(e);
+        else if (json_object_object_get_ex(e, "message", &m))
+            s = json_object_get_string(m);
+    } else if (j && json_object_object_get_ex(j, "message", &m)) {
+        s = json_object_get_string(m);
+    }
+    if (!s)
+        s = body;
+    snprintf(out, outlen, "%.300s", s);
+out:
+    json_object_put(j);
+}
+
+static void finish(llm *c, llm_req *q, int status)
+{
+    llm_reply rep;
+
+    memset(&rep, 0, sizeof rep);
+    rep.status = status;
+    rep.http_status = q->last_http;
+    rep.body = q->resp ? q->resp : "";
+    rep.len = q->resp_len;
+    rep.retry_after_ms = q->retry_after_ms;
+    rep.attempts = q->attempts;
+    snprintf(rep.error, sizeof rep.error, "%s", q->last_err);
+    scrub(c, rep.error);
+    unlink_req(c, q);
+    q->done(q->arg, &rep);
+    req_free(q);
+}
+
+/* A transfer ended: succeed, fail, or schedule the next attempt. */
+static void on_transfer(llm *c, llm_req *q, CURLcode cc)
+{
+    char msg[320];
+    int retry = 0, status = 0;
+    int64_t delay, now;
+
+    curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->last_http);
+    curl_multi_remove_handle(c->multi, q->easy);
+    curl_easy_cleanup(q->easy);
+    q->easy = NULL;
+    c->n_transfers--;
+    if (cc == CURLE_OK && q->last_http >= 200 && q->last_http < 300) {
+        finish(c, q, 0);
+        goto out;
+    }
+    if (cc == CURLE_OK) {
+        error_message(q->resp, msg, sizeof msg);
+        snprintf(q->last_err, sizeof q->last_err, "HTTP %ld from %s: %s", q->last_http, q->path,
+                 msg);
+        retry = q->last_http == 408 || q->last_http == 409 || q->last_http == 429 ||
+                q->last_http >= 500;
+    } else if (q->too_big) {
+        snprintf(q->last_err, sizeof q->last_err, "reply from %s over %u bytes", q->path,
+                 LLM_MAX_BODY);
+        status = -EMSGSIZE;
+    } else {
+        snprintf(q->last_err, sizeof q->last_err, "%s: %s", q->path,
+                 q->curl_err[0] ? q->curl_err : curl_easy_strerror(cc));
+        retry = cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+                cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_RECV_ERROR ||
+                cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE ||
+                cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
+    }
+    if (!retry) {
+        finish(c, q, status ? status : -EIO);
+        goto out;
+    }
+    if (q->attempts > q->o.max_retries) {
+        finish(c, q, -EAGAIN);
+        goto out;
+    }
+    /* min(base * 2^n, max), minus up to 25% jitter; Retry-After wins. */
+    delay = (int64_t)q->o.backoff_base_ms << (q->attempts - 1 < 20 ? q->attempts - 1 : 20);
+    if (delay > q->o.backoff_max_ms)
+        delay = q->o.backoff_max_ms;
+    delay -= (int64_t)(rnd(c) % (uint64_t)(delay / 4 + 1));
+    if (q->retry_after_ms > q->o.backoff_max_ms) {
+        finish(c, q, -EAGAIN);    /* too long to wait here: the caller requeues */
+        goto out;
+    }
+    if (q->retry_after_ms > 0)
+        delay = q->retry_after_ms;
+    now = llm_now_ms();
+    if (q->o.deadline_ms && now + delay >= q->o.deadline_ms) {
+        finish(c, q, -ETIMEDOUT);
+        goto out;
+    }
+    q->due_ms = now + delay;
+out:
+    return;
+}
+
+/* Start the attempts that are due; returns the ms until the next one (or
+ * INT32_MAX). A request that cannot start finishes here. */
+static int64_t start_due(llm *c, int *finished)
+{
+    int64_t now = llm_now_ms(), next = INT32_MAX;
+    llm_req *q, *nx;
+    char err[256];
+    int rc;
+
+    for (q = c->head; q; q = nx) {
+        nx = q->next;
+        if (q->easy)
+            continue;
+        if (q->due_ms > now) {
+            if (q->due_ms - now < next)
+                next = q->due_ms - now;
+            continue;
+        }
+        rc = start_attempt(c, q, err, sizeof err);
+        if (rc < 0) {
+            if (rc != -ETIMEDOUT || !q->last_err[0])
+                snprintf(q->last_err, sizeof q->last_err, "%s", err);
+            finish(c, q, rc == -ETIMEDOUT ? -ETIMEDOUT : -EIO);
+            (*finished)++;
+            nx = c->head;         /* the callback may have changed the list */
+        }
+    }
+    return next;
+}
+
+static int drain(llm *c)
+{
+    CURLMsg *m;
+    int left, n = 0, running;
+    llm_req *q;
+
+    curl_multi_perform(c->multi, &running);
+    while ((m = curl_multi_info_read(c->multi, &left)) != NULL) {
+        if (m->msg != CURLMSG_DONE)
+            continue;
+        q = NULL;
+        curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&q);
+        if (q) {
+            on_transfer(c, q, m->data.result);
+            n++;
+        }
+    }
+    return n;
+}
+
+int llm_run(llm *c, int timeout_ms)
+{
+    int64_t next;
+    int finished = 0, rc = 0, wait;
+
+    next = start_due(c, &finished);
+    finished += drain(c);
+    if (finished)
+        goto out;
+    next = start_due(c, &finished);
+    if (finished)
+        goto out;
+    wait = next < timeout_ms ? (int)next : timeout_ms;
+    if (wait < 0)
+        wait = 0;
+    if (curl_multi_poll(c->multi, NULL, 0, wait, NULL) != CURLM_OK) {
+        rc = -EIO;
+        goto out;
+    }
+    start_due(c, &finished);
+    drain(c);
+out:
+    return rc;
+}
+
+void llm_wakeup(llm *c)
+{
+    curl_multi_wakeup(c->multi);
+}
+
+/* ---- wire formats ---- */
+
+const char *llm_path_chat(int ollama) { return ollama ? "/api/chat" : "/v1/chat/completions"; }
+const char *llm_path_embed(int ollama) { return ollama ? "/api/embed" : "/v1/embeddings"; }
+const char *llm_path_models(int ollama) { return ollama ? "/api/tags" : "/v1/models"; }
+
+static char *dup_json(json_object *o)
+{
+    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
+                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
+
+    return s ? strdup(s) : NULL;
+}
+
+char *llm_chat_body(int ollama, const char *model, json_object *messages, const char *schema_name,
+                    json_object *schema, double temperature, int seed)
+{
+    json_object *b = json_object_new_object(), *o, *js;
+    char *s = NULL;
+
+    if (!b)
+        goto out;
+    json_object_object_add(b, "model", json_object_new_string(model));
+    json_object_object_add(b, "messages", json_object_get(messages));
+    if (ollama) {
+        json_object_object_add(b, "stream", json_object_new_boolean(0));
+        json_object_object_add(b, "format", json_object_get(schema));
+        o = json_object_new_object();
+        json_object_object_add(o, "temperature", json_object_new_double(temperature));
+        json_object_object_add(o, "seed", json_object_new_int(seed));
+        json_object_object_add(b, "options", o);
+    } else {
+        json_object_object_add(b, "temperature", json_object_new_double(temperature));
+        json_object_object_add(b, "seed", json_object_new_int(seed));
+        js = json_object_new_object();
+        json_object_object_add(js, "name", json_object_new_string(schema_name));
+        json_object_object_add(js, "schema", json_object_get(schema));
+        json_object_object_add(js, "strict", json_object_new_boolean(1));
+        o = json_object_new_object();
+        json_object_object_add(o, "type", json_object_new_string("json_schema"));
+        json_object_object_add(o, "json_schema", js);
+        json_object_object_add(b, "response_format", o);
+    }
+    s = dup_json(b);
+out:
+    json_object_put(b);
+    return s;
+}
+
+char *llm_embed_body(int ollama, const char *model, json_object *input)
+{
+    json_object *b = json_object_new_object();
+    char *s = NULL;
+
+    (void)ollama;                 /* both take {model, input: [...]} */
+    if (!b)
+        goto out;
+    json_object_object_add(b, "model", json_object_new_string(model));
+    json_object_object_add(b, "input", json_object_get(input));
+    s = dup_json(b);
+out:
+    json_object_put(b);
+    return s;
+}
+
+static int64_t get_count(json_object *o, const char *key)
+{
+    json_object *v;
+    int64_t n = 0;
+
+    if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
+        n = json_object_get_int64(v);
+    return n > 0 ? n : 0;
+}
+
+int llm_parse_chat(int ollama, const char *body, llm_chat *out, char *err, size_t errlen)
+{
+    json_object *j = json_tokener_parse(body), *m = NULL, *ch, *c0 = NULL, *v, *u = NULL;
+    const char *why = NULL;
+    int rc = -EINVAL;
+
+    memset(out, 0, sizeof *out);
+    if (!j || !json_object_is_type(j, json_type_object)) {
+        why = "the reply is not a JSON object";
+        goto out;
+    }
+    if (ollama) {
+        json_object_object_get_ex(j, "message", &m);
+        if (json_object_object_get_ex(j, "done_reason", &v) &&
+            json_object_is_type(v, json_type_string))
+            out->truncated = strcmp(json_object_get_string(v), "length") == 0;
+        out->prompt_tokens = get_count(j, "prompt_eval_count");
+        out->completion_tokens = get_count(j, "eval_count");
+    } else {
+        if (json_object_object_get_ex(j, "choices", &ch) &&
+            json_object_is_type(ch, json_type_array) && json_object_array_length(ch) > 0)
+            c0 = json_object_array_get_idx(ch, 0);
+        if (c0)
+            json_object_object_get_ex(c0, "message", &m);
+        if (c0 && json_object_object_get_ex(c0, "finish_reason", &v) &&
+            json_object_is_type(v, json_type_string))
+            out->truncated = strcmp(json_object_get_string(v), "length") == 0;
+        json_object_object_get_ex(j, "usage", &u);
+        out->prompt_tokens = get_count(u, "prompt_tokens");
+        out->completion_tokens = get_count(u, "completion_tokens");
+    }
+    if (!m || !json_object_is_type(m, json_type_object)) {
+        why = "the reply has no message";
+        goto out;
+    }
+    if (json_object_object_get_ex(m, "refusal", &v) && json_object_is_type(v, json_type_string) &&
+        !(out->refusal = strdup(json_object_get_string(v))))
+        goto oom;
+    v = NULL;
+    json_object_object_get_ex(m, "content", &v);
+    if (!(out->content = strdup(v && json_object_is_type(v, json_type_string) ?
+                                json_object_get_string(v) : "")))
+        goto oom;
+    rc = 0;
+    goto out;
+oom:
+    why = "out of memory";
+out:
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", why);
+        llm_chat_clear(out);
+    }
+    json_object_put(j);
+    return rc;
+}
+
+void llm_chat_clear(llm_chat *c)
+{
+    free(c->content);
+    free(c->refusal);
+    c->content = c->refusal = NULL;
+}
+
+/* A vector as a new array of doubles, or NULL if not all finite numbers. */
+static json_object *vector(json_object *v, size_t *dim)
+{
+    json_object *out = NULL, *x;
+    size_t i, n;
+    double d;
+
+    if (!v || !json_object_is_type(v, json_type_array) || !(n = json_object_array_length(v)))
+        goto fail;
+    if (!(out = json_object_new_array_ext((int)n)))
+        goto fail;
+    for (i = 0; i < n; i++) {
+        x = json_object_array_get_idx(v, i);
+        if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int))
+            goto fail;
+        d = json_object_get_double(x);
+        if (!isfinite(d))
+            goto fail;
+        json_object_array_add(out, json_object_new_double(d));
+    }
+    *dim = n;
+    return out;
+fail:
+    json_object_put(out);
+    return NULL;
+}
+
+json_object *llm_parse_embed(int ollama, const char *body, size_t n, char *err, size_t errlen)
+{
+    json_object *j = json_tokener_parse(body), *list = NULL, *out = NULL, *ret = NULL, *e, *v;
+    size_t i, dim = 0, d;
+    int64_t idx;
+
+    if (!j || !json_object_object_get_ex(j, ollama ? "embeddings" : "data", &list) ||
+        !json_object_is_type(list, json_type_array) || json_object_array_length(list) != n) {
+        snprintf(err, errlen, "the embedding reply does not hold %zu vectors", n);
+        goto out;
+    }
+    if (!(out = json_object_new_array_ext((int)n)))
+        goto out;
+    for (i = 0; i < n; i++)
+        json_object_array_add(out, NULL);
+    for (i = 0; i < n; i++) {
+        json_object *ix, *vec = NULL;
+
+        e = json_object_array_get_idx(list, i);
+        v = e;
+        idx = (int64_t)i;
+        if (!ollama) {            /* {index, embedding}, ordered by index */
+            v = NULL;
+            json_object_object_get_ex(e, "embedding", &v);
+            if (json_object_object_get_ex(e, "index", &ix))
+                idx = json_object_get_int64(ix);
+        }
+        if (idx < 0 || (size_t)idx >= n || json_object_array_get_idx(out, (size_t)idx) ||
+            !(vec = vector(v, &d)) || (dim && d != dim)) {
+            json_object_put(vec);
+            snprintf(err, errlen, "embedding %zu is not a list of finite numbers of one length", i);
+            goto out;
+        }
+        dim = d;
+        json_object_array_put_idx(out, (size_t)idx, vec);
+    }
+    ret = out;
+    out = NULL;
+out:
+    json_object_put(out);
+    json_object_put(j);
+    return ret;
+}
+
+int llm_models_has(int ollama, const char *body, const char *model)
+{
+    json_object *j = json_tokener_parse(body), *list, *e, *v;
+    size_t i, n, ml = strlen(model);
+    const char *name;
+    int rc = -EINVAL;
+
+    if (!j || !json_object_object_get_ex(j, ollama ? "models" : "data", &list) ||
+        !json_object_is_type(list, json_type_array))
+        goto out;
+    rc = 0;
+    n = json_object_array_length(list);
+    for (i = 0; i < n && !rc; i++) {
+        e = json_object_array_get_idx(list, i);
+        if (!json_object_object_get_ex(e, ollama ? "name" : "id", &v) &&
+            !json_object_object_get_ex(e, "model", &v))
+            continue;
+        name = json_object_get_string(v);
+        rc = strcmp(name, model) == 0 ||
+             (ollama && strncmp(name, model, ml) == 0 && strcmp(name + ml, ":latest") == 0);
+    }
+out:
+    json_object_put(j);
+    return rc;
+}

@@ -1,0 +1,1074 @@
+/* llmjudge.c - ragas's LLM metrics (and LlamaIndex's correctness) as
+ * per-row state machines over llm.c. An evaluation issues its calls one at
+ * a time, so calls in flight never exceed evaluations in flight; replies
+ * are validated against the prompt's schema and re-asked with a repair
+ * prompt when they do not fit. Replies may be cached in SQLite, keyed by
+ * the SHA-256 of backend, path and request body (model, messages with the
+ * prompt, schema, temperature and seed). */
+#include "llmjudge.h"
+#include "llm.h"
+#include "log.h"
+#include "metrics.h"
+#include "prompts.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum mkind { M_FAITH, M_RELEV, M_CPREC, M_CREC, M_ACORR, M_SSIM, M_CORR, M_N, M_DONE = -1 };
+
+static const char *const mnames[M_N + 1] = {
+    "faithfulness", "answer_relevancy", "context_precision", "context_recall",
+    "answer_correctness", "semantic_similarity", "correctness", NULL,
+};
+static const char *const defaults[] = {
+    "faithfulness", "answer_relevancy", "context_precision", "context_recall", NULL,
+};
+
+#define N_GENERATIONS 3           /* answer_relevancy's generated questions */
+#define SEED 42
+
+struct eval;
+
+struct llmjudge {
+    conf cf;
+    int ollama;
+    char name[160];
+    llm *http;
+    sqlite3_stmt *get, *put;      /* NULL: no cache */
+    metrics_ctx *mx;
+    int state;
+    char error[512];
+    int64_t init_deadline;
+    llm_req *init_req;
+    struct eval *evals;
+    int n_evals;
+};
+
+/* One row being evaluated. Owns copies of the inputs it needs. */
+struct eval {
+    llmjudge *lj;
+    struct eval *prev, *next;
+    char *question, *answer, *ground_truth;
+    char **contexts;
+    size_t n_contexts;
+    judge_result res;             /* scores[i].metric set at submit */
+    int *kind;                    /* per score: enum mkind, M_DONE once scored */
+    size_t cur;                   /* the score being worked on */
+    int stage;
+    json_object *acc;             /* the current metric's working state */
+    double f1;
+    int64_t deadline;
+    judge_done_fn done;
+    void *arg;
+    /* the call in progress */
+    int is_embed;
+    enum prompt_kind pk;
+    long n_items;
+    double temperature;
+    int seed;
+    json_object *messages;        /* chat: the conversation so far */
+    json_object *input;           /* embedding: the strings */
+    int repairs;
+    char key[65];                 /* cache key of the first attempt, "" if none */
+    llm_req *req;
+};
+
+static void drive(struct eval *ev, json_object *rep);
+static void sha256_hex(const void *data, size_t len, char out[65]);
+
+/* ---- construction ---- */
+
+static int read_key(const conf *cf, char *key, size_t keylen, char *err, size_t errlen)
+{
+    const char *env = getenv("RAGRADE_API_KEY");
+    FILE *f = NULL;
+    size_t n;
+    int rc = 0;
+
+    key[0] = '\0';
+    if (cf->api_key_file[0]) {
+        if (!(f = fopen(cf->api_key_file, "r"))) {
+            snprintf(err, errlen, "judge.api_key_file %s: cannot read", cf->api_key_file);
+            rc = -ENOENT;
+            goto out;
+        }
+        n = fread(key, 1, keylen - 1, f);
+        key[n] = '\0';
+    } else if (env) {
+        snprintf(key, keylen, "%s", env);
+    }
+    key[strcspn(key, "\r\n")] = '\0';
+    while ((n = strlen(key)) && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+        key[n - 1] = '\0';
+out:
+    if (f)
+        fclose(f);
+    return rc;
+}
+
+static int prepare_cache(llmjudge *lj, sqlite3 *db, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+
+    if (sqlite3_prepare_v2(db, "CREATE TABLE IF NOT EXISTS judge_cache(key TEXT PRIMARY KEY, "
+                           "reply TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens "
+                           "INTEGER, created_at TEXT)", -1, &st, NULL) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE ||
+        sqlite3_prepare_v2(db, "SELECT reply FROM judge_cache WHERE key = ?1", -1, &lj->get,
+                           NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO judge_cache(key, reply, prompt_tokens, "
+                           "completion_tokens, created_at) VALUES (?1, ?2, ?3, ?4, "
+                           "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", -1, &lj->put,
+                           NULL) != SQLITE_OK) {
+        snprintf(err, errlen, "judge cache: %s", sqlite3_errmsg(db));
+        goto out;
+    }
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+llmjudge *llmjudge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen)
+{
+    llmjudge *lj = NULL, *ret = NULL;
+    const char *urls[CONF_MAX_URLS];
+    char key[1024];
+    int i;
+
+    if (!(lj = calloc(1, sizeof *lj))) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    lj->cf = *cf;
+    lj->ollama = strcmp(cf->backend, "ollama") == 0;
+    if (!lj->ollama && strcmp(cf->backend, "openai")) {
+        snprintf(err, errlen, "judge.backend %s is not an LLM backend", cf->backend);
+        goto out;
+    }
+    if (!cf->model[0]) {
+        snprintf(err, errlen, "judge.model: the %s backend needs a model", cf->backend);
+        goto out;
+    }
+    snprintf(lj->name, sizeof lj->name, "%s/%s", cf->backend, cf->model);
+    for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
+        urls[i] = cf->urls[i];
+    if (read_key(cf, key, sizeof key, err, errlen) < 0)
+        goto out;
+    lj->http = llm_new(urls, cf->n_urls, key, err, errlen);
+    explicit_bzero(key, sizeof key);
+    if (!lj->http)
+        goto out;
+    if (!(lj->mx = metrics_ctx_new())) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    if (db && cf->cache && prepare_cache(lj, db, err, errlen) < 0)
+        goto out;
+    lj->state = JUDGE_UNINITIALIZED;
+    ret = lj;
+    lj = NULL;
+out:
+    llmjudge_free(lj);
+    return ret;
+}
+
+static void eval_free(struct eval *ev)
+{
+    size_t i;
+
+    if (!ev)
+        return;
+    free(ev->question);
+    free(ev->answer);
+    free(ev->ground_truth);
+    for (i = 0; i < ev->n_contexts; i++)
+        free(ev->contexts[i]);
+    free(ev->contexts);
+    for (i = 0; ev->res.scores && i < ev->res.n_scores; i++)
+        free(ev->res.scores[i].reason);
+    free(ev->res.scores);
+    free(ev->kind);
+    json_object_put(ev->acc);
+    json_object_put(ev->messages);
+    json_object_put(ev->input);
+    free(ev);
+}
+
+void llmjudge_free(llmjudge *lj)
+{
+    struct eval *ev;
+
+    if (!lj)
+        return;
+    while ((ev = lj->evals) != NULL) {   /* abandoned: no callbacks */
+        lj->evals = ev->next;
+        llm_cancel(lj->http, ev->req);
+        eval_free(ev);
+    }
+    llm_cancel(lj->http, lj->init_req);
+    llm_free(lj->http);
+    sqlite3_finalize(lj->get);
+    sqlite3_finalize(lj->put);
+    metrics_ctx_free(lj->mx);
+    free(lj);
+}
+
+const char *llmjudge_name(const llmjudge *lj) { return lj->name; }
+
+int llmjudge_metric_known(const char *name)
+{
+    int i;
+
+    for (i = 0; i < M_N && strcmp(mnames[i], name); i++)
+        ;
+    return i < M_N;
+}
+
+const char *const *llmjudge_default_metrics(void) { return defaults; }
+
+static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
+{
+    llm_opts o = { timeout_ms, lj->cf.max_retries, lj->cf.backoff_base_ms, lj->cf.backoff_max_ms,
+                   deadline };
+
+    return o;
+}
+
+/* ---- lazy initialisation: list the models, then one tiny chat call ---- */
+
+static void init_fail(llmjudge *lj, const char *what, const char *why)
+{
+    lj->state = JUDGE_FAILED;
+    snprintf(lj->error, sizeof lj->error, "%s: %s", what, why);
+    log_warn("judge %s: init failed: %s", lj->name, lj->error);
+}
+
+static void on_probe(void *arg, const llm_reply *rep)
+{
+    llmjudge *lj = arg;
+    llm_chat c;
+    char err[128];
+
+    lj->init_req = NULL;
+    if (rep->status < 0) {
+        init_fail(lj, "loading the model", rep->error[0] ? rep->error : "deadline");
+    } else if (llm_parse_chat(lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+        init_fail(lj, "loading the model", err);
+    } else {
+        llm_chat_clear(&c);
+        lj->state = JUDGE_READY;
+        lj->error[0] = '\0';
+        log_info("judge %s: ready", lj->name);
+    }
+}
+
+static void on_models(void *arg, const llm_reply *rep)
+{
+    llmjudge *lj = arg;
+    json_object *msgs = NULL, *m, *schema = NULL, *in = NULL;
+    char *prompt = NULL, *body = NULL, msg[300];
+    llm_opts o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
+    const char *emb = lj->cf.embedding_model;
+    int has;
+
+    lj->init_req = NULL;
+    if (rep->status < 0) {
+        init_fail(lj, "listing the models", rep->error[0] ? rep->error : "deadline");
+        goto out;
+    }
+    has = llm_models_has(lj->ollama, rep->body, lj->cf.model);
+    if (has > 0 && emb[0] && strcmp(emb, lj->cf.model))
+        has = llm_models_has(lj->ollama, rep->body, emb);
+    else
+        emb = lj->cf.model;
+    if (has <= 0) {
+        snprintf(msg, sizeof msg, "%s", has < 0 ? "the reply is not a model list" : "");
+        if (has == 0)
+            snprintf(msg, sizeof msg, "the endpoint does not list the model %s", emb);
+        init_fail(lj, "listing the models", msg);
+        goto out;
+    }
+    msgs = json_object_new_array();
+    m = json_object_new_object();
+    in = json_object_new_object();
+    schema = prompts_schema(PROMPT_PROBE);
+    prompt = prompts_render(PROMPT_PROBE, in);
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
+    json_object_array_add(msgs, m);
+    body = llm_chat_body(lj->ollama, lj->cf.model, msgs, prompts_name(PROMPT_PROBE), schema, 0.0,
+                         SEED);
+    if (!prompt || !body ||
+        !(lj->init_req = llm_submit(lj->http, "POST", llm_path_chat(lj->ollama), body, &o,
+                                    on_probe, lj)))
+        init_fail(lj, "loading the model", "out of memory");
+out:
+    free(prompt);
+    free(body);
+    json_object_put(msgs);
+    json_object_put(schema);
+    json_object_put(in);
+}
+
+int llmjudge_start_init(llmjudge *lj)
+{
+    llm_opts o;
+    int rc = 0;
+
+    if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
+        goto out;
+    lj->init_deadline = llm_now_ms() + lj->cf.init_timeout_ms;
+    o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
+    lj->init_req = llm_submit(lj->http, "GET", llm_path_models(lj->ollama), NULL, &o, on_models,
+                              lj);
+    if (!lj->init_req) {
+        init_fail(lj, "starting", "out of memory");
+        rc = -ENOMEM;
+        goto out;
+    }
+    lj->state = JUDGE_INITIALIZING;
+    lj->error[0] = '\0';
+out:
+    return rc;
+}
+
+int llmjudge_state(const llmjudge *lj, char *err, size_t errlen)
+{
+    if (err && errlen)
+        snprintf(err, errlen, "%s", lj->error);
+    return lj->state;
+}
+
+/* ---- results ---- */
+
+static judge_score *score(struct eval *ev) { return &ev->res.scores[ev->cur]; }
+
+static void set_null(struct eval *ev, size_t i, const char *why)
+{
+    judge_score *s = &ev->res.scores[i];
+
+    s->is_null = 1;
+    s->score = 0;
+    free(s->reason);
+    s->reason = strdup(why);
+    ev->kind[i] = M_DONE;
+}
+
+/* Score the current metric; reason (borrowed, may be NULL) as JSON text. */
+static void set_score(struct eval *ev, double v, json_object *reason)
+{
+    judge_score *s = score(ev);
+
+    if (!isfinite(v)) {
+        set_null(ev, ev->cur, "the score is not a finite number");
+        return;
+    }
+    s->score = v;
+    s->is_null = 0;
+    free(s->reason);
+    s->reason = reason ? strdup(json_object_to_json_string_ext(reason, JSON_C_TO_STRING_PLAIN |
+                                                               JSON_C_TO_STRING_NOSLASHESCAPE))
+                       : NULL;
+    ev->kind[ev->cur] = M_DONE;
+}
+
+static void unlink_eval(struct eval *ev)
+{
+    llmjudge *lj = ev->lj;
+
+    if (ev->prev)
+        ev->prev->next = ev->next;
+    else if (lj->evals == ev)     /* not when cancel_all detached it */
+        lj->evals = ev->next;
+    if (ev->next)
+        ev->next->prev = ev->prev;
+    lj->n_evals--;
+}
+
+/* Report the row and free it. status < 0: no scores. */
+static void finish(struct eval *ev, int status, const char *err, int retry_after_ms)
+{
+    size_t i;
+
+    unlink_eval(ev);
+    for (i = 0; i < ev->res.n_scores; i++)
+        if (!ev->res.scores[i].is_null && !isfinite(ev->res.scores[i].score))
+            set_null(ev, i, "the score is not a finite number");
+    ev->res.status = status;
+    ev->res.retry_after_ms = retry_after_ms;
+    snprintf(ev->res.error, sizeof ev->res.error, "%s", err ? err : "");
+    if (status < 0) {
+        for (i = 0; i < ev->res.n_scores; i++)
+            free(ev->res.scores[i].reason);
+        free(ev->res.scores);
+        ev->res.scores = NULL;
+        ev->res.n_scores = 0;
+    }
+    ev->done(ev->arg, &ev->res);
+    eval_free(ev);
+}
+
+/* ---- calls ---- */
+
+enum { STEP_CALL, STEP_DONE };
+
+static int chat(struct eval *ev, enum prompt_kind pk, json_object *input, long n_items)
+{
+    json_object *m = json_object_new_object();
+    char *prompt = prompts_render(pk, input);
+
+    json_object_put(input);
+    json_object_put(ev->messages);
+    ev->messages = json_object_new_array();
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
+    json_object_array_add(ev->messages, m);
+    free(prompt);
+    ev->is_embed = 0;
+    ev->pk = pk;
+    ev->n_items = n_items;
+    ev->temperature = pk == PROMPT_QUESTION ? 0.3 : 0.0;
+    ev->seed = SEED + (pk == PROMPT_QUESTION ? ev->stage : 0);
+    ev->repairs = 0;
+    ev->key[0] = '\0';
+    return STEP_CALL;
+}
+
+static int embed(struct eval *ev, json_object *strings)
+{
+    json_object_put(ev->input);
+    ev->input = strings;
+    ev->is_embed = 1;
+    ev->key[0] = '\0';
+    return STEP_CALL;
+}
+
+static json_object *strs(const char *a, const char *b)
+{
+    json_object *v = json_object_new_array();
+
+    json_object_array_add(v, json_object_new_string(a));
+    if (b)
+        json_object_array_add(v, json_object_new_string(b));
+    return v;
+}
+
+static json_object *obj3(const char *k1, json_object *v1, const char *k2, json_object *v2,
+                         const char *k3, json_object *v3)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, k1, v1);
+    if (k2)
+        json_object_object_add(o, k2, v2);
+    if (k3)
+        json_object_object_add(o, k3, v3);
+    return o;
+}
+
+#define S(x) json_object_new_string(x)
+
+static json_object *get(json_object *o, const char *key)
+{
+    json_object *v = NULL;
+
+    json_object_object_get_ex(o, key, &v);
+    return v;
+}
+
+static double cosine(json_object *a, json_object *b)
+{
+    double dot = 0, na = 0, nb = 0, x, y;
+    size_t i, n = json_object_array_length(a);
+
+    for (i = 0; i < n; i++) {
+        x = json_object_get_double(json_object_array_get_idx(a, i));
+        y = json_object_get_double(json_object_array_get_idx(b, i));
+        dot += x * y, na += x * x, nb += y * y;
+    }
+    return dot / (sqrt(na) * sqrt(nb));   /* NaN for a zero vector: becomes null */
+}
+
+static char *joined_contexts(const struct eval *ev)
+{
+    size_t i, n = 1;
+    char *s;
+
+    for (i = 0; i < ev->n_contexts; i++)
+        n += strlen(ev->contexts[i]) + 1;
+    if (!(s = calloc(1, n)))
+        return NULL;
+    for (i = 0; i < ev->n_contexts; i++) {
+        if (i)
+            strcat(s, "\n");
+        strcat(s, ev->contexts[i]);
+    }
+    return s;
+}
+
+/* Advance the current metric with rep, the validated reply to its last
+ * call (NULL on the first step). Sets up the next call or the score. */
+static int step(struct eval *ev, json_object *rep)
+{
+    json_object *a, *x, *reason;
+    double sum = 0, v;
+    size_t i, n;
+    char *ctx;
+    int st = ev->stage++, all_nc = 1;
+
+    switch (ev->kind[ev->cur]) {
+    case M_FAITH:
+        if (st == 0)
+            return chat(ev, PROMPT_STATEMENTS,
+                        obj3("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
+        if (st == 1) {
+            a = get(rep, "statements");
+            if (!(n = json_object_array_length(a))) {
+                set_null(ev, ev->cur, "the answer has no statements");
+                return STEP_DONE;
+            }
+            if (!(ctx = joined_contexts(ev)))
+                ctx = strdup("");
+            x = obj3("context", S(ctx ? ctx : ""), "statements", json_object_get(a), NULL, NULL);
+            free(ctx);
+            return chat(ev, PROMPT_NLI, x, (long)n);
+        }
+        a = get(rep, "statements");
+        n = json_object_array_length(a);
+        for (i = 0; i < n; i++)
+            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "verdict"));
+        set_score(ev, n ? sum / (double)n : NAN, rep);
+        return STEP_DONE;
+    case M_RELEV:
+        if (st == 0)
+            ev->acc = json_object_new_array();
+        if (st > 0 && st <= N_GENERATIONS)
+            json_object_array_add(ev->acc, json_object_get(rep));
+        if (st < N_GENERATIONS)
+            return chat(ev, PROMPT_QUESTION,
+                        obj3("response", S(ev->answer), NULL, NULL, NULL, NULL), -1);
+        if (st == N_GENERATIONS) {
+            x = strs(ev->question, NULL);
+            for (i = 0; i < N_GENERATIONS; i++)
+                json_object_array_add(x, json_object_get(get(json_object_array_get_idx(ev->acc, i),
+                                                             "question")));
+            return embed(ev, x);
+        }
+        for (i = 0; i < N_GENERATIONS; i++) {
+            x = json_object_array_get_idx(ev->acc, i);
+            v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, i + 1));
+            sum += v;
+            all_nc &= json_object_get_int(get(x, "noncommittal")) == 1;
+            json_object_object_add(x, "cosine", json_object_new_double(v));
+        }
+        reason = obj3("generated", json_object_get(ev->acc), "all_noncommittal",
+                      json_object_new_boolean(all_nc), NULL, NULL);
+        set_score(ev, sum / N_GENERATIONS * (all_nc ? 0.0 : 1.0), reason);
+        json_object_put(reason);
+        return STEP_DONE;
+    case M_CPREC:
+        if (st == 0)
+            ev->acc = json_object_new_array();
+        else
+            json_object_array_add(ev->acc, json_object_get(rep));
+        if ((size_t)st < ev->n_contexts)
+            return chat(ev, PROMPT_CTX_PRECISION,
+                        obj3("question", S(ev->question), "context", S(ev->contexts[st]),
+                             "answer", S(ev->ground_truth)), -1);
+        {
+            double relevant = 0, ap = 0;
+
+            for (i = 0; i < ev->n_contexts; i++) {
+                v = json_object_get_double(get(json_object_array_get_idx(ev->acc, i), "verdict"));
+                relevant += v;
+                ap += relevant / (double)(i + 1) * v;
+            }
+            reason = obj3("verdicts", json_object_get(ev->acc), NULL, NULL, NULL, NULL);
+            set_score(ev, ap / (relevant + 1e-10), reason);
+            json_object_put(reason);
+        }
+        return STEP_DONE;
+    case M_CREC:
+        if (st == 0) {
+            ctx = joined_contexts(ev);
+            x = obj3("question", S(ev->question), "context", S(ctx ? ctx : ""), "answer",
+                     S(ev->ground_truth));
+            free(ctx);
+            return chat(ev, PROMPT_CTX_RECALL, x, -1);
+        }
+        a = get(rep, "classifications");
+        if (!(n = json_object_array_length(a))) {
+            set_null(ev, ev->cur, "the ground truth has no sentences to attribute");
+            return STEP_DONE;
+        }
+        for (i = 0; i < n; i++)
+            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "attributed"));
+        set_score(ev, sum / (double)n, rep);
+        return STEP_DONE;
+    case M_ACORR:
+        if (st == 0) {
+            ev->acc = json_object_new_object();
+            return chat(ev, PROMPT_STATEMENTS,
+                        obj3("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
+        }
+        if (st == 1) {
+            json_object_object_add(ev->acc, "answer_statements",
+                                   json_object_get(get(rep, "statements")));
+            return chat(ev, PROMPT_STATEMENTS, obj3("question", S(ev->question), "answer",
+                                                    S(ev->ground_truth), NULL, NULL), -1);
+        }
+        if (st == 2) {
+            json_object_object_add(ev->acc, "ground_truth_statements",
+                                   json_object_get(get(rep, "statements")));
+            if (json_object_array_length(get(ev->acc, "answer_statements")) ||
+                json_object_array_length(get(ev->acc, "ground_truth_statements")))
+                return chat(ev, PROMPT_CLASSIFY,
+                            obj3("question", S(ev->question), "answer",
+                                 json_object_get(get(ev->acc, "answer_statements")),
+                                 "ground_truth",
+                                 json_object_get(get(ev->acc, "ground_truth_statements"))), -1);
+            rep = NULL;           /* both empty: F1 = 1 */
+            st = ev->stage++;
+        }
+        if (st == 3) {
+            double tp = 0, fp = 0, fn = 0;
+
+            if (rep) {
+                json_object_object_add(ev->acc, "classification", json_object_get(rep));
+                tp = (double)json_object_array_length(get(rep, "TP"));
+                fp = (double)json_object_array_length(get(rep, "FP"));
+                fn = (double)json_object_array_length(get(rep, "FN"));
+            }
+            ev->f1 = tp + fp + fn > 0 ? tp / (tp + 0.5 * (fp + fn)) : 1.0;
+            json_object_object_add(ev->acc, "f1", json_object_new_double(ev->f1));
+            return embed(ev, strs(ev->answer, ev->ground_truth));
+        }
+        v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1));
+        json_object_object_add(ev->acc, "semantic_similarity", json_object_new_double(v));
+        set_score(ev, 0.75 * ev->f1 + 0.25 * v, ev->acc);
+        return STEP_DONE;
+    case M_SSIM:
+        if (st == 0)
+            return embed(ev, strs(ev->answer, ev->ground_truth));
+        set_score(ev, cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1)),
+                  NULL);
+        return STEP_DONE;
+    default:                      /* M_CORR */
+        if (st == 0)
+            return chat(ev, PROMPT_CORRECTNESS,
+                        obj3("query", S(ev->question), "reference_answer",
+                             S(ev->ground_truth ? ev->ground_truth : "(no reference supplied)"),
+                             "generated_answer", S(ev->answer)), -1);
+        v = json_object_get_double(get(rep, "score"));
+        reason = obj3("reasoning", json_object_get(get(rep, "reasoning")), "passing",
+                      json_object_new_boolean(v >= 4.0), "passing_threshold",
+                      json_object_new_double(4.0));
+        set_score(ev, v, reason);
+        json_object_put(reason);
+        return STEP_DONE;
+    }
+}
+
+/* ---- the driver ---- */
+
+static void null_rest(struct eval *ev, const char *why)
+{
+    size_t i;
+
+    for (i = ev->cur; i < ev->res.n_scores; i++)
+        if (ev->kind[i] != M_DONE)
+            set_null(ev, i, why);
+}
+
+static const char *embedding_model(const llmjudge *lj)
+{
+    return lj->cf.embedding_model[0] ? lj->cf.embedding_model : lj->cf.model;
+}
+
+static char *call_body(struct eval *ev)
+{
+    llmjudge *lj = ev->lj;
+    json_object *schema;
+    char *body;
+
+    if (ev->is_embed)
+        return llm_embed_body(lj->ollama, embedding_model(lj), ev->input);
+    schema = prompts_schema(ev->pk);
+    body = schema ? llm_chat_body(lj->ollama, lj->cf.model, ev->messages, prompts_name(ev->pk),
+                                  schema, ev->temperature, ev->seed) : NULL;
+    json_object_put(schema);
+    return body;
+}
+
+static void on_reply(void *arg, const llm_reply *rep);
+
+/* Send the call set up in ev. On the first attempt, look in the cache
+ * first: *hit is then the cached reply (a new reference) and nothing is
+ * sent. 0 or -ENOMEM. */
+static int send_call(struct eval *ev, json_object **hit)
+{
+    llmjudge *lj = ev->lj;
+    const char *path = ev->is_embed ? llm_path_embed(lj->ollama) : llm_path_chat(lj->ollama);
+    llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
+    char *body = call_body(ev), *keyed = NULL, err[256];
+    size_t n;
+    int rc = -ENOMEM;
+
+    *hit = NULL;
+    if (!body)
+        goto out;
+    if (hit && !ev->key[0] && lj->get) {
+        n = strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
+        if (!(keyed = malloc(n)))
+            goto out;
+        snprintf(keyed, n, "%s\n%s\n%s", lj->cf.backend, path, body);
+        sha256_hex(keyed, n - 1, ev->key);
+        sqlite3_bind_text(lj->get, 1, ev->key, -1, SQLITE_STATIC);
+        if (sqlite3_step(lj->get) == SQLITE_ROW) {
+            const char *t = (const char *)sqlite3_column_text(lj->get, 0);
+
+            if (ev->is_embed)
+                *hit = t ? json_tokener_parse(t) : NULL;
+            else if (t && prompts_validate(ev->pk, t, ev->n_items, hit, err, sizeof err) < 0)
+                *hit = NULL;
+        }
+        sqlite3_reset(lj->get);
+        sqlite3_clear_bindings(lj->get);
+        if (*hit) {
+            rc = 0;
+            goto out;
+        }
+    }
+    if ((ev->req = llm_submit(lj->http, "POST", path, body, &o, on_reply, ev)))
+        rc = 0;
+out:
+    free(keyed);
+    free(body);
+    return rc;
+}
+
+static void cache_put(struct eval *ev, const char *reply, int64_t ptok, int64_t ctok)
+{
+    llmjudge *lj = ev->lj;
+
+    if (!lj->put || !ev->key[0])
+        return;
+    sqlite3_bind_text(lj->put, 1, ev->key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(lj->put, 2, reply, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(lj->put, 3, ptok);
+    sqlite3_bind_int64(lj->put, 4, ctok);
+    if (sqlite3_step(lj->put) != SQLITE_DONE)
+        log_debug("judge cache: %s", sqlite3_errmsg(sqlite3_db_handle(lj->put)));
+    sqlite3_reset(lj->put);
+    sqlite3_clear_bindings(lj->put);
+}
+
+/* Run the evaluation until it waits for a reply or is done. rep (owned)
+ * is the reply to the last call, or NULL. */
+static void drive(struct eval *ev, json_object *rep)
+{
+    json_object *hit;
+
+    for (;;) {
+        while (ev->cur < ev->res.n_scores && ev->kind[ev->cur] == M_DONE) {
+            ev->cur++;
+            ev->stage = 0;
+            json_object_put(ev->acc);
+            ev->acc = NULL;
+            json_object_put(rep);
+            rep = NULL;
+        }
+        if (ev->cur >= ev->res.n_scores) {
+            finish(ev, 0, NULL, 0);
+            return;
+        }
+        if (step(ev, rep) == STEP_DONE) {
+            json_object_put(rep);
+            rep = NULL;
+            continue;
+        }
+        json_object_put(rep);
+        rep = NULL;
+        if (llm_now_ms() >= ev->deadline) {
+            null_rest(ev, "deadline");
+            continue;
+        }
+        if (send_call(ev, &hit) < 0) {
+            finish(ev, -ENOMEM, "out of memory", 0);
+            return;
+        }
+        if (!hit)
+            return;
+        rep = hit;
+    }
+}
+
+/* The reply did not fit: ask again with a repair prompt, or give up on
+ * the metric. */
+static void repair(struct eval *ev, const char *content, const char *problem)
+{
+    json_object *m, *hit;
+    char *msg, why[400];
+
+    if (ev->repairs >= ev->lj->cf.max_repairs) {
+        snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
+                 ev->repairs == 1 ? "" : "s", problem);
+        set_null(ev, ev->cur, why);
+        drive(ev, NULL);
+        return;
+    }
+    ev->repairs++;
+    m = obj3("role", S("assistant"), "content", S(content ? content : ""), NULL, NULL);
+    json_object_array_add(ev->messages, m);
+    msg = prompts_repair(ev->pk, problem);
+    m = obj3("role", S("user"), "content", S(msg ? msg : problem), NULL, NULL);
+    json_object_array_add(ev->messages, m);
+    free(msg);
+    if (send_call(ev, &hit) < 0)  /* the key is set: no cache lookup */
+        finish(ev, -ENOMEM, "out of memory", 0);
+}
+
+static void on_reply(void *arg, const llm_reply *rep)
+{
+    struct eval *ev = arg;
+    json_object *v = NULL;
+    llm_chat c = { 0 };
+    char err[400], why[600];
+    const char *text;
+
+    ev->req = NULL;
+    if (rep->status == -ETIMEDOUT) {
+        snprintf(why, sizeof why, "deadline (last error: %s)", rep->error);
+        null_rest(ev, rep->error[0] ? why : "deadline");
+        drive(ev, NULL);
+    } else if (rep->status == -EAGAIN) {
+        finish(ev, -EAGAIN, rep->error, rep->retry_after_ms);
+    } else if (rep->status == -EMSGSIZE || rep->http_status == 400 || rep->http_status == 413 ||
+               rep->http_status == 422) {
+        set_null(ev, ev->cur, rep->error);    /* this prompt only */
+        drive(ev, NULL);
+    } else if (rep->status < 0) {
+        finish(ev, rep->status, rep->error, 0);
+    } else if (ev->is_embed) {
+        if (!(v = llm_parse_embed(ev->lj->ollama, rep->body, json_object_array_length(ev->input),
+                                  err, sizeof err))) {
+            set_null(ev, ev->cur, err);
+            drive(ev, NULL);
+        } else {
+            cache_put(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
+            drive(ev, v);
+        }
+    } else if (llm_parse_chat(ev->lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+        repair(ev, NULL, err);
+    } else {
+        ev->res.prompt_tokens += c.prompt_tokens;
+        ev->res.completion_tokens += c.completion_tokens;
+        text = c.content;
+        if (c.refusal) {
+            snprintf(why, sizeof why, "the model refused: %.300s", c.refusal);
+            repair(ev, text, why);
+        } else if (c.truncated) {
+            repair(ev, text, "the output was cut off at the length limit; be more concise");
+        } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
+            repair(ev, text, err);
+        } else {
+            cache_put(ev, text, c.prompt_tokens, c.completion_tokens);
+            drive(ev, v);
+        }
+        llm_chat_clear(&c);
+    }
+}
+
+/* ---- the public face ---- */
+
+static const char *missing(int kind, const row *r)
+{
+    int need_ctx = kind == M_FAITH || kind == M_CPREC || kind == M_CREC;
+    int need_gt = kind == M_CPREC || kind == M_CREC || kind == M_ACORR || kind == M_SSIM;
+
+    if (!r->answer && kind != M_CPREC && kind != M_CREC)
+        return "needs an answer";
+    if (!r->question && kind != M_SSIM)
+        return "needs a question";
+    if (need_gt && !r->ground_truth)
+        return "needs a ground truth";
+    if (need_ctx && r->n_contexts == 0)
+        return "needs at least one context";
+    return NULL;
+}
+
+static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
+{
+    llmjudge *lj = ev->lj;
+    metrics_opts mo = { lj->cf.similarity_jaro_winkler };
+    metric_result mr;
+    const char *why;
+    int k;
+
+    snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
+    for (k = 0; k < M_N && strcmp(mnames[k], name); k++)
+        ;
+    ev->kind[i] = k < M_N ? k : M_DONE;
+    if (k < M_N) {
+        if ((why = missing(k, r)) != NULL)
+            set_null(ev, i, why);
+    } else if (metrics_is_builtin(name)) {
+        memset(&mr, 0, sizeof mr);
+        if (metrics_compute(lj->mx, &mo, name, r, &mr) < 0 || mr.is_null) {
+            set_null(ev, i, mr.reason[0] ? mr.reason : "not computable");
+        } else {
+            ev->cur = i;
+            set_score(ev, mr.score, NULL);
+        }
+    } else {
+        set_null(ev, i, "unknown metric");
+    }
+    return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
+}
+
+static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
+
+int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
+{
+    const char *names[64], *const *dn = defaults;
+    char defs[sizeof lj->cf.default_metrics], *p, *save = NULL;
+    struct eval *ev = NULL;
+    size_t i, n = 0;
+    int rc = -EBUSY;
+
+    if (lj->state != JUDGE_READY || lj->n_evals >= lj->cf.max_concurrency)
+        goto out;
+    rc = -ENOMEM;
+    if (r->metrics) {
+        for (; n < r->n_metrics && n < 64; n++)
+            names[n] = r->metrics[n];
+    } else if (lj->cf.default_metrics[0]) {
+        snprintf(defs, sizeof defs, "%s", lj->cf.default_metrics);
+        for (p = strtok_r(defs, ", ", &save); p && n < 64; p = strtok_r(NULL, ", ", &save))
+            names[n++] = p;
+    } else {
+        for (; *dn; dn++)
+            names[n++] = *dn;
+    }
+    if (!(ev = calloc(1, sizeof *ev)) ||
+        !(ev->res.scores = calloc(n + 1, sizeof *ev->res.scores)) ||
+        !(ev->kind = calloc(n + 1, sizeof *ev->kind)) ||
+        !(ev->contexts = calloc(r->n_contexts + 1, sizeof *ev->contexts)))
+        goto out;
+    ev->lj = lj;
+    ev->res.id = r->id;
+    ev->res.n_scores = n;
+    ev->done = done;
+    ev->arg = arg;
+    ev->deadline = llm_now_ms() + lj->cf.row_deadline_ms;
+    if ((r->question && !(ev->question = strdup(r->question))) ||
+        (r->answer && !(ev->answer = strdup(r->answer))) ||
+        (r->ground_truth && !(ev->ground_truth = dup_or_null(r->ground_truth))))
+        goto out;
+    for (; ev->n_contexts < r->n_contexts; ev->n_contexts++)
+        if (!(ev->contexts[ev->n_contexts] = strdup(r->contexts[ev->n_contexts])))
+            goto out;
+    for (i = 0; i < n; i++)
+        if (add_metric(ev, i, names[i], r) < 0)
+            goto out;
+    ev->cur = 0;
+    ev->next = lj->evals;
+    if (lj->evals)
+        lj->evals->prev = ev;
+    lj->evals = ev;
+    lj->n_evals++;
+    drive(ev, NULL);              /* may finish at once (no LLM metric, cache hits) */
+    ev = NULL;
+    rc = 0;
+out:
+    eval_free(ev);
+    return rc;
+}
+
+int llmjudge_inflight(const llmjudge *lj) { return lj->n_evals; }
+
+int llmjudge_run(llmjudge *lj, int timeout_ms) { return llm_run(lj->http, timeout_ms); }
+
+void llmjudge_wakeup(llmjudge *lj) { llm_wakeup(lj->http); }
+
+void llmjudge_cancel_all(llmjudge *lj)
+{
+    struct eval *list = lj->evals, *ev;
+
+    lj->evals = NULL;             /* rows submitted by the callbacks are not cancelled */
+    while ((ev = list) != NULL) {
+        list = ev->next;
+        ev->prev = ev->next = NULL;
+        llm_cancel(lj->http, ev->req);
+        ev->req = NULL;
+        finish(ev, -ECANCELED, "cancelled", 0);
+    }
+}
+
+/* ---- SHA-256 (FIPS 180-4), for cache keys ---- */
+
+static const uint32_t K256[64] = {
+    0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4,
+    0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe,
+    0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+    0x4a7484aa, 0x5cb0a9dc, 0x76f988da, 0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7,
+    0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc,
+    0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b,
+    0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070, 0x19a4c116,
+    0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+    0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7,
+    0xc67178f2,
+};
+
+#define ROR(x, n) (((x) >> (n)) | ((x) << (32 - (n))))
+
+static void sha256_block(uint32_t h[8], const unsigned char *p)
+{
+    uint32_t w[64], a, b, c, d, e, f, g, k, t1, t2;
+    int i;
+
+    for (i = 0; i < 16; i++)
+        w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 |
+               (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+    for (i = 16; i < 64; i++)
+        w[i] = w[i - 16] + (ROR(w[i - 15], 7) ^ ROR(w[i - 15], 18) ^ (w[i - 15] >> 3)) +
+               w[i - 7] + (ROR(w[i - 2], 17) ^ ROR(w[i - 2], 19) ^ (w[i - 2] >> 10));
+    a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+    for (i = 0; i < 64; i++) {
+        t1 = k + (ROR(e, 6) ^ ROR(e, 11) ^ ROR(e, 25)) + ((e & f) ^ (~e & g)) + K256[i] + w[i];
+        t2 = (ROR(a, 2) ^ ROR(a, 13) ^ ROR(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+        k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+    }
+    h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+static void sha256_hex(const void *data, size_t len, char out[65])
+{
+    uint32_t h[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                      0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+    const unsigned char *p = data;
+    unsigned char tail[128];
+    size_t n = len, tl;
+    uint64_t bits = (uint64_t)len * 8;
+    int i;
+
+    for (; n >= 64; n -= 64, p += 64)
+        sha256_block(h, p);
+    memset(tail, 0, sizeof tail);
+    if (n)
+        memcpy(tail, p, n);
+    tail[n] = 0x80;
+    tl = n + 1 + 8 <= 64 ? 64 : 128;
+    for (i = 0; i < 8; i++)
+        tail[tl - 1 - i] = (unsigned char)(bits >> (8 * i));
+    sha256_block(h, tail);
+    if (tl == 128)
+        sha256_block(h, tail + 64);
+    for (i = 0; i < 8; i++)
+        snprintf(out + 8 * i, 9, "%08x", h[i]);
+}
