@@ -91,6 +91,41 @@ static const char *const sql[Q__COUNT] = {
     [Q_GET_SCORES] =
         "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric",
     [Q_COUNTS] = "SELECT status, count(*) FROM evaluations GROUP BY status",
+#define LIST_COLS \
+    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
+    " e.attempts, e.last_error, e.finished_at," \
+    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)" \
+    " FROM evaluations e "
+    [Q_LIST_ALL] = LIST_COLS "WHERE e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
+    [Q_LIST_STATUS] = LIST_COLS "WHERE e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
+    [Q_LIST_DATASET] = LIST_COLS "WHERE e.dataset = ?2 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
+    [Q_LIST_BOTH] = LIST_COLS
+        "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
+    [Q_COUNTS_DATASET] = "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status",
+#define METRIC_COLS \
+    "SELECT s.metric, count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
+    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
+    " WHERE e.status = 'done' "
+    [Q_METRICS_ALL] = METRIC_COLS "GROUP BY s.metric ORDER BY s.metric",
+    [Q_METRICS_DATASET] = METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric ORDER BY s.metric",
+    /* Ten bins over [0, 1]; correctness (1 to 5) is mapped onto [0, 1]. */
+#define HIST_COLS \
+    "SELECT s.metric, min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
+    " ELSE s.score END AS INTEGER), 0), 9) AS bin, count(*)" \
+    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
+    " WHERE e.status = 'done' AND s.score IS NOT NULL "
+    [Q_HIST_ALL] = HIST_COLS "GROUP BY s.metric, bin",
+    [Q_HIST_DATASET] = HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, bin",
+    [Q_TOKENS_ALL] = "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations",
+    [Q_TOKENS_DATASET] =
+        "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations WHERE dataset = ?1",
+    [Q_DATASETS] =
+        "SELECT dataset, count(*) FROM evaluations GROUP BY dataset ORDER BY max(id) DESC LIMIT 100",
+    [Q_ADMIN_RETRY] =
+        "UPDATE evaluations SET status = 'queued', attempts = 0, not_before = 0, last_error = NULL,"
+        " lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?2"
+        " WHERE id = ?1 AND status IN ('done', 'failed')",
+    [Q_DELETE] = "DELETE FROM evaluations WHERE id = ?1 AND status <> 'running'",
     [Q_OLDEST_QUEUED] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'",
 };
 
@@ -380,7 +415,7 @@ static char *col_dup(sqlite3_stmt *st, int i)
 }
 
 /* Fill a row from the claim's RETURNING columns. */
-static int claim_row(sqlite3_stmt *st, db_claim *c)
+static int claim_row(sqlite3_stmt *st, db_claimed *c)
 {
     const char *s;
     int rc = -ENOMEM;
@@ -407,7 +442,7 @@ out:
 }
 
 int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
-             int max_running, db_claim *out, size_t *n, char *err, size_t errlen)
+             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen)
 {
     char now[32];
     sqlite3_stmt *st;
@@ -493,7 +528,7 @@ static int owned_update(db *d, sqlite3_stmt *st)
     return rc;
 }
 
-int db_finish(db *d, const char *owner, const judge_result *res, const char *judge,
+int db_finish(db *d, const char *owner, const judge_result *res, const char *who,
               const char *now_iso)
 {
     sqlite3_stmt *st = db_stmt(d, Q_FINISH);
@@ -505,7 +540,7 @@ int db_finish(db *d, const char *owner, const judge_result *res, const char *jud
     sqlite3_bind_int64(st, 1, res->id);
     bind_text(st, 2, owner);
     bind_text(st, 3, now_iso);
-    bind_text(st, 4, judge);
+    bind_text(st, 4, who);
     sqlite3_bind_int64(st, 5, res->prompt_tokens);
     sqlite3_bind_int64(st, 6, res->completion_tokens);
     if ((rc = owned_update(d, st)) < 0)

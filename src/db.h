@@ -23,6 +23,10 @@ enum db_stmt {
     Q_FINISH, Q_SCORE, Q_RETRY, Q_FAIL, Q_RELEASE_OWNER, Q_NEXT_DUE, Q_HAS_QUEUED,
     Q_REQUEUE_OWNER_FAIL,
     Q_GET, Q_GET_SCORES, Q_COUNTS, Q_OLDEST_QUEUED,
+    Q_LIST_ALL, Q_LIST_STATUS, Q_LIST_DATASET, Q_LIST_BOTH,
+    Q_COUNTS_DATASET, Q_METRICS_ALL, Q_METRICS_DATASET, Q_HIST_ALL, Q_HIST_DATASET,
+    Q_TOKENS_ALL, Q_TOKENS_DATASET, Q_DATASETS,
+    Q_ADMIN_RETRY, Q_DELETE,
     Q__COUNT
 };
 
@@ -65,20 +69,20 @@ typedef struct db_claim {
     row r;
     int attempts;
     int max_attempts;
-} db_claim;
+} db_claimed;
 
 /* In one transaction: requeue (or fail) rows whose lease expired, then claim
  * up to max rows that may run now, while at most max_running rows run
  * across the pool. *n claimed rows in out (row_clear each). */
 int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
-             int max_running, db_claim *out, size_t *n, char *err, size_t errlen);
+             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen);
 /* Extend the lease of every row this owner runs. */
 int db_renew(db *d, const char *owner, int64_t until_ms);
 /* Write a result if owner still holds the lease: done with scores, or back
  * to queued after not_before_ms (-EAGAIN results), or failed. Returns 0, or
  * -ESTALE when the lease was lost (nothing written). Must be called inside
  * a transaction. */
-int db_finish(db *d, const char *owner, const judge_result *res, const char *judge,
+int db_finish(db *d, const char *owner, const judge_result *res, const char *who,
               const char *now_iso);
 int db_retry(db *d, const char *owner, int64_t id, int64_t not_before_ms, const char *error,
              const char *now_iso);

@@ -12,6 +12,7 @@
 
 #include <stdint.h>
 
+#include <json-c/json.h>
 #include <sqlite3.h>
 
 #include "conf.h"
@@ -68,6 +69,10 @@ int judge_metric_known(const conf *cf, const char *name);
 
 /* The metrics run when a row names none: a NULL-terminated array. */
 const char *const *judge_default_metrics(const judge *j);
+
+/* Every metric known under cf, and the defaults, as JSON arrays (new
+ * references for the caller), for /api/health and the page. */
+json_object *judge_metrics_json(const conf *cf, int defaults_only);
 
 /* Begin initialisation (the built-in judge loads its resources at once;
  * LLM judges probe the endpoint asynchronously, with a timeout and retries

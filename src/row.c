@@ -229,7 +229,7 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
             char name[ROW_ERR_FIELD];
 
             snprintf(name, sizeof name, "metrics[%zu]", i);
-            if (known && !known(r->metrics[i])) {
+            if (known && !known(cf, r->metrics[i])) {
                 fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
                 goto out;
             }

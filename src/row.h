@@ -33,8 +33,8 @@ typedef struct row_error {
     char message[256];
 } row_error;
 
-/* Function that says whether a metric name is known (1) or not (0). */
-typedef int (*row_metric_known_fn)(const char *name);
+/* Says whether a metric name is known (1) or not (0) under cf. */
+typedef int (*row_metric_known_fn)(const conf *cf, const char *name);
 
 /* Parse one row object. Accepts ragas's synonyms user_input, response,
  * retrieved_contexts and reference. prefix names the row in a batch

@@ -300,7 +300,7 @@ static void maybe_init(sched *s, int state, int notified, int64_t now)
  * rows were claimed, or a negative code. */
 static int claim(sched *s, int64_t now)
 {
-    db_claim rows[MAX_BATCH];
+    db_claimed rows[MAX_BATCH];
     char err[256];
     size_t n = 0, i;
     int cap, rc;

@@ -1,0 +1,342 @@
+/* api.c - routes and handlers of /api/. A submit is validated here, handed
+ * to the group commit (queue.c) and answered 202 once committed; reads go
+ * to this thread's own SQLite connection. Only this layer picks HTTP
+ * statuses and words for the client. */
+#include "api.h"
+#include "http.h"
+#include "judge.h"
+#include "log.h"
+#include "report.h"
+#include "row.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define MAX_KEY 200
+
+static int is_json(const char *ct)
+{
+    size_t n = 16;
+
+    if (!ct)
+        return 0;
+    while (*ct == ' ')
+        ct++;
+    return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
+}
+
+static void submit(const api_ctx *a, http_req *r)
+{
+    const char *key = http_param(r, "HTTP_IDEMPOTENCY_KEY");
+    char err[256], extra[96];
+    row *rows = NULL;
+    row_error e;
+    int64_t *ids = NULL;
+    size_t n = 0, i;
+    int rc, batch, replayed = 0;
+    json_object *o, *arr;
+
+    if (!is_json(http_param(r, "CONTENT_TYPE"))) {
+        http_send_error(r, 415, "unsupported_media_type", "send the rows as JSON with Content-Type: application/json", NULL);
+        goto out;
+    }
+    if (key && (strlen(key) == 0 || strlen(key) > MAX_KEY)) {
+        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters", "Idempotency-Key");
+        goto out;
+    }
+    rc = http_read_body(r, a->cf->max_body);
+    if (rc == -ENODATA) {
+        http_send_error(r, 411, "length_required", "the request needs a Content-Length", NULL);
+        goto out;
+    }
+    if (rc == -EMSGSIZE) {
+        snprintf(err, sizeof err, "the body is larger than the limit of %zu bytes", a->cf->max_body);
+        http_send_error(r, 413, "body_too_large", err, NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
+        goto out;
+    }
+    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
+    if (rc == -ENOMEM) {
+        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        http_send_error(r, 400, "invalid_request", e.message, e.field);
+        goto out;
+    }
+    if (!(ids = calloc(n, sizeof *ids))) {
+        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
+        goto out;
+    }
+    rc = queue_submit(a->q, rows, n, key, ids, &replayed, err, sizeof err);
+    if (rc == -EEXIST) {
+        http_send_error(r, 422, "idempotency_key_reused", err, "Idempotency-Key");
+        goto out;
+    }
+    if (rc < 0) {
+        log_error("submit of %zu rows not stored: %s", n, err);
+        http_send_error(r, 503, rc == -ENOSPC ? "disk_full" : rc == -EBUSY ? "database_busy" : "database_unavailable",
+                        rc == -ENOSPC ? "the database disk is full; nothing was stored; try again later"
+                        : "the database cannot be written just now; nothing was stored; try again",
+                        NULL);
+        goto out;
+    }
+    o = json_object_new_object();
+    if (batch) {
+        arr = json_object_new_array_ext((int)n);
+        for (i = 0; i < n; i++)
+            json_object_array_add(arr, json_object_new_int64(ids[i]));
+        json_object_object_add(o, "ids", arr);
+        json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
+        json_object_object_add(o, "status", json_object_new_string("queued"));
+        extra[0] = '\0';
+    } else {
+        snprintf(extra, sizeof extra, "/api/eval/%lld", (long long)ids[0]);
+        json_object_object_add(o, "id", json_object_new_int64(ids[0]));
+        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "href", json_object_new_string(extra));
+        snprintf(extra, sizeof extra, "Location: /api/eval/%lld\r\n", (long long)ids[0]);
+    }
+    if (replayed)
+        json_object_object_add(o, "replayed", json_object_new_boolean(1));
+    http_send_json(r, 202, o, extra);
+out:
+    free(ids);
+    row_free_array(rows, n);
+}
+
+static void send_db_error(http_req *r, int rc)
+{
+    http_send_error(r, 503, "database_unavailable", rc == -EBUSY ? "the database is busy; try again"
+                    : "the database cannot be read just now", NULL);
+}
+
+static void get_one(const api_ctx *a, db *rd, http_req *r, int64_t id)
+{
+    json_object *o;
+    int rc = report_eval(rd, id, &o);
+
+    (void)a;
+    if (rc == -ENOENT)
+        http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
+    else if (rc < 0)
+        send_db_error(r, rc);
+    else
+        http_send_json(r, 200, o, NULL);
+}
+
+/* A query parameter, "" meaning absent. -1 (after answering 400) if too long. */
+static int query_param(http_req *r, const char *name, char *buf, size_t len)
+{
+    int rc = http_query(r, name, buf, len);
+
+    if (rc < 0) {
+        char msg[96];
+
+        snprintf(msg, sizeof msg, "the query parameter %s is too long", name);
+        http_send_error(r, 400, "invalid_query", msg, name);
+        return -1;
+    }
+    if (rc == 0)
+        buf[0] = '\0';
+    return 0;
+}
+
+static int parse_int(const char *s, long long lo, long long hi, long long *v)
+{
+    char *end;
+
+    if (!*s)
+        return 0;
+    *v = strtoll(s, &end, 10);
+    return *end || *v < lo || *v > hi ? -1 : 1;
+}
+
+static void list(const api_ctx *a, db *rd, http_req *r)
+{
+    char status[16], dataset[4096], lim[24], before[24], msg[128];
+    long long limit = 50, bef = 0;
+    json_object *o;
+    int rc;
+
+    if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
+        query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
+        return;
+    if (*status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
+        strcmp(status, "failed")) {
+        http_send_error(r, 400, "invalid_query", "status must be queued, running, done or failed", "status");
+        return;
+    }
+    if (parse_int(lim, 1, a->cf->max_list, &limit) < 0) {
+        snprintf(msg, sizeof msg, "limit must be a whole number from 1 to %d", a->cf->max_list);
+        http_send_error(r, 400, "invalid_query", msg, "limit");
+        return;
+    }
+    if (parse_int(before, 1, INT64_MAX, &bef) < 0) {
+        http_send_error(r, 400, "invalid_query", "before must be an evaluation id", "before");
+        return;
+    }
+    rc = report_list(rd, *status ? status : NULL, *dataset ? dataset : NULL, bef, (int)limit, &o);
+    if (rc < 0)
+        send_db_error(r, rc);
+    else
+        http_send_json(r, 200, o, NULL);
+}
+
+static void summary(db *rd, http_req *r)
+{
+    char dataset[4096];
+    json_object *o;
+    int rc;
+
+    if (query_param(r, "dataset", dataset, sizeof dataset) < 0)
+        return;
+    if ((rc = report_summary(rd, *dataset ? dataset : NULL, &o)) < 0)
+        send_db_error(r, rc);
+    else
+        http_send_json(r, 200, o, NULL);
+}
+
+static const char *const state_names[] = { "uninitialized", "initializing", "ready", "failed" };
+
+static void health(const api_ctx *a, db *rd, http_req *r)
+{
+    json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
+    char err[BOARD_ERROR_MAX], best_err[BOARD_ERROR_MAX] = "";
+    int i, workers = 0, best = -1, st;
+    /* Order of preference when workers differ: ready, initializing, failed, uninitialized. */
+    static const int rank[] = { 0, 2, 3, 1 };
+
+    for (i = 0; a->b && i < board_nslots(a->b); i++) {
+        board_slot *s = board_slot_at(a->b, i);
+
+        if (!board_load(&s->pid))
+            continue;
+        workers++;
+        st = board_get_judge(s, err, sizeof err);
+        if (st >= 0 && st <= 3 && (best < 0 || rank[st] > rank[best])) {
+            best = st;
+            snprintf(best_err, sizeof best_err, "%s", err);
+        }
+    }
+    if (best < 0)
+        best = JUDGE_UNINITIALIZED;
+    json_object_object_add(o, "status", json_object_new_string("ok"));
+    json_object_object_add(j, "backend", json_object_new_string(a->cf->backend));
+    json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
+    json_object_object_add(j, "state", json_object_new_string(state_names[best]));
+    json_object_object_add(j, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
+    json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
+    json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
+    json_object_object_add(o, "judge", j);
+    if (report_counts(rd, NULL, &q) < 0) {
+        json_object_object_add(o, "status", json_object_new_string("degraded"));
+        json_object_object_add(o, "error", json_object_new_string("the database cannot be read"));
+    }
+    json_object_object_add(o, "queue", q);
+    json_object_object_add(o, "workers", json_object_new_int(workers));
+    json_object_object_add(o, "max_concurrency", json_object_new_int(a->cf->max_concurrency));
+    http_send_json(r, 200, o, NULL);
+}
+
+/* POST /api/eval/{id}/retry and DELETE /api/eval/{id}: admin writes, rare,
+ * on this thread's connection. */
+static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
+{
+    sqlite3_stmt *st = db_stmt(rd, which);
+    char now[32];
+    int s;
+
+    db_iso(db_now_ms(), now, sizeof now);
+    if (!st) {
+        send_db_error(r, -EIO);
+        return;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if (which == Q_ADMIN_RETRY)
+        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    s = sqlite3_step(st);
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE) {
+        send_db_error(r, db_errno(s));
+    } else if (sqlite3_changes(db_handle(rd)) == 0) {
+        json_object *o;
+
+        if (report_eval(rd, id, &o) == -ENOENT) {
+            http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
+        } else {
+            json_object_put(o);
+            http_send_error(r, 409, "conflict", which == Q_ADMIN_RETRY
+                            ? "only a done or failed evaluation can be retried"
+                            : "a running evaluation cannot be deleted; retry when it has finished", NULL);
+        }
+    } else if (which == Q_DELETE) {
+        http_send_text(r, 204, "application/json", "", 0);
+    } else {
+        get_one(NULL, rd, r, id);
+    }
+}
+
+/* "/api/eval/123" or "/api/eval/123/retry": id and the rest. */
+static int64_t eval_id(const char *path, const char **rest)
+{
+    const char *p = path + strlen("/api/eval/");
+    char *end;
+    long long v;
+
+    if (*p < '1' || *p > '9')
+        return -1;
+    v = strtoll(p, &end, 10);
+    *rest = end;
+    return v > 0 ? v : -1;
+}
+
+int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
+{
+    http_req r;
+    const char *m, *rest = "";
+    int64_t id;
+
+    http_req_init(&r, fcgi);
+    m = r.method;
+    if (!strcmp(r.path, "/api/eval")) {
+        if (!strcmp(m, "POST"))
+            submit(a, &r);
+        else if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+            list(a, rd, &r);
+        else
+            http_send_error(&r, 405, "method_not_allowed", "use POST to submit or GET to list", NULL);
+    } else if (!strncmp(r.path, "/api/eval/", 10) && (id = eval_id(r.path, &rest)) > 0 &&
+               (!*rest || !strcmp(rest, "/retry"))) {
+        if (!*rest && (!strcmp(m, "GET") || !strcmp(m, "HEAD")))
+            get_one(a, rd, &r, id);
+        else if (!*rest && !strcmp(m, "DELETE"))
+            admin_write(rd, &r, id, Q_DELETE);
+        else if (*rest && !strcmp(m, "POST"))
+            admin_write(rd, &r, id, Q_ADMIN_RETRY);
+        else
+            http_send_error(&r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
+    } else if (!strcmp(r.path, "/api/summary")) {
+        if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+            summary(rd, &r);
+        else
+            http_send_error(&r, 405, "method_not_allowed", "use GET", NULL);
+    } else if (!strcmp(r.path, "/api/health")) {
+        if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
+            health(a, rd, &r);
+        else
+            http_send_error(&r, 405, "method_not_allowed", "use GET", NULL);
+    } else if (!strcmp(r.path, "/api/ping")) {
+        http_send_json(&r, 200, json_object_new_string("pong"), NULL);
+    } else {
+        http_send_error(&r, 404, "not_found", "no such API route; see /api/health", NULL);
+    }
+    http_req_clear(&r);
+    return r.status;
+}

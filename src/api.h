@@ -1,0 +1,26 @@
+/* api.h - the HTTP API under /api/: routes, validation and answers. Runs on
+ * request threads; never waits on the judge. */
+#ifndef RAGRADE_API_H
+#define RAGRADE_API_H
+
+#include <fcgiapp.h>
+
+#include "board.h"
+#include "conf.h"
+#include "db.h"
+#include "queue.h"
+
+/* What a request thread needs, shared by the threads of one worker
+ * process. All borrowed. */
+typedef struct api_ctx {
+    const conf *cf;
+    queue *q;
+    board *b;                     /* the pool's scoreboard; may be NULL */
+    board_slot *slot;             /* this worker's slot; may be NULL */
+} api_ctx;
+
+/* Serve one request. rd is the calling thread's own connection. Returns the
+ * HTTP status sent. */
+int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi);
+
+#endif

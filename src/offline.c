@@ -1,0 +1,199 @@
+/* offline.c - `ragrade eval`: rows from a JSONL file through the judge,
+ * scores to stdout in input order, a summary to stderr. The judge runs on
+ * this thread exactly as on the scheduler's, with up to
+ * judge.max_concurrency rows in flight for the LLM judges. */
+#include "offline.h"
+#include "judge.h"
+#include "log.h"
+#include "row.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_LINE (64L << 20)
+
+/* Per-metric totals for the summary. */
+struct total {
+    char metric[64];
+    double sum;
+    long n, nulls;
+};
+
+struct run {
+    const conf *cf;
+    FILE *out;
+    json_object **slots;          /* results waiting to be printed, by seq % window */
+    int window;
+    long next_print, next_seq;
+    long rows, errors;
+    struct total totals[64];
+    int ntotals;
+};
+
+static void add_total(struct run *r, const judge_score *s)
+{
+    int i;
+
+    for (i = 0; i < r->ntotals && strcmp(r->totals[i].metric, s->metric); i++)
+        ;
+    if (i == r->ntotals) {
+        if (r->ntotals == 64)
+            return;
+        snprintf(r->totals[r->ntotals++].metric, sizeof r->totals[0].metric, "%s", s->metric);
+    }
+    if (s->is_null)
+        r->totals[i].nulls++;
+    else
+        r->totals[i].sum += s->score, r->totals[i].n++;
+}
+
+static void print_ready(struct run *r)
+{
+    json_object **slot;
+
+    while (r->next_print < r->next_seq && *(slot = &r->slots[r->next_print % r->window])) {
+        fprintf(r->out, "%s\n", json_object_to_json_string_ext(*slot, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+        json_object_put(*slot);
+        *slot = NULL;
+        r->next_print++;
+    }
+    fflush(r->out);
+}
+
+/* judge_done_fn: res->id is the line's sequence number. */
+static void on_done(void *arg, const judge_result *res)
+{
+    struct run *r = arg;
+    json_object *o = json_object_new_object(), *scores, *reasons;
+    size_t i;
+
+    json_object_object_add(o, "line", json_object_new_int64(res->id));
+    if (res->status < 0) {
+        r->errors++;
+        json_object_object_add(o, "error", json_object_new_string(res->error));
+    } else {
+        scores = json_object_new_object();
+        reasons = json_object_new_object();
+        for (i = 0; i < res->n_scores; i++) {
+            const judge_score *s = &res->scores[i];
+
+            json_object_object_add(scores, s->metric, s->is_null ? NULL : json_object_new_double(s->score));
+            json_object_object_add(reasons, s->metric, s->reason ? json_object_new_string(s->reason) : NULL);
+            add_total(r, s);
+        }
+        json_object_object_add(o, "scores", scores);
+        json_object_object_add(o, "reasons", reasons);
+        json_object_object_add(o, "prompt_tokens", json_object_new_int64(res->prompt_tokens));
+        json_object_object_add(o, "completion_tokens", json_object_new_int64(res->completion_tokens));
+    }
+    r->slots[(res->id - 1) % r->window] = o;
+}
+
+static void bad_line(struct run *r, long seq, const row_error *e)
+{
+    json_object *o = json_object_new_object(), *err = json_object_new_object();
+
+    json_object_object_add(err, "message", json_object_new_string(e->message));
+    json_object_object_add(err, "field", e->field[0] ? json_object_new_string(e->field) : NULL);
+    json_object_object_add(o, "line", json_object_new_int64(seq));
+    json_object_object_add(o, "error", err);
+    r->slots[(seq - 1) % r->window] = o;
+    r->errors++;
+}
+
+/* Drive the judge until at most `left` rows are in flight. */
+static int drain(judge *j, struct run *r, int left)
+{
+    char msg[256];
+    int state;
+
+    while (judge_inflight(j) > left) {
+        judge_run(j, 1000);
+        print_ready(r);
+    }
+    state = judge_state(j, msg, sizeof msg);
+    return state == JUDGE_FAILED ? -EIO : 0;
+}
+
+int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
+{
+    struct run r;
+    judge *j = NULL;
+    char *line = NULL, msg[256];
+    size_t cap = 0;
+    ssize_t len;
+    int code = 2, i, state;
+    row rw;
+    row_error e;
+
+    memset(&r, 0, sizeof r);
+    r.cf = cf;
+    r.out = out;
+    r.window = cf->max_concurrency + 1;
+    r.next_print = r.next_seq = 1;
+    if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)))
+        goto out;
+    if (!(j = judge_new(cf, NULL, msg, sizeof msg))) {
+        fprintf(errf, "ragrade eval: %s\n", msg);
+        goto out;
+    }
+    judge_start_init(j);
+    while ((state = judge_state(j, msg, sizeof msg)) == JUDGE_INITIALIZING || state == JUDGE_UNINITIALIZED)
+        judge_run(j, 1000);
+    if (state != JUDGE_READY) {
+        fprintf(errf, "ragrade eval: the judge %s could not start: %s\n", judge_name(j), msg);
+        goto out;
+    }
+    while ((len = getline(&line, &cap, in)) >= 0) {
+        json_object *o;
+        long seq;
+
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = '\0';
+        if (len == 0)
+            continue;
+        if (drain(j, &r, cf->max_concurrency - 1) < 0)
+            break;
+        while (r.next_seq - r.next_print >= r.window - 1) {   /* keep the reorder window */
+            judge_run(j, 1000);
+            print_ready(&r);
+        }
+        seq = r.next_seq++;
+        r.rows++;
+        o = NULL;
+        if (len > MAX_LINE || !(o = json_tokener_parse(line))) {
+            memset(&e, 0, sizeof e);
+            snprintf(e.message, sizeof e.message, len > MAX_LINE ? "the line is too long" : "the line is not valid JSON");
+            bad_line(&r, seq, &e);
+        } else if (row_from_json(&rw, o, cf, judge_metric_known, "", &e) < 0) {
+            bad_line(&r, seq, &e);
+            row_clear(&rw);
+        } else {
+            rw.id = seq;
+            if (judge_submit(j, &rw, on_done, &r) < 0) {
+                snprintf(e.message, sizeof e.message, "the judge is not ready");
+                e.field[0] = '\0';
+                bad_line(&r, seq, &e);
+            }
+            row_clear(&rw);
+        }
+        json_object_put(o);
+        print_ready(&r);
+    }
+    drain(j, &r, 0);
+    print_ready(&r);
+    fprintf(errf, "ragrade eval: %ld rows, %ld errors, judge %s\n", r.rows, r.errors, judge_name(j));
+    for (i = 0; i < r.ntotals; i++)
+        fprintf(errf, "  %-42s mean %s n %ld nulls %ld\n", r.totals[i].metric,
+                r.totals[i].n ? (snprintf(msg, sizeof msg, "%.4f", r.totals[i].sum / r.totals[i].n), msg) : "-",
+                r.totals[i].n, r.totals[i].nulls);
+    code = r.errors ? 1 : 0;
+out:
+    for (i = 0; r.slots && i < r.window; i++)
+        json_object_put(r.slots[i]);
+    free(r.slots);
+    free(line);
+    judge_free(j);
+    return code;
+}

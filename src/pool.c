@@ -1,0 +1,572 @@
+/* pool.c - the master and its workers.
+ *
+ * DESIGN
+ * Processes. The master opens the FastCGI listening socket (or takes fd 0
+ * from spawn-fcgi), migrates the database, maps the scoreboard (board.c)
+ * and forks pool.workers workers. It then only waits for signals
+ * (sigtimedwait on a blocked set): it never serves a request and never
+ * opens the database except to requeue the rows of a worker that died.
+ *
+ * Worker threads. A worker runs pool.threads request threads, each in its
+ * own FCGX_Accept_r loop on the shared listening socket with its own
+ * SQLite connection for reads; one committer thread (queue.c) that writes
+ * submissions in groups; and one scheduler thread (sched.c) that does every
+ * slow thing. The worker's main thread waits for SIGTERM. Every thread
+ * blocks every signal but SIGUSR1, which only request threads take, with a
+ * handler installed without SA_RESTART so that it interrupts accept().
+ *
+ * nginx. fastcgi_keep_conn is off: nginx opens one unix-socket connection
+ * per request, so a thread is never pinned to an idle nginx connection and
+ * threads can never be starved by more idle connections than threads. A
+ * connect on a unix socket costs microseconds; the listen backlog
+ * (pool.backlog) queues requests while every thread is busy.
+ *
+ * Crashes. SIGCHLD: the master logs how the worker died (exit code or
+ * signal), puts the rows it held back in the queue at once (by the lease
+ * owner name the worker wrote in its scoreboard slot; a row that has used
+ * every attempt fails instead, so a row that kills workers cannot kill the
+ * pool forever), and forks a replacement, at most one per 100 ms per slot
+ * when workers die at once after start. Workers ask the kernel for SIGTERM
+ * when the master dies (PR_SET_PDEATHSIG), so none outlives it.
+ *
+ * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
+ * workers. A worker stops accepting (its request threads finish the request
+ * in hand; threads waiting in accept are woken by SIGUSR1, resent until
+ * each has left accept), stops its scheduler (evaluations in flight finish
+ * or go back to the queue), commits what waits and exits. After
+ * pool.graceful_timeout_ms the master SIGKILLs what remains, requeues their
+ * rows, removes the socket and exits.
+ *
+ * Reload (SIGHUP). The master reads the configuration again, forks a new
+ * generation of workers, then stops the old one gracefully. The listening
+ * socket never closes, so no request is refused: connections wait in the
+ * backlog until a thread of either generation accepts them. */
+#include "config.h"
+#include "pool.h"
+#include "api.h"
+#include "board.h"
+#include "db.h"
+#include "log.h"
+#include "queue.h"
+#include "sched.h"
+
+#include <errno.h>
+#include <fcgiapp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---------------------------------------------------------------- worker */
+
+enum { T_IDLE, T_ACCEPTING, T_BUSY, T_DONE };
+
+struct worker;
+
+struct rthread {
+    struct worker *w;
+    pthread_t tid;
+    int started;
+    pthread_mutex_t mu;           /* guards state against the stopper's signal */
+    int state;
+};
+
+struct worker {
+    conf *cf;
+    int listen_fd;
+    board_slot *slot;
+    api_ctx api;
+    sched *sched;
+    queue *q;
+    struct rthread *threads;
+    int nthreads;
+    int stopping;                 /* atomic */
+    pthread_mutex_t mu;
+    pthread_cond_t exited;
+    int alive;
+};
+
+static void on_usr1(int sig) { (void)sig; }
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void notify_sched(void *arg) { sched_notify(arg); }
+
+static void *request_thread(void *arg)
+{
+    struct rthread *t = arg;
+    struct worker *w = t->w;
+    FCGX_Request req;
+    char err[256];
+    sigset_t set;
+    db *rd;
+    int rc, active;
+    int64_t t0;
+
+    sigemptyset(&set);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("request thread: %s", err);
+        goto out;
+    }
+    FCGX_InitRequest(&req, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    for (;;) {
+        pthread_mutex_lock(&t->mu);
+        if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+            pthread_mutex_unlock(&t->mu);
+            break;
+        }
+        t->state = T_ACCEPTING;
+        pthread_mutex_unlock(&t->mu);
+        rc = FCGX_Accept_r(&req);
+        pthread_mutex_lock(&t->mu);
+        t->state = T_BUSY;
+        pthread_mutex_unlock(&t->mu);
+        if (rc < 0) {
+            if (rc != -EINTR && !__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
+                log_warn("accept failed: %s", strerror(-rc));
+            continue;
+        }
+        t0 = mono_ms();
+        active = (int)board_inc(&w->slot->active);
+        if (active >= w->nthreads)
+            board_inc(&w->slot->saturated);
+        api_handle(&w->api, rd, &req);
+        FCGX_Finish_r(&req);
+        board_dec(&w->slot->active);
+        board_inc(&w->slot->accepted);
+        if (mono_ms() - t0 > 1000)
+            board_inc(&w->slot->slow);
+    }
+    FCGX_Free(&req, 1);
+    db_close(rd);
+out:
+    pthread_mutex_lock(&t->mu);
+    t->state = T_DONE;
+    pthread_mutex_unlock(&t->mu);
+    pthread_mutex_lock(&w->mu);
+    w->alive--;
+    pthread_cond_signal(&w->exited);
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+/* Wake every thread waiting in accept until all have left, or the deadline. */
+static void stop_threads(struct worker *w, int64_t deadline)
+{
+    struct timespec ts;
+    int i;
+
+    __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
+    pthread_mutex_lock(&w->mu);
+    while (w->alive > 0 && mono_ms() < deadline) {
+        pthread_mutex_unlock(&w->mu);
+        for (i = 0; i < w->nthreads; i++) {
+            struct rthread *t = &w->threads[i];
+
+            pthread_mutex_lock(&t->mu);
+            if (t->started && t->state == T_ACCEPTING)
+                pthread_kill(t->tid, SIGUSR1);
+            pthread_mutex_unlock(&t->mu);
+        }
+        pthread_mutex_lock(&w->mu);
+        /* Resend after 20 ms: a thread may have been between its check of
+         * stopping and accept() when the signal came. */
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 20 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L)
+            ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+        if (w->alive > 0)
+            pthread_cond_timedwait(&w->exited, &w->mu, &ts);
+    }
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void worker_main(conf *cf, int listen_fd, board *b, int idx)
+{
+    board_slot *slot = board_slot_at(b, idx);
+    struct worker w;
+    struct sigaction sa;
+    sigset_t set;
+    char err[256];
+    int i, sig, code = 1;
+    int64_t deadline;
+
+    memset(&w, 0, sizeof w);
+    prctl(PR_SET_PDEATHSIG, SIGTERM);
+    if (getppid() == 1)           /* the master died before prctl */
+        _exit(1);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;      /* no SA_RESTART: interrupts accept() */
+    sigaction(SIGUSR1, &sa, NULL);
+    board_store(&slot->pid, getpid());
+    slot->started_ms = db_now_ms();
+    board_store(&slot->threads, cf->threads);
+    w.cf = cf;
+    w.listen_fd = listen_fd;
+    w.slot = slot;
+    w.nthreads = cf->threads;
+    pthread_mutex_init(&w.mu, NULL);
+    pthread_cond_init(&w.exited, NULL);
+    if (!(w.sched = sched_new(cf, slot, err, sizeof err)) ||
+        !(w.q = queue_new(cf, notify_sched, w.sched, err, sizeof err)) ||
+        sched_start(w.sched, err, sizeof err) < 0) {
+        log_error("worker: %s", err);
+        goto out;
+    }
+    w.api.cf = cf;
+    w.api.q = w.q;
+    w.api.slot = slot;
+    w.api.b = b;
+    if (!(w.threads = calloc((size_t)cf->threads, sizeof *w.threads)))
+        goto out;
+    FCGX_Init();
+    for (i = 0; i < cf->threads; i++) {
+        w.threads[i].w = &w;
+        pthread_mutex_init(&w.threads[i].mu, NULL);
+        pthread_mutex_lock(&w.mu);
+        w.alive++;
+        pthread_mutex_unlock(&w.mu);
+        if (pthread_create(&w.threads[i].tid, NULL, request_thread, &w.threads[i]) != 0) {
+            log_error("worker: cannot start request thread %d", i);
+            w.alive--;
+            break;
+        }
+        w.threads[i].started = 1;
+    }
+    log_info("worker ready: %d request threads, scheduler %s", cf->threads, sched_owner(w.sched));
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    do
+        sig = sigwaitinfo(&set, NULL);
+    while (sig < 0 && errno == EINTR);
+    deadline = mono_ms() + cf->graceful_timeout_ms;
+    log_info("worker stopping (%s)", strsignal(sig));
+    stop_threads(&w, deadline);
+    for (i = 0; i < cf->threads; i++)
+        if (w.threads[i].started && w.threads[i].state == T_DONE)
+            pthread_join(w.threads[i].tid, NULL);
+    code = 0;
+out:
+    queue_free(w.q);              /* commits what waits */
+    sched_free(w.sched);          /* drains, requeues the rest */
+    log_info("worker stopped");
+    _exit(code);
+}
+
+/* ---------------------------------------------------------------- master */
+
+struct master {
+    const char *config_path;
+    conf *cf;
+    conf *old_cf;                 /* the previous configuration, after a reload */
+    int listen_fd;
+    int own_socket;               /* 1: we made it and remove it */
+    board *b;
+    int nslots;
+    int *generation;              /* per slot */
+    int64_t *respawn_at;          /* per slot: not before (ms), after a fast death */
+    int gen;
+    int stopping;
+};
+
+/* fd 0 is a listening socket when spawn-fcgi started us. */
+static int inherited_socket(void)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+
+    if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return 0;
+    len = sizeof listening;
+    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+static int open_socket(struct master *m, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    int fd = -1, rc = -1;
+    mode_t old;
+
+    if (inherited_socket()) {
+        m->listen_fd = 0;
+        log_info("using the listening socket on fd 0 (spawn-fcgi)");
+        return 0;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(m->cf->socket) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path %s is longer than %zu bytes", m->cf->socket, sizeof sa.sun_path - 1);
+        goto out;
+    }
+    strcpy(sa.sun_path, m->cf->socket);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        goto out;
+    }
+    /* A socket file left by a killed master: remove it only if nobody
+     * listens there, so that two pools never share one path. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        snprintf(err, errlen, "%s: another ragrade is listening there", m->cf->socket);
+        goto out;
+    }
+    unlink(m->cf->socket);
+    old = umask(0);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc < 0 || chmod(m->cf->socket, 0666) < 0 || listen(fd, m->cf->backlog) < 0) {
+        snprintf(err, errlen, "%s: %s", m->cf->socket, strerror(errno));
+        rc = -1;
+        goto out;
+    }
+    /* Workers inherit it across fork; exec is not used. */
+    m->listen_fd = fd;
+    m->own_socket = 1;
+    fd = -1;
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int spawn(struct master *m, int idx)
+{
+    board_slot *s = board_slot_at(m->b, idx);
+    pid_t pid;
+
+    memset(s, 0, sizeof *s);
+    pid = fork();
+    if (pid < 0) {
+        log_error("fork: %s", strerror(errno));
+        return -errno;
+    }
+    if (pid == 0)
+        worker_main(m->cf, m->listen_fd, m->b, idx);   /* never returns */
+    board_store(&s->pid, pid);
+    m->generation[idx] = m->gen;
+    return 0;
+}
+
+/* Spawn the current generation into free slots until it has cf->workers. */
+static void fill(struct master *m)
+{
+    int i, have = 0;
+    int64_t now = mono_ms();
+
+    for (i = 0; i < m->nslots; i++)
+        if (board_load(&board_slot_at(m->b, i)->pid) && m->generation[i] == m->gen)
+            have++;
+    for (i = 0; i < m->nslots && have < m->cf->workers; i++)
+        if (!board_load(&board_slot_at(m->b, i)->pid) && now >= m->respawn_at[i] && spawn(m, i) == 0)
+            have++;
+}
+
+/* Requeue the rows of a dead worker, by its lease owner name. */
+static void requeue(struct master *m, const char *owner, const char *how)
+{
+    char err[256];
+    db *d;
+    int n = 0;
+
+    if (!owner[0])
+        return;
+    if (!(d = db_open(m->cf->db_path, m->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("cannot requeue the rows of %s: %s (their leases will expire)", owner, err);
+        return;
+    }
+    if (db_requeue_dead(d, owner, how, &n) < 0)
+        log_error("cannot requeue the rows of %s: %s (their leases will expire)", owner, db_errmsg(d));
+    else if (n)
+        log_warn("%d rows of %s put back in the queue", n, owner);
+    db_close(d);
+}
+
+static void reap(struct master *m)
+{
+    char how[64], owner[BOARD_OWNER_MAX];
+    int status, i;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (i = 0; i < m->nslots; i++) {
+            board_slot *s = board_slot_at(m->b, i);
+
+            if (board_load(&s->pid) != pid)
+                continue;
+            if (WIFSIGNALED(status))
+                snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+            else
+                snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
+            snprintf(owner, sizeof owner, "%s", s->owner);
+            if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || (!m->stopping && m->generation[i] == m->gen))
+                log_warn("worker %d died: %s", (int)pid, how);
+            else
+                log_info("worker %d exited", (int)pid);
+            requeue(m, owner, how);
+            if (!m->stopping && m->generation[i] == m->gen) {
+                board_add_restart(m->b);
+                if (db_now_ms() - s->started_ms < 1000)
+                    m->respawn_at[i] = mono_ms() + 100;
+            }
+            memset(s, 0, sizeof *s);
+        }
+    }
+}
+
+static void signal_generation(struct master *m, int gen_below, int sig)
+{
+    int i;
+
+    for (i = 0; i < m->nslots; i++) {
+        pid_t pid = board_load(&board_slot_at(m->b, i)->pid);
+
+        if (pid && m->generation[i] < gen_below)
+            kill(pid, sig);
+    }
+}
+
+static int live(struct master *m)
+{
+    int i, n = 0;
+
+    for (i = 0; i < m->nslots; i++)
+        n += board_load(&board_slot_at(m->b, i)->pid) != 0;
+    return n;
+}
+
+static void reload(struct master *m)
+{
+    char err[256];
+    conf *next = malloc(sizeof *next);
+
+    if (!next)
+        return;
+    conf_defaults(next);
+    if (conf_load(next, m->config_path, err, sizeof err) < 0) {
+        log_error("reload: %s; keeping the running configuration", err);
+        free(next);
+        return;
+    }
+    if (next->workers * 2 > m->nslots)
+        next->workers = m->nslots / 2;
+    if (strcmp(next->socket, m->cf->socket) || strcmp(next->db_path, m->cf->db_path))
+        log_warn("reload: the socket and the database path change only on restart");
+    snprintf(next->socket, sizeof next->socket, "%s", m->cf->socket);
+    snprintf(next->db_path, sizeof next->db_path, "%s", m->cf->db_path);
+    log_set_level(next->log_level);
+    free(m->old_cf);              /* no worker of the generation before uses it */
+    m->old_cf = m->cf;            /* the old workers keep their own copy (fork) */
+    m->cf = next;
+    m->gen++;
+    log_info("reload: starting %d new workers, then stopping the old ones", m->cf->workers);
+    fill(m);
+    signal_generation(m, m->gen, SIGTERM);
+}
+
+int pool_run(const char *config_path, conf *cf)
+{
+    struct master m;
+    char err[256];
+    sigset_t set;
+    siginfo_t si;
+    struct timespec ts;
+    int sig, code = 1;
+    int64_t kill_at = 0;
+    db *d;
+
+    memset(&m, 0, sizeof m);
+    m.config_path = config_path;
+    if (!(m.cf = malloc(sizeof *m.cf))) {
+        log_error("out of memory");
+        return 1;
+    }
+    *m.cf = *cf;                  /* every conf the master holds is its own */
+    cf = m.cf;
+    m.listen_fd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (!(d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("database: %s", err);
+        goto out;
+    }
+    db_close(d);
+    if (open_socket(&m, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    m.nslots = cf->workers * 2;   /* room for two generations during a reload */
+    if (!(m.b = board_new(m.nslots)) || !(m.generation = calloc((size_t)m.nslots, sizeof(int))) ||
+        !(m.respawn_at = calloc((size_t)m.nslots, sizeof(int64_t)))) {
+        log_error("cannot map the scoreboard");
+        goto out;
+    }
+    log_info("ragrade %s: %d workers x %d threads on %s, database %s, judge %s", PACKAGE_VERSION,
+             cf->workers, cf->threads, cf->socket, cf->db_path, cf->backend);
+    fill(&m);
+    for (;;) {
+        /* Wake often only while something is pending: a stop, a respawn. */
+        ts.tv_sec = m.stopping || live(&m) < m.cf->workers ? 0 : 1;
+        ts.tv_nsec = ts.tv_sec ? 0 : 100 * 1000000L;
+        sig = sigtimedwait(&set, &si, &ts);
+        if (sig == SIGCHLD || sig < 0)
+            reap(&m);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+            if (!m.stopping)
+                log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
+            m.stopping = 1;
+            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m.cf->graceful_timeout_ms + 1000);
+            signal_generation(&m, m.gen + 1, SIGTERM);
+        } else if (sig == SIGHUP && !m.stopping) {
+            reload(&m);
+        }
+        if (m.stopping) {
+            if (live(&m) == 0)
+                break;
+            if (mono_ms() >= kill_at) {
+                log_warn("graceful stop timed out: killing %d workers", live(&m));
+                signal_generation(&m, m.gen + 1, SIGKILL);
+                kill_at = mono_ms() + 60000;
+            }
+        } else {
+            fill(&m);
+        }
+    }
+    code = 0;
+    log_info("stopped");
+out:
+    if (m.own_socket) {
+        close(m.listen_fd);
+        unlink(m.cf->socket);
+    }
+    board_free(m.b);
+    free(m.generation);
+    free(m.respawn_at);
+    free(m.cf);
+    free(m.old_cf);
+    return code;
+}

@@ -1,0 +1,296 @@
+/* report.c - read queries turned into the API's JSON. Each function runs
+ * cached prepared statements on the calling thread's connection; SQLite's
+ * WAL lets these reads run beside the writers without waiting. */
+#include "report.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+static json_object *text_or_null(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+
+    return s ? json_object_new_string((const char *)s) : NULL;
+}
+
+static json_object *parsed_or_null(sqlite3_stmt *st, int i)
+{
+    const unsigned char *s = sqlite3_column_text(st, i);
+
+    return s ? json_tokener_parse((const char *)s) : NULL;
+}
+
+static json_object *real_or_null(sqlite3_stmt *st, int i)
+{
+    return sqlite3_column_type(st, i) == SQLITE_NULL ? NULL : json_object_new_double(sqlite3_column_double(st, i));
+}
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+/* The reason column holds JSON text for LLM metrics and plain text for the
+ * built-in ones: hand back the parsed JSON where it parses. */
+static json_object *reason_json(sqlite3_stmt *st, int i)
+{
+    const char *s = (const char *)sqlite3_column_text(st, i);
+    json_object *o;
+
+    if (!s)
+        return NULL;
+    if ((*s == '{' || *s == '[') && (o = json_tokener_parse(s)))
+        return o;
+    return json_object_new_string(s);
+}
+
+int report_eval(db *d, int64_t id, json_object **out)
+{
+    sqlite3_stmt *st = db_stmt(d, Q_GET);
+    json_object *o = NULL, *scores, *reasons, *tokens;
+    int rc = -EIO, s;
+
+    *out = NULL;
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (s != SQLITE_ROW) {
+        rc = db_errno(s);
+        goto out;
+    }
+    o = json_object_new_object();
+    json_object_object_add(o, "id", json_object_new_int64(sqlite3_column_int64(st, 0)));
+    json_object_object_add(o, "status", text_or_null(st, 3));
+    json_object_object_add(o, "dataset", text_or_null(st, 4));
+    json_object_object_add(o, "question", text_or_null(st, 5));
+    json_object_object_add(o, "answer", text_or_null(st, 6));
+    json_object_object_add(o, "contexts", parsed_or_null(st, 7));
+    json_object_object_add(o, "ground_truth", text_or_null(st, 8));
+    json_object_object_add(o, "reference_contexts", parsed_or_null(st, 9));
+    json_object_object_add(o, "metrics", parsed_or_null(st, 10));
+    json_object_object_add(o, "attempts", json_object_new_int(sqlite3_column_int(st, 11)));
+    json_object_object_add(o, "max_attempts", json_object_new_int(sqlite3_column_int(st, 12)));
+    json_object_object_add(o, "last_error", text_or_null(st, 13));
+    json_object_object_add(o, "created_at", text_or_null(st, 1));
+    json_object_object_add(o, "updated_at", text_or_null(st, 2));
+    json_object_object_add(o, "started_at", text_or_null(st, 14));
+    json_object_object_add(o, "finished_at", text_or_null(st, 15));
+    json_object_object_add(o, "judge", text_or_null(st, 16));
+    tokens = json_object_new_object();
+    json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 17)));
+    json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 18)));
+    json_object_object_add(o, "tokens", tokens);
+    json_object_object_add(o, "href", NULL);
+    {
+        char href[48];
+
+        snprintf(href, sizeof href, "/api/eval/%lld", (long long)id);
+        json_object_object_add(o, "href", json_object_new_string(href));
+    }
+    sqlite3_reset(st);
+    if (!(st = db_stmt(d, Q_GET_SCORES)))
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    scores = json_object_new_object();
+    reasons = json_object_new_object();
+    json_object_object_add(o, "scores", scores);
+    json_object_object_add(o, "reasons", reasons);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *m = (const char *)sqlite3_column_text(st, 0);
+
+        json_object_object_add(scores, m, real_or_null(st, 1));
+        json_object_object_add(reasons, m, reason_json(st, 2));
+    }
+    if (s != SQLITE_DONE) {
+        rc = db_errno(s);
+        goto out;
+    }
+    *out = o;
+    o = NULL;
+    rc = 0;
+out:
+    if (st)
+        sqlite3_reset(st);
+    json_object_put(o);
+    return rc;
+}
+
+int report_list(db *d, const char *status, const char *dataset, int64_t before, int limit,
+                json_object **out)
+{
+    enum db_stmt q = status && dataset ? Q_LIST_BOTH : status ? Q_LIST_STATUS : dataset ? Q_LIST_DATASET : Q_LIST_ALL;
+    sqlite3_stmt *st = db_stmt(d, q);
+    json_object *o = NULL, *items, *it;
+    int64_t last = 0;
+    int rc = -EIO, s, n = 0;
+
+    *out = NULL;
+    if (!st)
+        goto out;
+    bind_opt(st, 1, status);
+    bind_opt(st, 2, dataset);
+    sqlite3_bind_int64(st, 3, before > 0 ? before : INT64_MAX);
+    sqlite3_bind_int(st, 4, limit);
+    o = json_object_new_object();
+    items = json_object_new_array();
+    json_object_object_add(o, "items", items);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        it = json_object_new_object();
+        last = sqlite3_column_int64(st, 0);
+        json_object_object_add(it, "id", json_object_new_int64(last));
+        json_object_object_add(it, "created_at", text_or_null(st, 1));
+        json_object_object_add(it, "updated_at", text_or_null(st, 2));
+        json_object_object_add(it, "status", text_or_null(st, 3));
+        json_object_object_add(it, "dataset", text_or_null(st, 4));
+        json_object_object_add(it, "question", text_or_null(st, 5));
+        json_object_object_add(it, "attempts", json_object_new_int(sqlite3_column_int(st, 6)));
+        json_object_object_add(it, "last_error", text_or_null(st, 7));
+        json_object_object_add(it, "finished_at", text_or_null(st, 8));
+        json_object_object_add(it, "scores", sqlite3_column_type(st, 9) == SQLITE_NULL
+                               ? json_object_new_object() : parsed_or_null(st, 9));
+        json_object_array_add(items, it);
+        n++;
+    }
+    if (s != SQLITE_DONE) {
+        rc = db_errno(s);
+        goto out;
+    }
+    json_object_object_add(o, "count", json_object_new_int(n));
+    json_object_object_add(o, "next_before", n == limit ? json_object_new_int64(last) : NULL);
+    *out = o;
+    o = NULL;
+    rc = 0;
+out:
+    if (st)
+        sqlite3_reset(st);
+    json_object_put(o);
+    return rc;
+}
+
+int report_counts(db *d, const char *dataset, json_object **out)
+{
+    static const char *const statuses[] = { "queued", "running", "done", "failed" };
+    sqlite3_stmt *st = db_stmt(d, dataset ? Q_COUNTS_DATASET : Q_COUNTS);
+    json_object *o = json_object_new_object();
+    int rc = -EIO, s, i;
+
+    *out = NULL;
+    for (i = 0; i < 4; i++)
+        json_object_object_add(o, statuses[i], json_object_new_int64(0));
+    if (!st)
+        goto out;
+    bind_opt(st, 1, dataset);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        json_object_object_add(o, (const char *)sqlite3_column_text(st, 0),
+                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE) {
+        rc = db_errno(s);
+        goto out;
+    }
+    *out = o;
+    o = NULL;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
+
+/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
+static int metrics_json(db *d, const char *dataset, json_object *metrics)
+{
+    sqlite3_stmt *st = db_stmt(d, dataset ? Q_METRICS_DATASET : Q_METRICS_ALL);
+    json_object *m, *hist;
+    int rc = -EIO, s, i;
+
+    if (!st)
+        goto out;
+    bind_opt(st, 1, dataset);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        m = json_object_new_object();
+        json_object_object_add(m, "n", json_object_new_int64(sqlite3_column_int64(st, 1)));
+        json_object_object_add(m, "scored", json_object_new_int64(sqlite3_column_int64(st, 2)));
+        json_object_object_add(m, "nulls", json_object_new_int64(sqlite3_column_int64(st, 1) -
+                                                                 sqlite3_column_int64(st, 2)));
+        json_object_object_add(m, "mean", real_or_null(st, 3));
+        json_object_object_add(m, "min", real_or_null(st, 4));
+        json_object_object_add(m, "max", real_or_null(st, 5));
+        hist = json_object_new_array_ext(10);
+        for (i = 0; i < 10; i++)
+            json_object_array_add(hist, json_object_new_int64(0));
+        json_object_object_add(m, "histogram", hist);
+        json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        goto out;
+    if (!(st = db_stmt(d, dataset ? Q_HIST_DATASET : Q_HIST_ALL)))
+        goto out;
+    bind_opt(st, 1, dataset);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        int bin = sqlite3_column_int(st, 1);
+
+        if (json_object_object_get_ex(metrics, (const char *)sqlite3_column_text(st, 0), &m) &&
+            json_object_object_get_ex(m, "histogram", &hist) && bin >= 0 && bin < 10)
+            json_object_array_put_idx(hist, (size_t)bin, json_object_new_int64(sqlite3_column_int64(st, 2)));
+    }
+    sqlite3_reset(st);
+    rc = s == SQLITE_DONE ? 0 : db_errno(s);
+out:
+    return rc;
+}
+
+int report_summary(db *d, const char *dataset, json_object **out)
+{
+    json_object *o = json_object_new_object(), *counts = NULL, *metrics, *tokens, *sets;
+    sqlite3_stmt *st;
+    int rc, s;
+
+    *out = NULL;
+    json_object_object_add(o, "dataset", dataset ? json_object_new_string(dataset) : NULL);
+    if ((rc = report_counts(d, dataset, &counts)) < 0)
+        goto out;
+    json_object_object_add(o, "counts", counts);
+    metrics = json_object_new_object();
+    json_object_object_add(o, "metrics", metrics);
+    if ((rc = metrics_json(d, dataset, metrics)) < 0)
+        goto out;
+    rc = -EIO;
+    if (!(st = db_stmt(d, dataset ? Q_TOKENS_DATASET : Q_TOKENS_ALL)))
+        goto out;
+    bind_opt(st, 1, dataset);
+    tokens = json_object_new_object();
+    json_object_object_add(o, "tokens", tokens);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 0)));
+        json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 1)));
+    }
+    sqlite3_reset(st);
+    if (!(st = db_stmt(d, Q_DATASETS)))
+        goto out;
+    sets = json_object_new_array();
+    json_object_object_add(o, "datasets", sets);
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_object *ds = json_object_new_object();
+
+        json_object_object_add(ds, "dataset", text_or_null(st, 0));
+        json_object_object_add(ds, "count", json_object_new_int64(sqlite3_column_int64(st, 1)));
+        json_object_array_add(sets, ds);
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        goto out;
+    *out = o;
+    o = NULL;
+    rc = 0;
+out:
+    json_object_put(o);
+    return rc;
+}
