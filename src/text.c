@@ -227,6 +227,8 @@ static const char *const irregular[][2] = {
     {"exceed", "exceed"}, {"succeed", "succeed"},
 };
 
+static const char *const alli[] = {"ally", "allys", "allyed", "allying", "allies", "allied"};
+
 /* Snowball's porter on w into s->out, then nltk's differences. depth stops
  * the re-stemming of step 2's rewritten words. */
 static int stem_nltk(text_stemmer *s, const char *w, size_t n, size_t *outlen, int depth)
@@ -249,12 +251,11 @@ static int stem_nltk(text_stemmer *s, const char *w, size_t n, size_t *outlen, i
         *outlen = 3;
         goto out;
     }
-    /* "ally", "allies", "allied": nltk's step 1 leaves "alli", which step 2
-     * turns into "al" and then rewrites again. */
-    if (depth == 0) {
-        size_t p = ends(w, n, "ally") ? n - 4 : (ends(w, n, "allies") || ends(w, n, "allied"))
-                   ? n - 6 : (size_t)-1;
-        if (p != (size_t)-1 && measure(w, p) > 0 && p + 2 < sizeof(s->tmp)) {
+    /* "ally", "allies", "allying"...: nltk's step 1 leaves "alli", which
+     * step 2 turns into "al" and then rewrites again. */
+    for (i = 0; depth == 0 && i < sizeof(alli) / sizeof(alli[0]); i++) {
+        size_t p = n - strlen(alli[i]);
+        if (ends(w, n, alli[i]) && measure(w, p) > 0 && p + 2 < sizeof(s->tmp)) {
             memmove(s->tmp, w, p);
             memcpy(s->tmp + p, "al", 2);
             rc = stem_nltk(s, s->tmp, p + 2, outlen, depth + 1);
@@ -463,8 +464,19 @@ static int push_word(text_tokens *t, text_stemmer *st, int drop_stop, const char
             goto out;
     }
     if (!ascii) {
+        /* "Straße" folds to "strasse": stem it like the ASCII spelling */
         rc = push_folded(t, s, n);
-        goto out;
+        if (rc < 0 || !st)
+            goto out;
+        k = t->tlen[t->n - 1];
+        memcpy(low, t->buf + t->off[t->n - 1], k < sizeof(low) ? k : 0);
+        for (i = 0; i < k && k < sizeof(low) && (unsigned char)low[i] < 0x80; i++)
+            ;
+        if (k <= 3 || k >= sizeof(low) || i < k)
+            goto out;
+        t->n--;
+        t->len = t->off[t->n];
+        s = low, n = k;
     }
     if (!st || n <= 3 || n >= sizeof(low)) {
         rc = tok_push(t, s, n);
