@@ -244,7 +244,7 @@ static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
 static void init_fail(llmjudge *lj, const char *what, const char *why)
 {
     lj->state = JUDGE_FAILED;
-    snprintf(lj->error, sizeof lj->error, "%s: %s", what, why);
+    snprintf(lj->error, sizeof lj->error, "%s: %.400s", what, why);
     log_warn("judge %s: init failed: %s", lj->name, lj->error);
 }
 
