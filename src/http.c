@@ -150,11 +150,24 @@ out:
     return rc;
 }
 
+/* libfcgi's FCGX_FPrintF knows no %zu: headers are formatted here. */
+static void put_head(http_req *r, int status, const char *content_type, size_t len, const char *extra)
+{
+    char head[1024];
+    int n;
+
+    r->status = status;
+    n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
+                 status, reason(status), content_type, len, extra ? extra : "");
+    if (n >= (int)sizeof head)
+        n = (int)sizeof head - 1;
+    FCGX_PutStr(head, n, r->fcgi->out);
+}
+
 void http_send_text(http_req *r, int status, const char *content_type, const char *text, size_t len)
 {
-    r->status = status;
-    FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "Cache-Control: no-store\r\n\r\n", status, reason(status), content_type, len);
+    put_head(r, status, content_type, len, NULL);
     FCGX_PutStr(text, (int)len, r->fcgi->out);
 }
 
@@ -163,10 +176,7 @@ void http_send_json(http_req *r, int status, json_object *o, const char *extra)
     size_t len;
     const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 
-    r->status = status;
-    FCGX_FPrintF(r->fcgi->out, "Status: %d %s\r\nContent-Type: application/json; charset=utf-8\r\n"
-                 "Content-Length: %zu\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-                 status, reason(status), len + 1, extra ? extra : "");
+    put_head(r, status, "application/json; charset=utf-8", len + 1, extra);
     FCGX_PutStr(s, (int)len, r->fcgi->out);
     FCGX_PutChar('\n', r->fcgi->out);
     json_object_put(o);

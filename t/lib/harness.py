@@ -1,0 +1,226 @@
+"""Start the real thing for a test: a temporary data directory, `ragrade
+serve` (the master and its workers) and nginx on a free loopback port,
+filled in from conf/nginx.conf exactly as ./quickstart does. Everything
+talks to 127.0.0.1 only."""
+import http.client
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import tempfile
+import time
+
+SRCDIR = os.environ.get("RAGRADE_SRCDIR") or os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("RAGRADE_BIN") or os.path.join(SRCDIR, "ragrade")
+NGINX = os.environ.get("NGINX") or "/usr/sbin/nginx"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout=20.0, what="condition", step=0.02):
+    """Poll cond() until it returns a true value; raise after timeout. This
+    waits for a state we can observe, it does not stand in for one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = cond()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(step)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<{self.status} {self.body[:300]!r}>"
+
+
+class Server:
+    """ragrade + nginx. env: RAGRADE_* overrides for the pool."""
+
+    def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None):
+        self.tmp = tempfile.TemporaryDirectory(prefix="ragrade-t-")
+        self.data = data or self.tmp.name
+        os.makedirs(self.data, exist_ok=True)
+        os.chmod(self.data, 0o755)
+        self.port = free_port()
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("RAGRADE_") and k not in ("RAGRADE_BIN", "RAGRADE_SRCDIR"):
+                del self.env[k]
+        self.env.update({
+            "RAGRADE_DATA": self.data,
+            "RAGRADE_POOL_WORKERS": str(workers),
+            "RAGRADE_POOL_THREADS": str(threads),
+            "RAGRADE_POOL_GRACEFUL_TIMEOUT_MS": "5000",
+        })
+        self.env.update(env or {})
+        self.rate, self.burst = rate, burst
+        self.pool = None
+        self.nginx = None
+        self.pool_log = os.path.join(self.data, "pool.log")
+
+    # ---- lifecycle ----
+    def write_nginx_conf(self):
+        os.makedirs(os.path.join(self.data, "nginx"), exist_ok=True)
+        max_body = self.env.get("RAGRADE_LIMITS_MAX_BODY", "1048576")
+        subst = {
+            "@PORT@": str(self.port), "@LISTEN@": "127.0.0.1", "@DATA@": self.data,
+            "@SOCKET@": os.path.join(self.data, "ragrade.sock"),
+            "@ERROR_LOG@": os.path.join(self.data, "nginx-error.log"),
+            "@RATE@": str(self.rate), "@BURST@": str(self.burst),
+            "@WWW@": os.path.join(SRCDIR, "www"), "@MAX_BODY@": max_body,
+        }
+        for name in ("nginx.conf", "nginx-site.conf"):
+            with open(os.path.join(SRCDIR, "conf", name)) as f:
+                text = f.read()
+            for k, v in subst.items():
+                text = text.replace(k, v)
+            with open(os.path.join(self.data, name), "w") as f:
+                f.write(text)
+
+    def start_pool(self):
+        self.pool_out = open(self.pool_log, "ab")
+        self.pool = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.pool_out,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        sock = os.path.join(self.data, "ragrade.sock")
+        wait_for(lambda: os.path.exists(sock) or self.pool.poll() is not None, 20, "the pool's socket")
+        if self.pool.poll() is not None:
+            raise RuntimeError("ragrade serve exited: " + self.log())
+        wait_for(lambda: self.workers_ready() >= int(self.env["RAGRADE_POOL_WORKERS"]), 20, "workers")
+
+    def workers_ready(self):
+        return self.log().count("worker ready")
+
+    def start_nginx(self):
+        self.write_nginx_conf()
+        conf = os.path.join(self.data, "nginx.conf")
+        self.nginx = subprocess.Popen([NGINX, "-c", conf, "-e", os.path.join(self.data, "nginx-error.log")],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                      start_new_session=True)
+
+        def up():
+            try:
+                return self.get("/api/ping").status == 200
+            except OSError:
+                return False
+        wait_for(up, 20, "nginx")
+
+    def start(self):
+        self.start_pool()
+        self.start_nginx()
+        return self
+
+    def stop_pool(self, sig=signal.SIGTERM, timeout=30):
+        if self.pool and self.pool.poll() is None:
+            self.pool.send_signal(sig)
+            try:
+                self.pool.wait(timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.pool.pid, signal.SIGKILL)
+                self.pool.wait()
+        rc = self.pool.returncode if self.pool else None
+        self.pool = None
+        return rc
+
+    def stop(self):
+        if self.nginx and self.nginx.poll() is None:
+            self.nginx.terminate()
+            try:
+                self.nginx.wait(10)
+            except subprocess.TimeoutExpired:
+                self.nginx.kill()
+                self.nginx.wait()
+        self.stop_pool()
+        # Nothing of ours may outlive the test.
+        for p in (self.nginx,):
+            if p:
+                try:
+                    os.killpg(p.pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+        self.tmp.cleanup()
+
+    def log(self):
+        try:
+            with open(self.pool_log, "rb") as f:
+                return f.read().decode("utf-8", "replace")
+        except FileNotFoundError:
+            return ""
+
+    def worker_pids(self):
+        out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(self.pool.pid)], capture_output=True, text=True).stdout
+        return [int(x) for x in out.split()]
+
+    # ---- HTTP ----
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            h = dict(headers or {})
+            if body is not None and not isinstance(body, (bytes, str)):
+                body = json.dumps(body)
+                h.setdefault("Content-Type", "application/json")
+            conn.request(method, path, body=body, headers=h)
+            r = conn.getresponse()
+            return Response(r.status, {k.lower(): v for k, v in r.getheaders()}, r.read())
+        finally:
+            conn.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    # ---- database ----
+    def db(self):
+        c = sqlite3.connect(os.path.join(self.data, "ragrade.db"), timeout=30)
+        c.row_factory = sqlite3.Row
+        return c
+
+    def query(self, sql, args=()):
+        c = self.db()
+        try:
+            return c.execute(sql, args).fetchall()
+        finally:
+            c.close()
+
+    def wait_status(self, ids, statuses=("done",), timeout=30):
+        ids = list(ids)
+
+        def all_there():
+            qs = ",".join("?" * len(ids))
+            rows = self.query(f"SELECT count(*) FROM evaluations WHERE id IN ({qs}) AND status IN ({','.join('?' * len(statuses))})",
+                              ids + list(statuses))
+            return rows[0][0] == len(ids)
+        return wait_for(all_there, timeout, f"rows to reach {statuses}")
+
+
+ROW = {
+    "question": "When was the Eiffel Tower completed?",
+    "answer": "The Eiffel Tower was completed in 1889.",
+    "contexts": ["The Eiffel Tower was built from 1887 to 1889 for the World's Fair."],
+    "ground_truth": "It was completed in 1889.",
+}
