@@ -2,14 +2,15 @@
  * per-row state machines over llm.c. An evaluation issues its calls one at
  * a time, so calls in flight never exceed evaluations in flight; replies
  * are validated against the prompt's schema and re-asked with a repair
- * prompt when they do not fit. Replies may be cached in SQLite, keyed by
- * the SHA-256 of backend, path and request body (model, messages with the
- * prompt, schema, temperature and seed). */
+ * prompt when they do not fit; the formulas are in ragas.c. Replies may be
+ * cached in SQLite, keyed by the SHA-256 of backend, path and request body
+ * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "llm.h"
 #include "log.h"
 #include "metrics.h"
 #include "prompts.h"
+#include "ragas.h"
 
 #include <errno.h>
 #include <math.h>
@@ -17,20 +18,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum mkind { M_FAITH, M_RELEV, M_CPREC, M_CREC, M_ACORR, M_SSIM, M_CORR, M_N, M_DONE = -1 };
-
-static const char *const mnames[M_N + 1] = {
-    "faithfulness", "answer_relevancy", "context_precision", "context_recall",
-    "answer_correctness", "semantic_similarity", "correctness", NULL,
-};
 static const char *const defaults[] = {
     "faithfulness", "answer_relevancy", "context_precision", "context_recall", NULL,
 };
 
-#define N_GENERATIONS 3           /* answer_relevancy's generated questions */
-#define SEED 42
 
-struct eval;
 
 struct llmjudge {
     conf cf;
@@ -45,35 +37,6 @@ struct llmjudge {
     llm_req *init_req;
     struct eval *evals;
     int n_evals;
-};
-
-/* One row being evaluated. Owns copies of the inputs it needs. */
-struct eval {
-    llmjudge *lj;
-    struct eval *prev, *next;
-    char *question, *answer, *ground_truth;
-    char **contexts;
-    size_t n_contexts;
-    judge_result res;             /* scores[i].metric set at submit */
-    int *kind;                    /* per score: enum mkind, M_DONE once scored */
-    size_t cur;                   /* the score being worked on */
-    int stage;
-    json_object *acc;             /* the current metric's working state */
-    double f1;
-    int64_t deadline;
-    judge_done_fn done;
-    void *arg;
-    /* the call in progress */
-    int is_embed;
-    enum prompt_kind pk;
-    long n_items;
-    double temperature;
-    int seed;
-    json_object *messages;        /* chat: the conversation so far */
-    json_object *input;           /* embedding: the strings */
-    int repairs;
-    char key[65];                 /* cache key of the first attempt, "" if none */
-    llm_req *req;
 };
 
 static void drive(struct eval *ev, json_object *rep);
@@ -220,14 +183,7 @@ void llmjudge_free(llmjudge *lj)
 
 const char *llmjudge_name(const llmjudge *lj) { return lj->name; }
 
-int llmjudge_metric_known(const char *name)
-{
-    int i;
-
-    for (i = 0; i < M_N && strcmp(mnames[i], name); i++)
-        ;
-    return i < M_N;
-}
+int llmjudge_metric_known(const char *name) { return ragas_kind(name) < M_N; }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
 
@@ -346,37 +302,6 @@ int llmjudge_state(const llmjudge *lj, char *err, size_t errlen)
 
 /* ---- results ---- */
 
-static judge_score *score(struct eval *ev) { return &ev->res.scores[ev->cur]; }
-
-static void set_null(struct eval *ev, size_t i, const char *why)
-{
-    judge_score *s = &ev->res.scores[i];
-
-    s->is_null = 1;
-    s->score = 0;
-    free(s->reason);
-    s->reason = strdup(why);
-    ev->kind[i] = M_DONE;
-}
-
-/* Score the current metric; reason (borrowed, may be NULL) as JSON text. */
-static void set_score(struct eval *ev, double v, json_object *reason)
-{
-    judge_score *s = score(ev);
-
-    if (!isfinite(v)) {
-        set_null(ev, ev->cur, "the score is not a finite number");
-        return;
-    }
-    s->score = v;
-    s->is_null = 0;
-    free(s->reason);
-    s->reason = reason ? strdup(json_object_to_json_string_ext(reason, JSON_C_TO_STRING_PLAIN |
-                                                               JSON_C_TO_STRING_NOSLASHESCAPE))
-                       : NULL;
-    ev->kind[ev->cur] = M_DONE;
-}
-
 static void unlink_eval(struct eval *ev)
 {
     llmjudge *lj = ev->lj;
@@ -398,7 +323,7 @@ static void finish(struct eval *ev, int status, const char *err, int retry_after
     unlink_eval(ev);
     for (i = 0; i < ev->res.n_scores; i++)
         if (!ev->res.scores[i].is_null && !isfinite(ev->res.scores[i].score))
-            set_null(ev, i, "the score is not a finite number");
+            ragas_set_null(ev, i, "the score is not a finite number");
     ev->res.status = status;
     ev->res.retry_after_ms = retry_after_ms;
     snprintf(ev->res.error, sizeof ev->res.error, "%s", err ? err : "");
@@ -413,267 +338,6 @@ static void finish(struct eval *ev, int status, const char *err, int retry_after
     eval_free(ev);
 }
 
-/* ---- calls ---- */
-
-enum { STEP_CALL, STEP_DONE };
-
-static int chat(struct eval *ev, enum prompt_kind pk, json_object *input, long n_items)
-{
-    json_object *m = json_object_new_object();
-    char *prompt = prompts_render(pk, input);
-
-    json_object_put(input);
-    json_object_put(ev->messages);
-    ev->messages = json_object_new_array();
-    json_object_object_add(m, "role", json_object_new_string("user"));
-    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
-    json_object_array_add(ev->messages, m);
-    free(prompt);
-    ev->is_embed = 0;
-    ev->pk = pk;
-    ev->n_items = n_items;
-    ev->temperature = pk == PROMPT_QUESTION ? 0.3 : 0.0;
-    ev->seed = SEED + (pk == PROMPT_QUESTION ? ev->stage : 0);
-    ev->repairs = 0;
-    ev->key[0] = '\0';
-    return STEP_CALL;
-}
-
-static int embed(struct eval *ev, json_object *strings)
-{
-    json_object_put(ev->input);
-    ev->input = strings;
-    ev->is_embed = 1;
-    ev->key[0] = '\0';
-    return STEP_CALL;
-}
-
-static json_object *strs(const char *a, const char *b)
-{
-    json_object *v = json_object_new_array();
-
-    json_object_array_add(v, json_object_new_string(a));
-    if (b)
-        json_object_array_add(v, json_object_new_string(b));
-    return v;
-}
-
-static json_object *obj3(const char *k1, json_object *v1, const char *k2, json_object *v2,
-                         const char *k3, json_object *v3)
-{
-    json_object *o = json_object_new_object();
-
-    json_object_object_add(o, k1, v1);
-    if (k2)
-        json_object_object_add(o, k2, v2);
-    if (k3)
-        json_object_object_add(o, k3, v3);
-    return o;
-}
-
-#define S(x) json_object_new_string(x)
-
-static json_object *get(json_object *o, const char *key)
-{
-    json_object *v = NULL;
-
-    json_object_object_get_ex(o, key, &v);
-    return v;
-}
-
-static double cosine(json_object *a, json_object *b)
-{
-    double dot = 0, na = 0, nb = 0, x, y;
-    size_t i, n = json_object_array_length(a);
-
-    for (i = 0; i < n; i++) {
-        x = json_object_get_double(json_object_array_get_idx(a, i));
-        y = json_object_get_double(json_object_array_get_idx(b, i));
-        dot += x * y, na += x * x, nb += y * y;
-    }
-    return dot / (sqrt(na) * sqrt(nb));   /* NaN for a zero vector: becomes null */
-}
-
-static char *joined_contexts(const struct eval *ev)
-{
-    size_t i, n = 1;
-    char *s;
-
-    for (i = 0; i < ev->n_contexts; i++)
-        n += strlen(ev->contexts[i]) + 1;
-    if (!(s = calloc(1, n)))
-        return NULL;
-    for (i = 0; i < ev->n_contexts; i++) {
-        if (i)
-            strcat(s, "\n");
-        strcat(s, ev->contexts[i]);
-    }
-    return s;
-}
-
-/* Advance the current metric with rep, the validated reply to its last
- * call (NULL on the first step). Sets up the next call or the score. */
-static int step(struct eval *ev, json_object *rep)
-{
-    json_object *a, *x, *reason;
-    double sum = 0, v;
-    size_t i, n;
-    char *ctx;
-    int st = ev->stage++, all_nc = 1;
-
-    switch (ev->kind[ev->cur]) {
-    case M_FAITH:
-        if (st == 0)
-            return chat(ev, PROMPT_STATEMENTS,
-                        obj3("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
-        if (st == 1) {
-            a = get(rep, "statements");
-            if (!(n = json_object_array_length(a))) {
-                set_null(ev, ev->cur, "the answer has no statements");
-                return STEP_DONE;
-            }
-            if (!(ctx = joined_contexts(ev)))
-                ctx = strdup("");
-            x = obj3("context", S(ctx ? ctx : ""), "statements", json_object_get(a), NULL, NULL);
-            free(ctx);
-            return chat(ev, PROMPT_NLI, x, (long)n);
-        }
-        a = get(rep, "statements");
-        n = json_object_array_length(a);
-        for (i = 0; i < n; i++)
-            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "verdict"));
-        set_score(ev, n ? sum / (double)n : NAN, rep);
-        return STEP_DONE;
-    case M_RELEV:
-        if (st == 0)
-            ev->acc = json_object_new_array();
-        if (st > 0 && st <= N_GENERATIONS)
-            json_object_array_add(ev->acc, json_object_get(rep));
-        if (st < N_GENERATIONS)
-            return chat(ev, PROMPT_QUESTION,
-                        obj3("response", S(ev->answer), NULL, NULL, NULL, NULL), -1);
-        if (st == N_GENERATIONS) {
-            x = strs(ev->question, NULL);
-            for (i = 0; i < N_GENERATIONS; i++)
-                json_object_array_add(x, json_object_get(get(json_object_array_get_idx(ev->acc, i),
-                                                             "question")));
-            return embed(ev, x);
-        }
-        for (i = 0; i < N_GENERATIONS; i++) {
-            x = json_object_array_get_idx(ev->acc, i);
-            v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, i + 1));
-            sum += v;
-            all_nc &= json_object_get_int(get(x, "noncommittal")) == 1;
-            json_object_object_add(x, "cosine", json_object_new_double(v));
-        }
-        reason = obj3("generated", json_object_get(ev->acc), "all_noncommittal",
-                      json_object_new_boolean(all_nc), NULL, NULL);
-        set_score(ev, sum / N_GENERATIONS * (all_nc ? 0.0 : 1.0), reason);
-        json_object_put(reason);
-        return STEP_DONE;
-    case M_CPREC:
-        if (st == 0)
-            ev->acc = json_object_new_array();
-        else
-            json_object_array_add(ev->acc, json_object_get(rep));
-        if ((size_t)st < ev->n_contexts)
-            return chat(ev, PROMPT_CTX_PRECISION,
-                        obj3("question", S(ev->question), "context", S(ev->contexts[st]),
-                             "answer", S(ev->ground_truth)), -1);
-        {
-            double relevant = 0, ap = 0;
-
-            for (i = 0; i < ev->n_contexts; i++) {
-                v = json_object_get_double(get(json_object_array_get_idx(ev->acc, i), "verdict"));
-                relevant += v;
-                ap += relevant / (double)(i + 1) * v;
-            }
-            reason = obj3("verdicts", json_object_get(ev->acc), NULL, NULL, NULL, NULL);
-            set_score(ev, ap / (relevant + 1e-10), reason);
-            json_object_put(reason);
-        }
-        return STEP_DONE;
-    case M_CREC:
-        if (st == 0) {
-            ctx = joined_contexts(ev);
-            x = obj3("question", S(ev->question), "context", S(ctx ? ctx : ""), "answer",
-                     S(ev->ground_truth));
-            free(ctx);
-            return chat(ev, PROMPT_CTX_RECALL, x, -1);
-        }
-        a = get(rep, "classifications");
-        if (!(n = json_object_array_length(a))) {
-            set_null(ev, ev->cur, "the ground truth has no sentences to attribute");
-            return STEP_DONE;
-        }
-        for (i = 0; i < n; i++)
-            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "attributed"));
-        set_score(ev, sum / (double)n, rep);
-        return STEP_DONE;
-    case M_ACORR:
-        if (st == 0) {
-            ev->acc = json_object_new_object();
-            return chat(ev, PROMPT_STATEMENTS,
-                        obj3("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
-        }
-        if (st == 1) {
-            json_object_object_add(ev->acc, "answer_statements",
-                                   json_object_get(get(rep, "statements")));
-            return chat(ev, PROMPT_STATEMENTS, obj3("question", S(ev->question), "answer",
-                                                    S(ev->ground_truth), NULL, NULL), -1);
-        }
-        if (st == 2) {
-            json_object_object_add(ev->acc, "ground_truth_statements",
-                                   json_object_get(get(rep, "statements")));
-            if (json_object_array_length(get(ev->acc, "answer_statements")) ||
-                json_object_array_length(get(ev->acc, "ground_truth_statements")))
-                return chat(ev, PROMPT_CLASSIFY,
-                            obj3("question", S(ev->question), "answer",
-                                 json_object_get(get(ev->acc, "answer_statements")),
-                                 "ground_truth",
-                                 json_object_get(get(ev->acc, "ground_truth_statements"))), -1);
-            rep = NULL;           /* both empty: F1 = 1 */
-            st = ev->stage++;
-        }
-        if (st == 3) {
-            double tp = 0, fp = 0, fn = 0;
-
-            if (rep) {
-                json_object_object_add(ev->acc, "classification", json_object_get(rep));
-                tp = (double)json_object_array_length(get(rep, "TP"));
-                fp = (double)json_object_array_length(get(rep, "FP"));
-                fn = (double)json_object_array_length(get(rep, "FN"));
-            }
-            ev->f1 = tp + fp + fn > 0 ? tp / (tp + 0.5 * (fp + fn)) : 1.0;
-            json_object_object_add(ev->acc, "f1", json_object_new_double(ev->f1));
-            return embed(ev, strs(ev->answer, ev->ground_truth));
-        }
-        v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1));
-        json_object_object_add(ev->acc, "semantic_similarity", json_object_new_double(v));
-        set_score(ev, 0.75 * ev->f1 + 0.25 * v, ev->acc);
-        return STEP_DONE;
-    case M_SSIM:
-        if (st == 0)
-            return embed(ev, strs(ev->answer, ev->ground_truth));
-        set_score(ev, cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1)),
-                  NULL);
-        return STEP_DONE;
-    default:                      /* M_CORR */
-        if (st == 0)
-            return chat(ev, PROMPT_CORRECTNESS,
-                        obj3("query", S(ev->question), "reference_answer",
-                             S(ev->ground_truth ? ev->ground_truth : "(no reference supplied)"),
-                             "generated_answer", S(ev->answer)), -1);
-        v = json_object_get_double(get(rep, "score"));
-        reason = obj3("reasoning", json_object_get(get(rep, "reasoning")), "passing",
-                      json_object_new_boolean(v >= 4.0), "passing_threshold",
-                      json_object_new_double(4.0));
-        set_score(ev, v, reason);
-        json_object_put(reason);
-        return STEP_DONE;
-    }
-}
-
 /* ---- the driver ---- */
 
 static void null_rest(struct eval *ev, const char *why)
@@ -682,7 +346,7 @@ static void null_rest(struct eval *ev, const char *why)
 
     for (i = ev->cur; i < ev->res.n_scores; i++)
         if (ev->kind[i] != M_DONE)
-            set_null(ev, i, why);
+            ragas_set_null(ev, i, why);
 }
 
 static const char *embedding_model(const llmjudge *lj)
@@ -787,7 +451,7 @@ static void drive(struct eval *ev, json_object *rep)
             finish(ev, 0, NULL, 0);
             return;
         }
-        if (step(ev, rep) == STEP_DONE) {
+        if (ragas_step(ev, rep) == RAGAS_DONE) {
             json_object_put(rep);
             rep = NULL;
             continue;
@@ -818,15 +482,17 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     if (ev->repairs >= ev->lj->cf.max_repairs) {
         snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
                  ev->repairs == 1 ? "" : "s", problem);
-        set_null(ev, ev->cur, why);
+        ragas_set_null(ev, ev->cur, why);
         drive(ev, NULL);
         return;
     }
     ev->repairs++;
-    m = obj3("role", S("assistant"), "content", S(content ? content : ""), NULL, NULL);
+    m = ragas_obj("role", json_object_new_string("assistant"), "content",
+                  json_object_new_string(content ? content : ""), NULL, NULL);
     json_object_array_add(ev->messages, m);
     msg = prompts_repair(ev->pk, problem);
-    m = obj3("role", S("user"), "content", S(msg ? msg : problem), NULL, NULL);
+    m = ragas_obj("role", json_object_new_string("user"), "content",
+                  json_object_new_string(msg ? msg : problem), NULL, NULL);
     json_object_array_add(ev->messages, m);
     free(msg);
     if (send_call(ev, &hit) < 0)  /* the key is set: no cache lookup */
@@ -850,14 +516,14 @@ static void on_reply(void *arg, const llm_reply *rep)
         finish(ev, -EAGAIN, rep->error, rep->retry_after_ms);
     } else if (rep->status == -EMSGSIZE || rep->http_status == 400 || rep->http_status == 413 ||
                rep->http_status == 422) {
-        set_null(ev, ev->cur, rep->error);    /* this prompt only */
+        ragas_set_null(ev, ev->cur, rep->error);    /* this prompt only */
         drive(ev, NULL);
     } else if (rep->status < 0) {
         finish(ev, rep->status, rep->error, 0);
     } else if (ev->is_embed) {
         if (!(v = llm_parse_embed(ev->lj->ollama, rep->body, json_object_array_length(ev->input),
                                   err, sizeof err))) {
-            set_null(ev, ev->cur, err);
+            ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
         } else {
             cache_put(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
@@ -886,22 +552,6 @@ static void on_reply(void *arg, const llm_reply *rep)
 
 /* ---- the public face ---- */
 
-static const char *missing(int kind, const row *r)
-{
-    int need_ctx = kind == M_FAITH || kind == M_CPREC || kind == M_CREC;
-    int need_gt = kind == M_CPREC || kind == M_CREC || kind == M_ACORR || kind == M_SSIM;
-
-    if (!r->answer && kind != M_CPREC && kind != M_CREC)
-        return "needs an answer";
-    if (!r->question && kind != M_SSIM)
-        return "needs a question";
-    if (need_gt && !r->ground_truth)
-        return "needs a ground truth";
-    if (need_ctx && r->n_contexts == 0)
-        return "needs at least one context";
-    return NULL;
-}
-
 static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
 {
     llmjudge *lj = ev->lj;
@@ -911,22 +561,21 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
     int k;
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
-    for (k = 0; k < M_N && strcmp(mnames[k], name); k++)
-        ;
+    k = ragas_kind(name);
     ev->kind[i] = k < M_N ? k : M_DONE;
     if (k < M_N) {
-        if ((why = missing(k, r)) != NULL)
-            set_null(ev, i, why);
+        if ((why = ragas_missing(k, r)) != NULL)
+            ragas_set_null(ev, i, why);
     } else if (metrics_is_builtin(name)) {
         memset(&mr, 0, sizeof mr);
         if (metrics_compute(lj->mx, &mo, name, r, &mr) < 0 || mr.is_null) {
-            set_null(ev, i, mr.reason[0] ? mr.reason : "not computable");
+            ragas_set_null(ev, i, mr.reason[0] ? mr.reason : "not computable");
         } else {
             ev->cur = i;
-            set_score(ev, mr.score, NULL);
+            ragas_set_score(ev, mr.score, NULL);
         }
     } else {
-        set_null(ev, i, "unknown metric");
+        ragas_set_null(ev, i, "unknown metric");
     }
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }

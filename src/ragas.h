@@ -1,0 +1,74 @@
+/* ragas.h - the LLM metrics' formulas as steps of a row's evaluation:
+ * each step reads the validated reply to the last call and sets up the
+ * next call (a prompt or an embedding) or the score. Internal to the LLM
+ * judge: llmjudge.c owns struct eval and drives it; this file names the
+ * calls and computes the scores, as ragas and LlamaIndex define them. */
+#ifndef RAGRADE_RAGAS_H
+#define RAGRADE_RAGAS_H
+
+#include <json-c/json.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "judge.h"
+#include "llm.h"
+#include "prompts.h"
+#include "row.h"
+
+enum mkind { M_FAITH, M_RELEV, M_CPREC, M_CREC, M_ACORR, M_SSIM, M_CORR, M_N, M_DONE = -1 };
+enum { RAGAS_CALL, RAGAS_DONE };
+
+#define SEED 42                   /* of every chat call; answer_relevancy adds the generation */
+
+struct llmjudge;
+
+/* One row being evaluated. Owns copies of the inputs it needs. */
+struct eval {
+    struct llmjudge *lj;
+    struct eval *prev, *next;
+    char *question, *answer, *ground_truth;
+    char **contexts;
+    size_t n_contexts;
+    judge_result res;             /* scores[i].metric set at submit */
+    int *kind;                    /* per score: enum mkind, M_DONE once scored */
+    size_t cur;                   /* the score being worked on */
+    int stage;
+    json_object *acc;             /* the current metric's working state */
+    double f1;
+    int64_t deadline;
+    judge_done_fn done;
+    void *arg;
+    /* the call in progress */
+    int is_embed;
+    enum prompt_kind pk;
+    long n_items;
+    double temperature;
+    int seed;
+    json_object *messages;        /* chat: the conversation so far */
+    json_object *input;           /* embedding: the strings */
+    int repairs;
+    char key[65];                 /* cache key of the first attempt, "" if none */
+    llm_req *req;
+};
+
+/* The metric's index in enum mkind, or M_N when it is no LLM metric. */
+int ragas_kind(const char *name);
+
+/* Why the row cannot give this metric (a missing input), or NULL. */
+const char *ragas_missing(int kind, const row *r);
+
+/* Advance metric ev->cur with rep, the validated reply to its last call
+ * (NULL at the start; borrowed). RAGAS_CALL: the next call is set up in
+ * ev; RAGAS_DONE: the score (or null) is set. */
+int ragas_step(struct eval *ev, json_object *rep);
+
+/* Score i as null with why, or the current metric as v (reason borrowed,
+ * stored as JSON text; a NaN or infinity becomes null). */
+void ragas_set_null(struct eval *ev, size_t i, const char *why);
+void ragas_set_score(struct eval *ev, double v, json_object *reason);
+
+/* A new object of up to three keys (k2, k3 may be NULL); takes the values. */
+json_object *ragas_obj(const char *k1, json_object *v1, const char *k2, json_object *v2,
+                       const char *k3, json_object *v3);
+
+#endif
