@@ -266,16 +266,21 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
         goto fail;
     }
     d->busy_timeout_ms = busy_timeout_ms;
-    if (!(flags & DB_READONLY)) {
-        /* Create the file 0640 ourselves: SQLite would honour the umask. */
+    if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
+        /* Create the file 0640 ourselves (SQLite would honour the umask),
+         * but only when it does not exist: closing any descriptor of a file
+         * drops every POSIX lock this process holds on it, which would let
+         * another process think it is the last connection and delete the
+         * WAL under our feet. */
         old = umask(027);
-        fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+        fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
         umask(old);
-        if (fd < 0) {
+        if (fd < 0 && errno != EEXIST) {
             snprintf(err, errlen, "%s: %s", path, strerror(errno));
             goto fail;
         }
-        close(fd);
+        if (fd >= 0)
+            close(fd);
     }
     oflags = (flags & DB_READONLY) ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
     rc = sqlite3_open_v2(path, &d->h, oflags | SQLITE_OPEN_NOMUTEX, NULL);

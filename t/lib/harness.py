@@ -215,7 +215,12 @@ class Server:
             rows = self.query(f"SELECT count(*) FROM evaluations WHERE id IN ({qs}) AND status IN ({','.join('?' * len(statuses))})",
                               ids + list(statuses))
             return rows[0][0] == len(ids)
-        return wait_for(all_there, timeout, f"rows to reach {statuses}")
+        try:
+            return wait_for(all_there, timeout, f"rows to reach {statuses}")
+        except TimeoutError as e:
+            rows = [dict(r) for r in self.query("SELECT id, status, attempts, last_error, lease_owner FROM evaluations "
+                                                 "ORDER BY id DESC LIMIT 5")]
+            raise TimeoutError(f"{e}\nrows: {rows}\nlog:\n{self.log()[-3000:]}") from None
 
 
 ROW = {
