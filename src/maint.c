@@ -1,0 +1,330 @@
+/* maint.c - the writes and checks behind `ragrade admin requeue`, `cancel`,
+ * `purge` and `check`. Writes go in batches of MAINT_BATCH rows, each in
+ * its own BEGIN IMMEDIATE transaction, with a rowid cursor so that a batch
+ * never rescans rows already handled; running rows are never touched. */
+#include "maint.h"
+
+#include <errno.h>
+#include <string.h>
+#include <time.h>
+
+static void bind_opt(sqlite3_stmt *st, int i, const char *s)
+{
+    if (s)
+        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+static sqlite3_stmt *prepare(db *d, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(db_handle(d), sql, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    return st;
+}
+
+/* err from SQLite's message; returns rc for a tail call. */
+static int sql_err(db *d, const char *what, int rc, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "%s: %s", what, db_errmsg(d));
+    return rc < 0 ? rc : -EIO;
+}
+
+int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64_t *n,
+                  char *err, size_t errlen)
+{
+    static const char upd[] =
+        "UPDATE evaluations SET status = 'queued', attempts = 0, not_before = 0, last_error = NULL,"
+        " lease_owner = NULL, lease_until = NULL, started_at = NULL, finished_at = NULL,"
+        " updated_at = ?1"
+        " WHERE id IN (SELECT id FROM evaluations WHERE id > ?2 AND status <> 'running'"
+        "   AND (?3 = 0 OR id = ?3)"
+        "   AND (?3 <> 0 OR status = 'failed' OR (?4 = 0 AND status = 'done'))"
+        "   AND (?5 IS NULL OR dataset = ?5) ORDER BY id LIMIT ?6)"
+        " RETURNING id";
+    sqlite3_stmt *st = prepare(d, upd);
+    sqlite3_stmt *del = prepare(d, "DELETE FROM evaluation_scores WHERE evaluation_id = ?1");
+    int64_t ids[MAINT_BATCH], after = 0;
+    size_t got = 0, i;
+    char now[32];
+    int rc = -EIO, s = SQLITE_DONE;
+
+    *n = 0;
+    if (!st || !del) {
+        rc = sql_err(d, "preparing the requeue", rc, err, errlen);
+        goto out;
+    }
+    do {
+        got = 0;
+        db_iso(db_now_ms(), now, sizeof now);
+        if ((rc = db_exec(d, Q_BEGIN)) < 0) {
+            rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+            goto out;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 2, after);
+        sqlite3_bind_int64(st, 3, id);
+        sqlite3_bind_int(st, 4, failed_only);
+        bind_opt(st, 5, dataset);
+        sqlite3_bind_int(st, 6, MAINT_BATCH);
+        while (got < MAINT_BATCH && (s = sqlite3_step(st)) == SQLITE_ROW)
+            ids[got++] = sqlite3_column_int64(st, 0);
+        if (got == MAINT_BATCH)
+            s = sqlite3_step(st);     /* LIMIT: SQLITE_DONE */
+        sqlite3_reset(st);
+        for (i = 0; s == SQLITE_DONE && i < got; i++) {
+            sqlite3_reset(del);
+            sqlite3_bind_int64(del, 1, ids[i]);
+            s = sqlite3_step(del);
+            after = ids[i] > after ? ids[i] : after;
+        }
+        if (s != SQLITE_DONE || (rc = db_exec(d, Q_COMMIT)) < 0) {
+            rc = sql_err(d, "requeueing", s != SQLITE_DONE ? db_errno(s) : rc, err, errlen);
+            db_exec(d, Q_ROLLBACK);
+            goto out;
+        }
+        *n += (int64_t)got;
+    } while (got == MAINT_BATCH);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    sqlite3_finalize(del);
+    return rc;
+}
+
+int maint_status(db *d, int64_t id, char *status)
+{
+    sqlite3_stmt *st = prepare(d, "SELECT status FROM evaluations WHERE id = ?1");
+    int rc = -EIO, s;
+
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    s = sqlite3_step(st);
+    rc = s == SQLITE_ROW ? 0 : s == SQLITE_DONE ? -ENOENT : db_errno(s);
+    if (rc == 0)
+        snprintf(status, 16, "%s", (const char *)sqlite3_column_text(st, 0));
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prepare(d, "UPDATE evaluations SET status = 'failed',"
+                                  " last_error = 'cancelled by admin', not_before = 0,"
+                                  " finished_at = ?2, updated_at = ?2"
+                                  " WHERE id = ?1 AND status = 'queued'");
+    char now[32];
+    int rc = -EIO, s;
+
+    *status = '\0';
+    if (!st) {
+        rc = sql_err(d, "preparing the cancel", rc, err, errlen);
+        goto out;
+    }
+    db_iso(db_now_ms(), now, sizeof now);
+    sqlite3_bind_int64(st, 1, id);
+    sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
+    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
+        rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+        goto out;
+    }
+    if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+        rc = sql_err(d, "cancelling", db_errno(s), err, errlen);
+    } else if (sqlite3_changes(db_handle(d)) == 0) {
+        /* Inside the transaction: the status read is the one that stopped us. */
+        if ((rc = maint_status(d, id, status)) == 0)
+            rc = -EPERM;
+        else if (rc != -ENOENT)
+            sql_err(d, "reading the evaluation", rc, err, errlen);
+    } else {
+        rc = 0;
+    }
+    if (rc == 0 && db_exec(d, Q_COMMIT) < 0)
+        rc = sql_err(d, "committing the cancel", -EIO, err, errlen);
+    if (rc < 0)
+        db_exec(d, Q_ROLLBACK);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int maint_purge(db *d, const char *before_iso, const char *dataset, int dry_run, int64_t *n,
+                char *err, size_t errlen)
+{
+#define PURGE_WHERE " FROM evaluations WHERE id > ?1 AND status IN ('done', 'failed')" \
+                    " AND created_at < ?2 AND (?3 IS NULL OR dataset = ?3)"
+    sqlite3_stmt *st = prepare(d, dry_run ? "SELECT count(*)" PURGE_WHERE
+                               : "DELETE FROM evaluations WHERE id IN (SELECT id" PURGE_WHERE
+                                 " ORDER BY id LIMIT ?4) RETURNING id");
+#undef PURGE_WHERE
+    int64_t after = 0, got;
+    int rc = -EIO, s;
+
+    *n = 0;
+    if (!st) {
+        rc = sql_err(d, "preparing the purge", rc, err, errlen);
+        goto out;
+    }
+    do {
+        got = 0;
+        if (!dry_run && (rc = db_exec(d, Q_BEGIN)) < 0) {
+            rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+            goto out;
+        }
+        sqlite3_reset(st);
+        sqlite3_bind_int64(st, 1, after);
+        sqlite3_bind_text(st, 2, before_iso, -1, SQLITE_STATIC);
+        bind_opt(st, 3, dataset);
+        if (!dry_run)
+            sqlite3_bind_int(st, 4, MAINT_BATCH);
+        while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+            got = dry_run ? sqlite3_column_int64(st, 0) : got + 1;
+            if (!dry_run && sqlite3_column_int64(st, 0) > after)
+                after = sqlite3_column_int64(st, 0);
+        }
+        sqlite3_reset(st);
+        if (s != SQLITE_DONE || (!dry_run && (rc = db_exec(d, Q_COMMIT)) < 0)) {
+            rc = sql_err(d, "purging", s != SQLITE_DONE ? db_errno(s) : rc, err, errlen);
+            if (!dry_run)
+                db_exec(d, Q_ROLLBACK);
+            goto out;
+        }
+        *n += got;
+    } while (!dry_run && got == MAINT_BATCH);
+    rc = 0;
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int digits(const char **p, int n, int *v)
+{
+    int i;
+
+    *v = 0;
+    for (i = 0; i < n; i++, (*p)++) {
+        if (**p < '0' || **p > '9')
+            return -1;
+        *v = *v * 10 + (**p - '0');
+    }
+    return 0;
+}
+
+int maint_parse_time(const char *s, int64_t *ms)
+{
+    struct tm tm = { 0 }, back;
+    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, oh = 0, om = 0, sign = 1, i, rc = -EINVAL;
+    time_t t;
+
+    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' || digits(&s, 2, &d))
+        goto out;
+    if (*s == 'T' || *s == 't' || *s == ' ') {
+        s++;
+        if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi))
+            goto out;
+        if (*s == ':' && (s++, digits(&s, 2, &sec)))
+            goto out;
+        if (*s == '.') {
+            for (s++, i = 0; *s >= '0' && *s <= '9'; s++, i++)
+                if (i < 3)
+                    frac = frac * 10 + (*s - '0');
+            if (i == 0)
+                goto out;
+            for (; i < 3; i++)
+                frac *= 10;
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    } else if (*s == '+' || *s == '-') {
+        sign = *s++ == '-' ? -1 : 1;
+        if (digits(&s, 2, &oh))
+            goto out;
+        if (*s == ':')
+            s++;
+        if (digits(&s, 2, &om) || oh > 23 || om > 59)
+            goto out;
+    }
+    if (*s || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
+        goto out;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    t = timegm(&tm);
+    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
+        goto out;                 /* 2026-02-30 */
+    *ms = (int64_t)t * 1000 + frac - sign * (int64_t)(oh * 60 + om) * 60000;
+    rc = 0;
+out:
+    return rc;
+}
+
+int maint_pragma_check(db *d, const char *pragma, const char *label, FILE *out)
+{
+    sqlite3_stmt *st = prepare(d, pragma);
+    const char *t;
+    int rc = -1, s = SQLITE_ERROR, lines = 0, i;
+
+    if (!st)
+        goto out;
+    rc = 1;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        t = (const char *)sqlite3_column_text(st, 0);
+        if (t && !strcmp(t, "ok"))
+            continue;
+        if (rc)
+            fprintf(out, "%-16s FAILED\n", label);
+        rc = 0;
+        if (lines++ >= 20)
+            continue;
+        for (i = 0; i < sqlite3_column_count(st); i++)    /* foreign_key_check has 4 */
+            fprintf(out, "%s%s", i ? " " : "  ",
+                    (t = (const char *)sqlite3_column_text(st, i)) ? t : "-");
+        fputc('\n', out);
+    }
+    if (s != SQLITE_DONE)
+        rc = -1;
+    else if (rc)
+        fprintf(out, "%-16s ok\n", label);
+out:
+    if (rc < 0)
+        fprintf(out, "%-16s FAILED: %s\n", label, db_errmsg(d));
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int maint_check(db *d, FILE *out)
+{
+    sqlite3_stmt *st = NULL;
+    const char *mode = "?";
+    int64_t version = -1;
+    int ok = 1;
+
+    ok &= maint_pragma_check(d, "PRAGMA integrity_check", "integrity_check", out) == 1;
+    ok &= maint_pragma_check(d, "PRAGMA quick_check", "quick_check", out) == 1;
+    ok &= maint_pragma_check(d, "PRAGMA foreign_key_check", "foreign keys", out) == 1;
+    if ((st = prepare(d, "PRAGMA user_version")) && sqlite3_step(st) == SQLITE_ROW)
+        version = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    fprintf(out, "%-16s %lld (this ragrade: %d) %s\n", "schema version", (long long)version,
+            DB_SCHEMA_VERSION, version == DB_SCHEMA_VERSION ? "ok"
+            : version < 0 ? "FAILED: unreadable"
+            : version < DB_SCHEMA_VERSION ? "FAILED: older; run 'ragrade migrate'"
+            : "FAILED: newer than this ragrade");
+    ok &= version == DB_SCHEMA_VERSION;
+    if ((st = prepare(d, "PRAGMA journal_mode")) && sqlite3_step(st) == SQLITE_ROW)
+        mode = (const char *)sqlite3_column_text(st, 0);
+    fprintf(out, "%-16s %s %s\n", "journal mode", mode, !strcmp(mode, "wal") ? "ok"
+            : "FAILED: want wal (ragrade sets it when it opens the database to write)");
+    ok &= !strcmp(mode, "wal");
+    sqlite3_finalize(st);
+    return ok;
+}
