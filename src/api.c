@@ -251,10 +251,10 @@ static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
 {
     sqlite3_stmt *st = db_stmt(rd, which);
     char now[32];
-    int s;
+    int s, changed;
 
     db_iso(db_now_ms(), now, sizeof now);
-    if (!st) {
+    if (!st || db_exec(rd, Q_BEGIN) < 0) {
         send_db_error(r, -EIO);
         return;
     }
@@ -263,9 +263,26 @@ static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
         sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     s = sqlite3_step(st);
     sqlite3_reset(st);
+    changed = sqlite3_changes(db_handle(rd));
+    if (s == SQLITE_DONE && which == Q_ADMIN_RETRY && changed == 1) {
+        /* A requeued row must not show the scores of its previous run. */
+        sqlite3_stmt *del = db_stmt(rd, Q_DELETE_SCORES);
+
+        if (!del) {
+            s = SQLITE_ERROR;
+        } else {
+            sqlite3_bind_int64(del, 1, id);
+            s = sqlite3_step(del);
+            sqlite3_reset(del);
+        }
+    }
+    if (s == SQLITE_DONE && db_exec(rd, Q_COMMIT) < 0)
+        s = SQLITE_ERROR;
+    if (s != SQLITE_DONE)
+        db_exec(rd, Q_ROLLBACK);
     if (s != SQLITE_DONE) {
         send_db_error(r, db_errno(s));
-    } else if (sqlite3_changes(db_handle(rd)) == 0) {
+    } else if (changed == 0) {
         json_object *o;
 
         if (report_eval(rd, id, &o) == -ENOENT) {

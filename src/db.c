@@ -125,6 +125,7 @@ static const char *const sql[Q__COUNT] = {
         "UPDATE evaluations SET status = 'queued', attempts = 0, not_before = 0, last_error = NULL,"
         " lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?2"
         " WHERE id = ?1 AND status IN ('done', 'failed')",
+    [Q_DELETE_SCORES] = "DELETE FROM evaluation_scores WHERE evaluation_id = ?1",
     [Q_DELETE] = "DELETE FROM evaluations WHERE id = ?1 AND status <> 'running'",
     [Q_OLDEST_QUEUED] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'",
 };

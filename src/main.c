@@ -8,6 +8,7 @@
 #include "pool.h"
 
 #include <errno.h>
+#include <json-c/json.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -96,6 +97,9 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
+    /* Scores print as 0.8, not 0.80000000000000004: 15 significant digits
+     * are exact for every double we compute. Set once, before any thread. */
+    json_c_set_serialization_double_format("%.15g", JSON_C_OPTION_GLOBAL);
     cmd = argv[1];
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("ragrade %s\n", PACKAGE_VERSION);

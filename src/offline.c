@@ -87,7 +87,7 @@ static void on_done(void *arg, const judge_result *res)
         json_object_object_add(o, "prompt_tokens", json_object_new_int64(res->prompt_tokens));
         json_object_object_add(o, "completion_tokens", json_object_new_int64(res->completion_tokens));
     }
-    r->slots[(res->id - 1) % r->window] = o;
+    r->slots[res->id % r->window] = o;
 }
 
 static void bad_line(struct run *r, long seq, const row_error *e)
@@ -98,7 +98,7 @@ static void bad_line(struct run *r, long seq, const row_error *e)
     json_object_object_add(err, "field", e->field[0] ? json_object_new_string(e->field) : NULL);
     json_object_object_add(o, "line", json_object_new_int64(seq));
     json_object_object_add(o, "error", err);
-    r->slots[(seq - 1) % r->window] = o;
+    r->slots[seq % r->window] = o;
     r->errors++;
 }
 

@@ -401,7 +401,7 @@ static void requeue(struct master *m, const char *owner, const char *how)
 
 static void reap(struct master *m)
 {
-    char how[64], owner[BOARD_OWNER_MAX];
+    char how[160], owner[BOARD_OWNER_MAX];
     int status, i;
     pid_t pid;
 
