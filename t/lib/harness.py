@@ -54,7 +54,8 @@ class Response:
 class Server:
     """ragrade + nginx. env: RAGRADE_* overrides for the pool."""
 
-    def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None):
+    def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None, prefix=None):
+        self.prefix = prefix or []
         self.tmp = tempfile.TemporaryDirectory(prefix="ragrade-t-")
         self.data = data or self.tmp.name
         os.makedirs(self.data, exist_ok=True)
@@ -97,7 +98,7 @@ class Server:
 
     def start_pool(self):
         self.pool_out = open(self.pool_log, "ab")
-        self.pool = subprocess.Popen([BIN, "serve"], env=self.env, stdout=self.pool_out,
+        self.pool = subprocess.Popen(self.prefix + [BIN, "serve"], env=self.env, stdout=self.pool_out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         sock = os.path.join(self.data, "ragrade.sock")
         wait_for(lambda: os.path.exists(sock) or self.pool.poll() is not None, 20, "the pool's socket")
@@ -229,3 +230,71 @@ ROW = {
     "contexts": ["The Eiffel Tower was built from 1887 to 1889 for the World's Fair."],
     "ground_truth": "It was completed in 1889.",
 }
+
+
+class FakeLLM:
+    """t/lib/fakellm.py on a free loopback port; it exits when we close its
+    stdin, so it never outlives the test."""
+
+    def __init__(self):
+        self.proc = subprocess.Popen(["/usr/bin/python3", os.path.join(SRCDIR, "t", "lib", "fakellm.py")],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self.port = int(self.proc.stdout.readline())
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    def _call(self, method, path, body=None):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            conn.request(method, path, body=json.dumps(body) if body is not None else None,
+                         headers={"Content-Type": "application/json"})
+            return json.loads(conn.getresponse().read() or b"null")
+        finally:
+            conn.close()
+
+    def control(self, **kw):
+        return self._call("POST", "/_control", kw)
+
+    def stats(self):
+        return self._call("GET", "/_stats")
+
+    def env(self, backend="openai", **extra):
+        e = {"RAGRADE_JUDGE_BACKEND": backend, "RAGRADE_JUDGE_URL": self.url,
+             "RAGRADE_JUDGE_MODEL": "judge-model", "RAGRADE_JUDGE_EMBEDDING_MODEL": "embed-model"}
+        e.update(extra)
+        return e
+
+    def stop(self):
+        try:
+            self.control(release=True)
+        except OSError:
+            pass
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
+
+def cpu_ticks(pids):
+    """utime + stime of these processes, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total
+
+
+def percentile(values, p):
+    v = sorted(values)
+    return v[min(len(v) - 1, int(round(p / 100.0 * (len(v) - 1))))] if v else float("nan")

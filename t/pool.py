@@ -1,0 +1,120 @@
+"""The pool as an operator meets it: a SIGKILLed worker is respawned and
+no accepted row is lost; SIGHUP replaces the workers without refusing a
+request; SIGTERM leaves no process or socket behind; spawn-fcgi works."""
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from harness import ROW, Server, wait_for  # noqa: E402
+
+
+class Load:
+    """Submit rows from a few threads until stopped; keep every answer."""
+
+    def __init__(self, s, threads=4):
+        self.s, self.stop_ev, self.lock = s, threading.Event(), threading.Lock()
+        self.accepted, self.other = [], []
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            try:
+                r = self.s.post("/api/eval", ROW)
+                with self.lock:
+                    (self.accepted.append(r.json()["id"]) if r.status == 202 else self.other.append(r.status))
+            except OSError as e:
+                with self.lock:
+                    self.other.append(repr(e))
+
+    def wait_accepted(self, n):
+        wait_for(lambda: len(self.accepted) >= n, 30, f"{n} accepted submissions")
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join()
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def main():
+    with Server(workers=2) as s:
+        master = s.pool.pid
+        first = sorted(s.worker_pids())
+        tap.eq(len(first), 2, "the master forks pool.workers workers")
+
+        # ---- SIGKILL a worker under load ----
+        load = Load(s)
+        load.wait_accepted(50)
+        victim = first[0]
+        os.kill(victim, signal.SIGKILL)
+        wait_for(lambda: "died: killed by signal 9" in s.log(), 20, "the master to notice")
+        wait_for(lambda: len(s.worker_pids()) == 2 and victim not in s.worker_pids(), 20, "a replacement worker")
+        n = len(load.accepted)
+        load.wait_accepted(n + 50)
+        load.stop()
+        tap.ok(True, f"a killed worker is respawned ({len(load.accepted)} accepted, {len(load.other)} other answers)")
+        tap.ok(f"worker {victim} died: killed by signal 9" in s.log(), "the master logs how the worker died")
+        stored = {r[0] for r in s.query("SELECT id FROM evaluations")}
+        lost = [i for i in load.accepted if i not in stored]
+        tap.eq(lost, [], "every 202 is a stored row after a worker was killed")
+        tap.eq(len(set(load.accepted)), len(load.accepted), "no id was answered twice")
+        s.wait_status(load.accepted, ("done",), 60)
+        tap.ok(True, "every accepted row is evaluated")
+        tap.ok(all(x in (502, 503) or isinstance(x, str) for x in load.other),
+               "requests cut by the kill get a 503 (never a wrong answer)", load.other[:10])
+
+        # ---- SIGHUP: replace workers without refusing a request ----
+        before = sorted(s.worker_pids())
+        load = Load(s)
+        load.wait_accepted(50)
+        os.kill(master, signal.SIGHUP)
+        wait_for(lambda: not set(s.worker_pids()) & set(before) and len(s.worker_pids()) == 2, 30,
+                 "the old generation to be replaced")
+        n = len(load.accepted)
+        load.wait_accepted(n + 50)
+        load.stop()
+        tap.eq(load.other, [], f"SIGHUP refuses no request ({len(load.accepted)} accepted during the reload)")
+        tap.ok(set(s.worker_pids()).isdisjoint(before), "SIGHUP replaced every worker", (before, s.worker_pids()))
+        s.wait_status(load.accepted, ("done",), 60)
+        tap.ok(True, "rows accepted across the reload are evaluated")
+
+        # ---- SIGTERM: nothing left behind ----
+        workers = s.worker_pids()
+        sock = os.path.join(s.data, "ragrade.sock")
+        rc = s.stop_pool(signal.SIGTERM)
+        tap.eq(rc, 0, "SIGTERM: the master exits 0")
+        tap.ok(not any(alive(p) for p in workers + [master]), "SIGTERM: no worker or master process remains")
+        tap.ok(not os.path.exists(sock), "SIGTERM: the socket file is removed")
+        tap.eq(s.query("SELECT count(*) FROM evaluations WHERE status = 'running'")[0][0], 0, "SIGTERM: no row stays running")
+        tap.ok("worker stopped" in s.log() and "stopped" in s.log().splitlines()[-1], "the pool logs a graceful stop")
+
+    # ---- spawn-fcgi: the listening socket arrives on fd 0 ----
+    sf = shutil.which("spawn-fcgi")
+    if not sf:
+        tap.ok(True, "# SKIP spawn-fcgi is not installed")
+        return
+    s = Server(workers=1)
+    sock = os.path.join(s.data, "ragrade.sock")
+    s.prefix = [sf, "-n", "-s", sock, "-M", "0666", "--"]
+    with s:
+        r = s.post("/api/eval", ROW)
+        tap.eq(r.status, 202, "under spawn-fcgi the pool serves on the inherited socket")
+        s.wait_status([r.json()["id"]])
+        tap.ok("spawn-fcgi" in s.log(), "and says so in its log")
+
+
+tap.run(main)
