@@ -152,6 +152,7 @@ class Handler(BaseHTTPRequestHandler):
         pass
 
     def send(self, status, obj, headers=None, raw=None):
+        self.answered()
         body = raw if raw is not None else json.dumps(obj).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -196,9 +197,18 @@ class Handler(BaseHTTPRequestHandler):
         with S.lock:
             S.in_flight += 1
             S.max_in_flight = max(S.max_in_flight, S.in_flight)
+        self._counted = True
         try:
             self.serve(body)
         finally:
+            self.answered()
+
+    def answered(self):
+        # A request stops counting as in flight once its answer is decided,
+        # before the bytes go out: the client may act on the reply (and
+        # send its next request) before this thread runs again.
+        if getattr(self, "_counted", False):
+            self._counted = False
             with S.lock:
                 S.in_flight -= 1
 
