@@ -119,10 +119,10 @@ static int set_urls(conf *cf, const char *value, char *err, size_t errlen)
         }
         memcpy(cf->urls[cf->n_urls], p, n);
         cf->urls[cf->n_urls][n] = '\0';
+        p += n;
         while (n > 1 && cf->urls[cf->n_urls][n - 1] == '/')   /* no trailing slash */
             cf->urls[cf->n_urls][--n] = '\0';
         cf->n_urls++;
-        p += n;
     }
 out:
     return rc;

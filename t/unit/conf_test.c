@@ -1,0 +1,131 @@
+/* conf_test.c - unit tests of the configuration: defaults, the INI file,
+ * environment overrides and the error messages (conf.c). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+
+static char path[64];
+
+static void write_file(const char *text)
+{
+    FILE *f;
+    int fd;
+
+    snprintf(path, sizeof path, "/tmp/ragrade-conf-XXXXXX");
+    fd = mkstemp(path);
+    assert_true(fd >= 0);
+    f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void test_defaults(void **state)
+{
+    conf cf;
+    char err[256];
+
+    (void)state;
+    unsetenv("RAGRADE_DATA");
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, NULL, err, sizeof err), 0);
+    assert_string_equal(cf.data_dir, "./var");
+    assert_string_equal(cf.db_path, "./var/ragrade.db");
+    assert_string_equal(cf.socket, "./var/ragrade.sock");
+    assert_string_equal(cf.backend, "builtin");
+    assert_true(cf.workers >= 1);
+    assert_int_equal(cf.max_body, 1 << 20);
+    assert_int_equal(cf.max_batch, 1000);
+    assert_int_equal(cf.max_concurrency, 8);
+    assert_int_equal(cf.max_attempts, 3);
+}
+
+static void test_file_and_env(void **state)
+{
+    conf cf;
+    char err[256];
+
+    (void)state;
+    write_file("; comment\n[pool]\nworkers = 3\n[limits]\nmax_body = 2m\n[judge]\nbackend = ollama\n"
+               "url = http://127.0.0.1:1/, http://127.0.0.1:2\nmodel = m\n");
+    setenv("RAGRADE_POOL_WORKERS", "5", 1);
+    setenv("RAGRADE_DATA", "/tmp/x", 1);
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, path, err, sizeof err), 0);
+    assert_int_equal(cf.workers, 5);                       /* the environment wins */
+    assert_int_equal(cf.max_body, 2 << 20);
+    assert_string_equal(cf.backend, "ollama");
+    assert_int_equal(cf.n_urls, 2);
+    assert_string_equal(cf.urls[0], "http://127.0.0.1:1");  /* trailing slash dropped */
+    assert_string_equal(cf.db_path, "/tmp/x/ragrade.db");
+    unsetenv("RAGRADE_POOL_WORKERS");
+    unsetenv("RAGRADE_DATA");
+    unlink(path);
+}
+
+static void expect_bad(const char *text, const char *words)
+{
+    conf cf;
+    char err[256] = "";
+
+    write_file(text);
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, path, err, sizeof err), -EINVAL);
+    if (!strstr(err, words))
+        fail_msg("error '%s' lacks '%s'", err, words);
+    unlink(path);
+}
+
+static void test_errors(void **state)
+{
+    conf cf;
+    char err[256];
+
+    (void)state;
+    expect_bad("[pool]\nworkerz = 1\n", "unknown key pool.workerz");
+    expect_bad("[pool]\nworkers = -1\n", "pool.workers");
+    expect_bad("[pool]\nthreads = lots\n", "not 'lots'");
+    expect_bad("[judge]\nbackend = gpt\n", "builtin, openai or ollama");
+    expect_bad("[judge]\nbackend = openai\n", "needs at least one URL");
+    expect_bad("[judge]\ncache = maybe\n", "yes or no");
+    expect_bad("[server]\nlog_level = loud\n", "debug, info");
+    setenv("RAGRADE_LIMITS_MAX_BATCH", "0", 1);
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, NULL, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "RAGRADE_LIMITS_MAX_BATCH"));
+    unsetenv("RAGRADE_LIMITS_MAX_BATCH");
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, "/nonexistent/ragrade.conf", err, sizeof err), -ENOENT);
+}
+
+static void test_shipped_config(void **state)
+{
+    const char *src = getenv("RAGRADE_SRCDIR");
+    char p[512], err[256];
+    conf cf;
+
+    (void)state;
+    snprintf(p, sizeof p, "%s/conf/ragrade.conf", src ? src : ".");
+    conf_defaults(&cf);
+    assert_int_equal(conf_load(&cf, p, err, sizeof err), 0);   /* every documented key is known */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file_and_env),
+        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_shipped_config),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
