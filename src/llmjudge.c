@@ -201,7 +201,6 @@ static void init_fail(llmjudge *lj, const char *what, const char *why)
 {
     lj->state = JUDGE_FAILED;
     snprintf(lj->error, sizeof lj->error, "%s: %.400s", what, why);
-    log_warn("judge %s: init failed: %s", lj->name, lj->error);
 }
 
 static void on_probe(void *arg, const llm_reply *rep)
@@ -219,7 +218,6 @@ static void on_probe(void *arg, const llm_reply *rep)
         llm_chat_clear(&c);
         lj->state = JUDGE_READY;
         lj->error[0] = '\0';
-        log_info("judge %s: ready", lj->name);
     }
 }
 
