@@ -1,0 +1,402 @@
+// page.test.mjs - drives www/ in the system chromium through playwright-core
+// against a running ragrade (started by t/page.py). Prints one JSON object a
+// line: {"ok": bool, "name": ..., "diag": ...} or {"comment": ...}; t/page.py
+// turns them into TAP. Waits are on DOM states, never fixed sleeps.
+//
+// usage: node page.test.mjs BASE_URL ARTIFACT_DIR TMP_DIR
+
+import {chromium} from 'playwright-core';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+
+const [base, artifacts, tmpArg] = process.argv.slice(2);
+if (!base || !artifacts) {
+    console.error('usage: node page.test.mjs BASE_URL ARTIFACT_DIR [TMP_DIR]');
+    process.exit(2);
+}
+const tmp = tmpArg || fs.mkdtempSync(path.join(os.tmpdir(), 'ragrade-page-'));
+fs.mkdirSync(artifacts, {recursive: true});
+
+function out(o) {
+    process.stdout.write(JSON.stringify(o) + '\n');
+}
+function ok(cond, name, diag) {
+    out({ok: !!cond, name, diag: cond ? undefined : diag === undefined ? undefined : String(diag)});
+    return !!cond;
+}
+function comment(s) {
+    out({comment: s});
+}
+
+const XSS_SCRIPT = '<script>window.__xss=1</script>';
+const XSS_IMG = '<img src=x onerror="window.__xss=1">';
+
+async function apiPost(pathname, body) {
+    const r = await fetch(base + pathname, {
+        method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify(body),
+    });
+    return {status: r.status, body: await r.json()};
+}
+
+// Each step runs on its own: a failure is reported and the next step runs.
+async function step(name, fn) {
+    try {
+        await fn();
+    } catch (e) {
+        ok(false, name, e && e.stack || e);
+    }
+}
+
+async function shot(page, name, fullPage = true) {
+    const file = path.join(artifacts, `page-${name}.png`);
+    await page.screenshot({path: file, fullPage});
+    comment(`screenshot: ${file}`);
+}
+
+async function newPage(browser, viewport, problems) {
+    const context = await browser.newContext({viewport, baseURL: base});
+    // Only the server under test: anything else is refused and recorded.
+    await context.route('**/*', (route) => {
+        const u = new URL(route.request().url());
+        if (u.hostname === '127.0.0.1' || u.protocol === 'data:')
+            return route.continue();
+        problems.push(`request off loopback: ${u.href}`);
+        return route.abort();
+    });
+    const page = await context.newPage();
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+        if (/Content Security Policy|Refused to/i.test(m.text()))
+            problems.push(`CSP: ${m.text()}`);
+        else if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
+            problems.push(`console error: ${m.text()}`);
+    });
+    page.on('dialog', (d) => {
+        problems.push(`dialog: ${d.message()}`);
+        d.dismiss().catch(() => {});
+    });
+    return {context, page};
+}
+
+async function main() {
+    // launch() gives the browser a fresh, temporary user-data dir of its own.
+    const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
+            '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    });
+    const problems = [];
+    const {context, page} = await newPage(browser, {width: 1280, height: 900}, problems);
+    page.setDefaultTimeout(60000);
+    let rowId = null;
+
+    // ---- the form: one row through the page, watched to done in the table ----
+    await step('submit one row through the form', async () => {
+        await page.goto('/#/new');
+        await page.evaluate(() => { window.__noReload = 1; });
+        await page.locator('#r-metrics input[value="faithfulness"]').waitFor();
+        ok(await page.locator('#r-metrics input[value="faithfulness"]').isChecked() &&
+           !(await page.locator('#r-metrics input[value="token_f1"]').isChecked()),
+        'metric checkboxes come from /api/health with the defaults pre-checked');
+        await page.locator('#view-new').getByLabel('Question').fill('When was the Eiffel Tower completed?');
+        await page.getByRole('textbox', {name: /^Answer/}).fill('The Eiffel Tower was completed in 1889. It is in Paris.');
+        await page.getByRole('textbox', {name: 'Context 1', exact: true}).fill('The Eiffel Tower was built from 1887 to 1889 for the World\'s Fair.');
+        await page.getByRole('button', {name: 'Add context'}).click();
+        ok(await page.getByRole('textbox', {name: 'Context 2', exact: true}).evaluate((el) => el === document.activeElement),
+            'Add context adds a labelled block and focuses it');
+        await page.getByRole('textbox', {name: 'Context 2', exact: true}).fill('Paris is the capital of France.');
+        await page.getByRole('button', {name: 'Add context'}).click();
+        await page.getByRole('button', {name: 'Remove context 3'}).click();
+        ok(await page.locator('#r-contexts .ctx').count() === 2, 'a context block can be removed');
+        await page.getByLabel('Ground truth').fill('It was completed in 1889.');
+        await page.getByLabel('token f1', {exact: true}).check();
+        await page.locator('#row-form').getByLabel('Dataset').fill('page-test');
+        await shot(page, 'form');
+        await page.getByRole('button', {name: 'Evaluate', exact: true}).click();
+        const res = page.locator('#row-result');
+        await res.getByText(/Queued as evaluation #\d+/).waitFor();
+        rowId = Number(/#(\d+)/.exec(await res.textContent())[1]);
+        ok(rowId > 0, 'the form answers with the new evaluation\'s id', await res.textContent());
+    });
+
+    const needRow = () => {
+        if (!rowId)
+            throw new Error('no evaluation id from the form step');
+    };
+    await step('the row reaches done in the live table', async () => {
+        needRow();
+        await page.getByRole('navigation', {name: 'Views'}).getByRole('link', {name: 'Evaluations'}).click();
+        const tr = page.locator(`#list-body tr[data-id="${rowId}"]`);
+        await tr.waitFor();
+        const firstStatus = await tr.getAttribute('data-status');
+        await page.locator(`#list-body tr[data-id="${rowId}"][data-status="done"]`).waitFor({timeout: 60000});
+        ok(true, `the table shows the row (first as ${firstStatus}) and updates it to done without a reload`);
+        ok(await page.evaluate(() => window.__noReload === 1), 'the page was not reloaded');
+        const text = await page.locator(`#list-body tr[data-id="${rowId}"]`).textContent();
+        ok(/faithfulness/.test(text) && /token f1/.test(text) && /page-test/.test(text),
+            'the row shows its scores and dataset', text);
+        await shot(page, 'table');
+    });
+
+    await step('the detail view opens with Enter and shows scores with reasons', async () => {
+        needRow();
+        await page.locator(`#list-body tr[data-id="${rowId}"] a.q-link`).focus();
+        await page.keyboard.press('Enter');
+        await page.waitForURL(new RegExp(`#/eval/${rowId}$`));
+        await page.locator('#d-status.badge-done').waitFor();
+        ok(await page.locator('#detail-h').textContent() === `Evaluation #${rowId}`, 'Enter on the row\'s link opens #/eval/{id}');
+        const faith = page.locator('li.metric[data-metric="faithfulness"]');
+        ok(await faith.locator('.metric-score').textContent().then((t) => /^\d/.test(t)), 'faithfulness has a score');
+        const heads = await faith.locator('table thead th').allTextContents();
+        ok(heads.includes('statement') && heads.includes('verdict'),
+            'faithfulness\'s JSON reasoning is a table of statements and verdicts', heads);
+        const tf1 = await page.locator('li.metric[data-metric="token_f1"] .metric-score').textContent();
+        const j = await (await fetch(`${base}/api/eval/${rowId}`)).json();
+        ok(tf1.startsWith(String(Math.round(j.scores.token_f1 * 1000) / 1000).slice(0, 4)),
+            'a built-in metric shows the API\'s score', `${tf1} vs ${j.scores.token_f1}`);
+        const run = await page.locator('#d-run').textContent();
+        ok(/Attempts1 of \d/.test(run) && /Tokens/.test(run) && /prompt/.test(run), 'attempts, timings and tokens are shown', run);
+        const inputs = await page.locator('#d-inputs').textContent();
+        ok(inputs.includes('Paris is the capital of France.') && inputs.includes('It was completed in 1889.'),
+            'the inputs are shown', inputs);
+        await shot(page, 'detail');
+    });
+
+    await step('a metric without its inputs shows no score and its reason in words', async () => {
+        const r = await apiPost('/api/eval', {question: 'q', answer: 'a b', contexts: [], metrics: ['token_f1']});
+        await page.goto(`/#/eval/${r.body.id}`);
+        await page.locator('#d-status.badge-done').waitFor();
+        const j = await (await fetch(`${base}/api/eval/${r.body.id}`)).json();
+        const li = page.locator('li.metric[data-metric="token_f1"]');
+        const shown = await li.locator('.reason').textContent();
+        ok(j.scores.token_f1 === null && typeof j.reasons.token_f1 === 'string' && shown === j.reasons.token_f1 &&
+           await li.locator('.metric-score').textContent() === 'no score',
+        'a null score reads "no score" with the metric\'s reason as text', `${shown} / ${JSON.stringify(j.reasons)}`);
+        await page.goto(`/#/eval/${rowId}`);
+        await page.locator('#d-status.badge-done').waitFor();
+    });
+
+    await step('retry through the page', async () => {
+        needRow();
+        await page.getByRole('button', {name: 'Retry'}).click();
+        await page.locator('#d-admin-result').getByText('queued again').waitFor();
+        await page.locator('#d-status.badge-done').waitFor({timeout: 60000});
+        ok(true, 'Retry requeues the row and the detail follows it back to done');
+    });
+
+    await step('every control has a label', async () => {
+        const unlabelled = await page.evaluate(() => Array.from(
+            document.querySelectorAll('input, select, textarea, button')).filter((el) => {
+            const name = (el.labels && el.labels.length ? Array.from(el.labels).map((l) => l.textContent).join(' ') : '') +
+                (el.getAttribute('aria-label') || '') + (el.tagName === 'BUTTON' ? el.textContent : '');
+            return !name.trim();
+        }).map((el) => el.outerHTML.slice(0, 120)));
+        ok(unlabelled.length === 0, 'every input, select, textarea and button has a label', unlabelled.join('\n'));
+    });
+
+    // ---- upload ----
+    await step('upload a JSONL batch', async () => {
+        const rows = [];
+        for (let i = 0; i < 30; i++)
+            rows.push({user_input: `Batch question ${i}?`, response: `Answer number ${i}.`,
+                retrieved_contexts: [`Context for ${i}.`], reference: `Answer number ${i}.`,
+                metrics: ['token_f1', 'exact_match']});
+        const file = path.join(tmp, 'good.jsonl');
+        fs.writeFileSync(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+        await page.goto('/#/new');
+        await page.getByLabel('File', {exact: true}).setInputFiles(file);
+        await page.getByLabel('Dataset for rows without one').fill('batch-test');
+        await page.getByRole('button', {name: 'Upload and evaluate'}).click();
+        await page.locator('#upload-result.result-ok').waitFor();
+        const t = await page.locator('#upload-result').textContent();
+        ok(/Accepted 30 rows/.test(t), 'the page shows how many rows were accepted', t);
+    });
+
+    await step('a bad batch shows the error with its field', async () => {
+        const file = path.join(tmp, 'bad.jsonl');
+        fs.writeFileSync(file, [
+            JSON.stringify({question: 'q1', answer: 'a', contexts: ['c']}),
+            '',
+            JSON.stringify({question: 'q2', answer: 'a', contexts: ['ok', 5]}),
+        ].join('\n') + '\n');
+        await page.getByLabel('File', {exact: true}).setInputFiles(file);
+        await page.getByRole('button', {name: 'Upload and evaluate'}).click();
+        await page.locator('#upload-result.alert-error').waitFor();
+        const t = await page.locator('#upload-result').textContent();
+        ok(t.includes('[1].contexts[1]') && /row 2, context 2/.test(t) && /line 3/.test(t) && /Nothing from bad\.jsonl/.test(t),
+            'the refusal names the field, the row and its line', t);
+        const bad2 = path.join(tmp, 'broken.jsonl');
+        fs.writeFileSync(bad2, '{"question": "q", "answer": "a", "contexts": []}\n{"question": \n');
+        await page.getByLabel('File', {exact: true}).setInputFiles(bad2);
+        await page.getByRole('button', {name: 'Upload and evaluate'}).click();
+        await page.locator('#upload-result.alert-error').getByText('Line 2 is not valid JSON').waitFor();
+        ok(true, 'a file that is not JSONL is refused before sending, naming the line');
+    });
+
+    // ---- an API error in words ----
+    await step('an empty question is refused in words naming the field', async () => {
+        await page.locator('#view-new').getByLabel('Question').fill('');
+        await page.getByRole('textbox', {name: /^Answer/}).fill('Some answer');
+        await page.getByRole('button', {name: 'Evaluate', exact: true}).click();
+        await page.locator('#row-result.alert-error').waitFor();
+        const t = await page.locator('#row-result').textContent();
+        ok(/did not accept the question/.test(t) && /question is required/.test(t), 'the message names the field', t);
+        const qBox = page.locator('#view-new').getByLabel('Question');
+        ok(await qBox.getAttribute('aria-invalid') === 'true' &&
+           await qBox.evaluate((el) => el === document.activeElement),
+        'the question box is marked invalid and focused');
+    });
+
+    await step('a network failure is shown in words', async () => {
+        await page.route('**/api/eval?*', (route) => route.abort('connectionrefused'));
+        await page.goto('/#/');
+        await page.locator('#list-error').getByText('Cannot reach the ragrade server').waitFor();
+        ok(true, 'an unreachable API reads "Cannot reach the ragrade server"');
+        await page.unroute('**/api/eval?*');
+        await page.locator('#list-error').waitFor({state: 'hidden', timeout: 30000});
+        ok(true, 'the table recovers by itself once the API answers again');
+    });
+
+    // ---- filters and pages ----
+    await step('filter by status and dataset, page with before/next_before', async () => {
+        await page.goto('/#/');
+        await page.locator('#view-list').getByLabel('Dataset').selectOption('batch-test');
+        await page.waitForURL(/dataset=batch-test/);
+        await page.locator('#list-body tr').first().waitFor();
+        await page.waitForFunction(() => document.querySelectorAll('#list-body tr').length === 25);
+        const ds = await page.locator('#list-body tr .ds').allTextContents();
+        ok(ds.length === 25 && ds.every((d) => d === 'batch-test'), 'the dataset filter shows only that dataset', ds);
+        const firstPage = await page.locator('#list-body tr').first().getAttribute('data-id');
+        await page.getByRole('button', {name: 'Older'}).click();
+        await page.waitForURL(/before=\d+/);
+        await page.waitForFunction(() => document.querySelectorAll('#list-body tr').length === 5);
+        ok(true, 'Older shows the next page (next_before)');
+        await page.getByRole('button', {name: 'Newer'}).click();
+        await page.waitForFunction((id) => document.querySelector('#list-body tr')?.getAttribute('data-id') === id, firstPage);
+        ok(true, 'Newer goes back to the first page');
+        await page.locator('#view-list').getByLabel('Status').selectOption('done');
+        await page.waitForURL(/status=done/);
+        await page.waitForFunction(() => {
+            const rows = document.querySelectorAll('#list-body tr');
+            return rows.length > 0 && Array.from(rows).every((r) => r.getAttribute('data-status') === 'done');
+        });
+        ok(true, 'the status filter shows only done rows');
+    });
+
+    // ---- XSS: data is text ----
+    let xssId = null;
+    await step('markup in the data shows literally and never runs', async () => {
+        const r = await apiPost('/api/eval', {
+            question: `Q ${XSS_SCRIPT} ${XSS_IMG}`, answer: `A ${XSS_IMG} ${XSS_SCRIPT}`,
+            contexts: [XSS_SCRIPT, XSS_IMG], ground_truth: XSS_IMG, dataset: `ds${XSS_IMG}`,
+            metrics: ['faithfulness', 'token_f1'],
+        });
+        ok(r.status === 202, 'the row with markup is accepted by the API', JSON.stringify(r));
+        xssId = r.body.id;
+        await page.goto('/#/');
+        const tr = page.locator(`#list-body tr[data-id="${xssId}"]`);
+        await tr.waitFor();
+        const qt = await tr.locator('td.q').textContent();
+        ok(qt.includes(XSS_SCRIPT) && qt.includes('<img src=x onerror='), 'the table shows the markup as text', qt);
+        await tr.locator('a.q-link').click();
+        await page.locator('#d-status.badge-done').waitFor({timeout: 60000});
+        const inputs = await page.locator('#d-inputs').innerText();
+        ok(inputs.includes(`A ${XSS_IMG} ${XSS_SCRIPT}`) && inputs.includes(XSS_SCRIPT) && inputs.includes(XSS_IMG),
+            'the detail shows answer, question and contexts literally', inputs);
+        const scores = await page.locator('#d-scores').innerText();
+        ok(scores.includes('<script>'), 'the judge\'s reasoning quoting the markup shows it literally');
+        await page.goto('/#/summary');
+        await page.locator('#s-dataset option', {hasText: 'ds<img'}).first().waitFor({state: 'attached'});
+        const state = await page.evaluate(() => ({
+            xss: typeof window.__xss, imgs: document.querySelectorAll('img').length,
+            scripts: Array.from(document.scripts).filter((s) => !s.src).length,
+        }));
+        ok(state.xss === 'undefined' && state.imgs === 0 && state.scripts === 0,
+            'window.__xss stays undefined; no <img> or inline <script> reached the DOM', JSON.stringify(state));
+    });
+
+    // ---- summary ----
+    await step('the summary shows metrics, histograms, counts and judge health', async () => {
+        await page.goto('/#/summary?dataset=page-test');
+        await page.locator('#s-metrics tr[data-metric="faithfulness"] svg.hist rect.hist-bar').first().waitFor();
+        const row = await page.locator('#s-metrics tr[data-metric="faithfulness"]').innerText();
+        ok(/faithfulness/i.test(row), 'a row per metric with mean, n, nulls', row);
+        const heights = await page.locator('#s-metrics tr[data-metric="faithfulness"] rect.hist-bar')
+            .evaluateAll((rs) => rs.map((r) => Number(r.getAttribute('height'))));
+        ok(heights.length === 10 && heights.some((x) => x > 0), 'the histogram is ten SVG bars with one or more counts', heights);
+        ok(await page.locator('#s-dataset').inputValue() === 'page-test', 'the dataset in the hash selects the summary');
+        await page.locator('#s-judge').getByText('ready').waitFor();
+        const judge = await page.locator('#s-judge').innerText();
+        ok(/openai/.test(judge) && /judge-model/.test(judge), 'judge health shows backend, model and state', judge);
+        const counts = await page.locator('#s-counts').innerText();
+        ok(/1\s*done/i.test(counts), 'counts per status for the dataset', counts);
+        await shot(page, 'summary');
+    });
+
+    // ---- admin errors and the token ----
+    await step('a 401 from delete asks for a token; the token is sent as a bearer', async () => {
+        if (!xssId)
+            throw new Error('no evaluation id from the markup step');
+        let sawAuth = null;
+        await page.route(`**/api/eval/${xssId}`, async (route) => {
+            const req = route.request();
+            if (req.method() !== 'DELETE')
+                return route.continue();
+            sawAuth = req.headers().authorization || null;
+            if (sawAuth !== 'Bearer s3cret')
+                return route.fulfill({status: 401, contentType: 'application/json',
+                    body: JSON.stringify({error: {code: 'unauthorized', message: 'a bearer token is required', field: null}})});
+            return route.continue();
+        });
+        await page.goto(`/#/eval/${xssId}`);
+        await page.locator('#d-status.badge-done').waitFor();
+        await page.getByRole('button', {name: 'Delete'}).click();
+        await page.getByRole('button', {name: 'Yes, delete'}).click();
+        await page.locator('#d-admin-result.alert-error').getByText('needs an admin token').waitFor();
+        ok(await page.locator('#token-box').evaluate((d) => d.open), '401 in words, and the token box opens');
+        await page.getByLabel('Token', {exact: true}).fill('s3cret');
+        await page.getByRole('button', {name: 'Save token'}).click();
+        ok(await page.evaluate(() => sessionStorage.getItem('ragrade.adminToken')) === 's3cret', 'the token is kept in sessionStorage');
+        await page.getByRole('button', {name: 'Delete'}).click();
+        await page.getByRole('button', {name: 'Yes, delete'}).click();
+        await page.locator('#flash').getByText(`Evaluation #${xssId} was deleted.`).waitFor();
+        ok(sawAuth === 'Bearer s3cret', 'the delete carried Authorization: Bearer', sawAuth);
+        const g = await fetch(`${base}/api/eval/${xssId}`);
+        ok(g.status === 404, 'the row is gone');
+        await page.unroute(`**/api/eval/${xssId}`);
+    });
+
+    ok(problems.length === 0, 'no CSP violations, page errors, dialogs or off-loopback requests', problems.join('\n'));
+    await context.close();
+
+    // ---- phone width ----
+    const phoneProblems = [];
+    const phone = await newPage(browser, {width: 375, height: 812}, phoneProblems);
+    phone.page.setDefaultTimeout(30000);
+    await step('readable at 375 px without horizontal page scroll', async () => {
+        const p = phone.page;
+        const views = [['list', '/#/', '#list-body tr'], ['new', '/#/new', '#r-metrics input'],
+            ['detail', `/#/eval/${rowId}`, '#d-scores li.metric'], ['summary', '/#/summary', '#s-metrics tr']];
+        for (const [name, url, sel] of views) {
+            await p.goto(url);
+            await p.locator(sel).first().waitFor();
+            const w = await p.evaluate(() => document.documentElement.scrollWidth);
+            ok(w <= 375, `${name} view: document scrollWidth ${w} <= 375`, w);
+            if (name === 'list') {
+                const inner = await p.locator('#view-list .table-scroll').evaluate((el) => [el.scrollWidth, el.clientWidth]);
+                ok(inner[0] > inner[1], 'the table scrolls inside its own container', inner);
+                await shot(p, 'phone', false);
+            }
+            if (name === 'detail')
+                await shot(p, 'phone-detail');
+        }
+    });
+    ok(phoneProblems.length === 0, 'no problems at phone width', phoneProblems.join('\n'));
+    await browser.close();
+}
+
+main().catch((e) => {
+    ok(false, 'page test raised', e && e.stack || e);
+    process.exitCode = 1;
+});

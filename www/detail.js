@@ -1,0 +1,217 @@
+// detail.js - one evaluation (#/eval/{id}): its inputs, each metric's score
+// with the judge's reasoning, errors, attempts, timings and tokens, and the
+// admin actions retry and delete (with an optional bearer token).
+
+import {api, getToken, setToken} from './api.js';
+import {$, badge, fill, fmtDuration, fmtInt, fmtScore, fmtTime, h, human, parseTime, showError} from './dom.js';
+import {Poller} from './poll.js';
+import {renderReason, scaleOf, scoreBar} from './render.js';
+import {activity, flash, setHash} from './app.js';
+
+let id = null;
+let gen = 0;
+let current = null;
+const poller = new Poller(load);
+
+function text(v) {
+    return v === null || v === undefined || v === '' ? h('span', {class: 'muted'}, '—') : h('div', {class: 'text'}, v);
+}
+
+function list(items, what) {
+    if (!Array.isArray(items) || items.length === 0)
+        return h('span', {class: 'muted'}, `no ${what}`);
+    return h('ol', {class: 'ctx-list'}, items.map((c) => h('li', null, h('div', {class: 'text'}, c))));
+}
+
+function renderScores(j) {
+    const scores = j.scores || {};
+    const reasons = j.reasons || {};
+    const names = Object.keys(scores);
+    if (!names.length) {
+        const pending = j.status === 'queued' || j.status === 'running';
+        const want = Array.isArray(j.metrics) && j.metrics.length ? ` (${j.metrics.map(human).join(', ')})` : '';
+        return h('p', {class: 'muted'}, pending ? `Scores${want} appear here when the evaluation finishes.`
+            : 'No scores were recorded.');
+    }
+    return h('ul', {class: 'metrics'}, names.map((m) => {
+        const v = scores[m];
+        const {hi} = scaleOf(m);
+        return h('li', {class: 'metric', 'data-metric': m},
+            h('div', {class: 'metric-head'},
+                h('h3', null, human(m)),
+                h('span', {class: 'metric-score' + (v === null ? ' muted' : '')},
+                    v === null ? 'no score' : fmtScore(v), hi !== 1 && v !== null ? h('span', {class: 'muted small'}, ` / ${hi}`) : null),
+                scoreBar(m, v)),
+            renderReason(reasons[m], v));
+    }));
+}
+
+function renderInputs(j) {
+    const kv = [
+        ['Question', text(j.question)],
+        ['Answer', text(j.answer)],
+        ['Contexts', list(j.contexts, 'contexts')],
+        ['Ground truth', text(j.ground_truth)],
+    ];
+    if (Array.isArray(j.reference_contexts) && j.reference_contexts.length)
+        kv.push(['Reference contexts', list(j.reference_contexts, 'reference contexts')]);
+    kv.push(['Metrics asked for', Array.isArray(j.metrics) && j.metrics.length ? j.metrics.map(human).join(', ')
+        : h('span', {class: 'muted'}, 'the judge’s defaults')]);
+    kv.push(['Dataset', j.dataset ? j.dataset : h('span', {class: 'muted'}, '—')]);
+    return h('dl', {class: 'kv kv-wide'}, kv.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
+}
+
+function renderRun(j) {
+    const created = parseTime(j.created_at);
+    const started = parseTime(j.started_at);
+    const finished = parseTime(j.finished_at);
+    const tokens = j.tokens || {};
+    const rows = [
+        ['Status', badge(j.status)],
+        ['Attempts', `${j.attempts ?? 0} of ${j.max_attempts ?? '?'}`],
+        ['Created', fmtTime(j.created_at)],
+        ['Started', fmtTime(j.started_at)],
+        ['Finished', fmtTime(j.finished_at)],
+        ['Waited', created !== null && started !== null ? fmtDuration(started - created) : '—'],
+        ['Ran for', started !== null && finished !== null ? fmtDuration(finished - started) : '—'],
+        ['Judge', j.judge || '—'],
+        ['Tokens', `${fmtInt(tokens.prompt)} prompt · ${fmtInt(tokens.completion)} completion`],
+    ];
+    const out = rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]);
+    if (j.last_error)
+        out.push(h('dt', null, 'Last error'), h('dd', {class: 'err-text'}, h('div', {class: 'text'}, j.last_error)));
+    return out;
+}
+
+function render(j) {
+    current = j;
+    fill($('detail-h'), `Evaluation #${j.id}`);
+    const st = $('d-status');
+    st.className = `badge badge-${j.status || 'unknown'}`;
+    fill(st, j.status || 'unknown');
+    fill($('d-scores'), renderScores(j));
+    fill($('d-inputs'), renderInputs(j));
+    fill($('d-run'), renderRun(j));
+    $('d-retry').disabled = !(j.status === 'done' || j.status === 'failed');
+    $('d-delete').disabled = j.status === 'running';
+    $('detail-body').hidden = false;
+    document.title = `#${j.id} ${j.status} · ragrade`;
+}
+
+async function load() {
+    const g = gen;
+    try {
+        const j = await api('GET', `/api/eval/${id}`);
+        if (g !== gen)
+            return 'stale';
+        $('detail-error').hidden = true;
+        const sig = JSON.stringify([j.status, j.updated_at, j.attempts, j.scores]);
+        if (!current || sig !== JSON.stringify([current.status, current.updated_at, current.attempts, current.scores]))
+            render(j);
+        // Nothing more will change once it has finished: stop asking.
+        if (j.status === 'done' || j.status === 'failed')
+            poller.stop();
+        return sig;
+    } catch (err) {
+        if (g !== gen)
+            return 'stale';
+        showError($('detail-error'), err, err.status === 404 ? null : 'Could not load this evaluation.');
+        if (err.status === 404) {
+            $('detail-body').hidden = true;
+            poller.stop();
+            return 'gone';
+        }
+        throw err;
+    }
+}
+
+function adminFailed(err) {
+    const out = $('d-admin-result');
+    out.className = 'result alert alert-error';
+    showError(out, err, 'Not done.');
+    if (err.status === 401 || err.status === 403) {
+        $('token-box').open = true;
+        $('t-token').focus();
+    }
+}
+
+async function retry() {
+    const out = $('d-admin-result');
+    out.className = 'result';
+    fill(out, 'Asking for a retry…');
+    try {
+        const j = await api('POST', `/api/eval/${id}/retry`, undefined, {admin: true});
+        out.className = 'result result-ok';
+        fill(out, `Evaluation #${id} is queued again.`);
+        render(j);
+        poller.start();
+        activity(null);
+    } catch (err) {
+        adminFailed(err);
+    }
+}
+
+async function del() {
+    $('d-confirm').hidden = true;
+    const out = $('d-admin-result');
+    out.className = 'result';
+    fill(out, 'Deleting…');
+    try {
+        await api('DELETE', `/api/eval/${id}`, undefined, {admin: true});
+        flash(`Evaluation #${id} was deleted.`);
+        activity(null);
+        setHash('#/');
+    } catch (err) {
+        adminFailed(err);
+        $('d-delete').focus();
+    }
+}
+
+function tokenState() {
+    fill($('t-state'), getToken() ? 'A token is saved for this tab.' : 'No token saved.');
+}
+
+export function init() {
+    $('d-retry').addEventListener('click', retry);
+    $('d-delete').addEventListener('click', () => {
+        fill($('d-confirm-text'), `Delete evaluation #${id} and its scores? This cannot be undone.`);
+        $('d-confirm').hidden = false;
+        $('d-confirm-no').focus();
+    });
+    $('d-confirm-no').addEventListener('click', () => {
+        $('d-confirm').hidden = true;
+        $('d-delete').focus();
+    });
+    $('d-confirm-yes').addEventListener('click', del);
+    $('token-form').addEventListener('submit', (e) => {
+        e.preventDefault();
+        setToken($('t-token').value.trim());
+        $('t-token').value = '';
+        tokenState();
+    });
+    $('t-forget').addEventListener('click', () => {
+        setToken('');
+        tokenState();
+    });
+}
+
+export function show(rid) {
+    gen++;
+    id = rid;
+    current = null;
+    fill($('detail-h'), `Evaluation #${rid}`);
+    $('d-status').className = 'badge';
+    fill($('d-status'));
+    $('detail-body').hidden = true;
+    $('detail-error').hidden = true;
+    $('d-confirm').hidden = true;
+    fill($('d-admin-result'));
+    $('d-admin-result').className = 'result';
+    tokenState();
+    poller.start();
+}
+
+export function hide() {
+    gen++;
+    poller.stop();
+}
