@@ -291,6 +291,11 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     }
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_handler(d->h, on_busy, d);
+    /* Read pages through a shared mapping, not pread copies: every write by
+     * another process invalidates this connection's page cache, and the
+     * submit path would otherwise spend its time copying pages back in. */
+    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192", err, errlen) < 0)
+        goto fail;
     if (!(flags & DB_READONLY)) {
         if (exec_script(d->h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
                               " PRAGMA foreign_keys = ON", err, errlen) < 0)
@@ -448,7 +453,8 @@ out:
 }
 
 int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
-             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen)
+             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen,
+             void (*in_txn)(void *arg), void *arg)
 {
     char now[32];
     sqlite3_stmt *st;
@@ -458,6 +464,8 @@ int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
     db_iso(now_ms, now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto out;
+    if (in_txn)
+        in_txn(arg);
     if (!(st = db_stmt(d, Q_REAP_FAIL)))
         goto ioerr;
     sqlite3_bind_int64(st, 1, now_ms);

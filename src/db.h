@@ -73,9 +73,13 @@ typedef struct db_claim {
 
 /* In one transaction: requeue (or fail) rows whose lease expired, then claim
  * up to max rows that may run now, while at most max_running rows run
- * across the pool. *n claimed rows in out (row_clear each). */
+ * across the pool. *n claimed rows in out (row_clear each). in_txn (may be
+ * NULL) runs first inside the same transaction: the scheduler writes the
+ * results it holds there, so one write transaction both finishes rows and
+ * claims the next ones. */
 int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
-             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen);
+             int max_running, db_claimed *out, size_t *n, char *err, size_t errlen,
+             void (*in_txn)(void *arg), void *arg);
 /* Extend the lease of every row this owner runs. */
 int db_renew(db *d, const char *owner, int64_t until_ms);
 /* Write a result if owner still holds the lease: done with scores, or back

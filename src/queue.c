@@ -3,7 +3,13 @@
  * submission that waited while the previous one committed, so a busy pool
  * makes few large commits instead of many small ones, and processes rarely
  * contend for SQLite's write lock. Each submission has its own SAVEPOINT so
- * that one bad submission does not fail its neighbours. */
+ * that one bad submission does not fail its neighbours.
+ *
+ * The committers of all worker processes take turns through flock(2) on
+ * DATA/ragrade.db-submit.lock before BEGIN IMMEDIATE: the kernel wakes the
+ * next one the moment the lock is free, where SQLite's busy handler would
+ * poll in sleeps, and while one commits the others' groups grow. The lock
+ * dies with its process, so a killed worker never wedges the others. */
 #include "queue.h"
 #include "db.h"
 #include "log.h"
@@ -13,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 /* One waiting submission; lives on the request thread's stack. */
 struct sub {
@@ -39,6 +48,7 @@ struct queue {
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
+    int lock_fd;                  /* flock(2) shared by the committers of all workers */
 };
 
 #define MAX_ROWS_PER_TXN 4096
@@ -74,6 +84,9 @@ static int commit_group(queue *q, struct sub *list)
     struct sub *s;
     int rc, added = 0;
 
+    if (q->lock_fd >= 0)
+        while (flock(q->lock_fd, LOCK_EX) < 0 && errno == EINTR)
+            ;
     db_iso(db_now_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
@@ -96,6 +109,8 @@ static int commit_group(queue *q, struct sub *list)
         added = 0;
     }
 out:
+    if (q->lock_fd >= 0)
+        flock(q->lock_fd, LOCK_UN);
     return added;
 }
 
@@ -148,11 +163,25 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
+    q->lock_fd = -1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     pthread_cond_init(&q->done, NULL);
     if (!(q->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
+    /* No checkpoint on the submit path: a checkpoint copies the WAL into
+     * the database and fsyncs, which would stall every request of the
+     * group. The scheduler's connection checkpoints instead (sched.c). */
+    sqlite3_wal_autocheckpoint(db_handle(q->d), 0);
+    {
+        char path[CONF_PATH_MAX + 16];
+
+        snprintf(path, sizeof path, "%s-submit.lock", cf->db_path);
+        if ((q->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            goto fail;
+        }
+    }
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;
@@ -176,6 +205,8 @@ void queue_free(queue *q)
         pthread_join(q->thread, NULL);
     }
     db_close(q->d);
+    if (q->lock_fd >= 0)
+        close(q->lock_fd);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     pthread_cond_destroy(&q->done);

@@ -38,6 +38,12 @@
  * Retry-After hint); past max_attempts the row fails with last_error. Any
  * other failure fails the row at once.
  *
+ * Priority. The scheduler thread runs at nice +5: under a flood of
+ * submits the request threads get the CPU, and evaluation catches up when
+ * the flood ends. A claim also writes the results of the previous batch in
+ * the same transaction, so the scheduler takes SQLite's write lock once per
+ * batch, and the submit path's committers (queue.c) rarely wait for it.
+ *
  * Shutdown. sched_stop() stops claiming, lets evaluations in flight finish
  * for up to pool.graceful_timeout_ms, cancels the rest and puts every row
  * this scheduler still holds back to queued (attempt not counted). None
@@ -53,11 +59,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define IDLE_POLL_MS 1000
 #define MAX_BATCH 64
+#define SCHED_NICE 5
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -219,42 +228,57 @@ static int write_one(sched *s, struct done *d, const char *now)
     return rc;
 }
 
-/* Write every finished evaluation in one transaction. */
-static void flush(sched *s)
+static void drop_done(sched *s)
 {
     struct done *d, *next;
-    char now[32];
-    int rc;
 
-    if (!s->done)
-        return;
-    db_iso(db_now_ms(), now, sizeof now);
-    if ((rc = db_exec(s->d, Q_BEGIN)) < 0) {
-        log_error("scheduler: cannot write results (%s); their leases will expire and they run again",
-                  db_errmsg(s->d));
-        goto drop;
-    }
-    for (d = s->done; d; d = d->next) {
-        if (d->res.status == -ECANCELED)
-            continue;                       /* db_release_owner puts it back */
-        rc = write_one(s, d, now);
-        if (rc == -ESTALE)
-            log_warn("eval %lld: lease lost before the result was written; result dropped",
-                     (long long)d->res.id);
-        else if (rc < 0)
-            log_error("eval %lld: writing the result: %s", (long long)d->res.id, db_errmsg(s->d));
-    }
-    if (db_exec(s->d, Q_COMMIT) < 0) {
-        log_error("scheduler: commit of results failed: %s", db_errmsg(s->d));
-        db_exec(s->d, Q_ROLLBACK);
-    }
-drop:
     for (d = s->done; d; d = next) {
         next = d->next;
         free_done(d);
     }
     s->done = NULL;
     s->done_tail = &s->done;
+}
+
+/* Write every finished evaluation; the caller holds a write transaction. */
+static void write_done(void *arg)
+{
+    sched *s = arg;
+    struct done *d;
+    char now[32];
+    int rc;
+
+    db_iso(db_now_ms(), now, sizeof now);
+    for (d = s->done; d; d = d->next) {
+        if (d->res.status != -ECANCELED) {  /* cancelled: db_release_owner puts it back */
+            rc = write_one(s, d, now);
+            if (rc == -ESTALE)
+                log_warn("eval %lld: lease lost before the result was written; result dropped",
+                         (long long)d->res.id);
+            else if (rc < 0)
+                log_error("eval %lld: writing the result: %s", (long long)d->res.id, db_errmsg(s->d));
+        }
+    }
+    drop_done(s);
+}
+
+/* Write every finished evaluation in a transaction of its own. If it
+ * cannot commit, the rows' leases expire and they run again. */
+static void flush(sched *s)
+{
+    if (!s->done)
+        return;
+    if (db_exec(s->d, Q_BEGIN) < 0) {
+        log_error("scheduler: cannot write results (%s); their leases will expire and they run again",
+                  db_errmsg(s->d));
+        drop_done(s);
+        return;
+    }
+    write_done(s);
+    if (db_exec(s->d, Q_COMMIT) < 0) {
+        log_error("scheduler: commit of results failed: %s", db_errmsg(s->d));
+        db_exec(s->d, Q_ROLLBACK);
+    }
 }
 
 /* Mirror the judge's state into the scoreboard and the log on change. */
@@ -311,7 +335,7 @@ static int claim(sched *s, int64_t now)
     if (cap <= 0)
         return 0;
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency, rows, &n,
-                  err, sizeof err);
+                  err, sizeof err, s->done ? write_done : NULL, s);
     if (rc < 0) {
         log_warn("scheduler: %s", err);
         return rc;
@@ -346,6 +370,11 @@ static void *loop(void *arg)
     int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake;
     int state, notified, more = 0, n, timeout;
 
+    /* Submits first: under a flood of requests the kernel gives this
+     * thread's CPU to the request threads, and evaluation catches up
+     * when the flood ends (Linux applies nice per thread). */
+    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCHED_NICE) < 0)
+        log_debug("scheduler: setpriority: %s", strerror(errno));
     for (;;) {
         now = db_now_ms();
         notified = __atomic_exchange_n(&s->notified, 0, __ATOMIC_ACQ_REL);
@@ -366,7 +395,8 @@ static void *loop(void *arg)
                 next_poll = now + IDLE_POLL_MS;
             }
         }
-        flush(s);
+        if (!more)                 /* otherwise the next claim writes them */
+            flush(s);
         if (s->slot)
             board_store(&s->slot->inflight, judge_inflight(s->j));
         if (judge_inflight(s->j) > 0 && now >= renew_at) {
