@@ -294,7 +294,7 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     /* Read pages through a shared mapping, not pread copies: every write by
      * another process invalidates this connection's page cache, and the
      * submit path would otherwise spend its time copying pages back in. */
-    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192", err, errlen) < 0)
+    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864", err, errlen) < 0)
         goto fail;
     if (!(flags & DB_READONLY)) {
         if (exec_script(d->h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
