@@ -32,6 +32,7 @@ struct sub {
     int replayed;
     int rc;
     int done;
+    pthread_cond_t cv;            /* signalled when done: only this waiter wakes */
     char err[256];
     struct sub *next;
 };
@@ -43,7 +44,6 @@ struct queue {
     int started;
     pthread_mutex_t mu;
     pthread_cond_t work;          /* committer waits for submissions */
-    pthread_cond_t done;          /* submitters wait for their commit */
     struct sub *head, **tail;
     int stopping;
     queue_notify_fn notify;
@@ -117,7 +117,7 @@ out:
 static void *committer(void *arg)
 {
     queue *q = arg;
-    struct sub *list, *s, **cut;
+    struct sub *list, *s, *next, **cut;
     size_t rows;
     int added;
 
@@ -143,9 +143,11 @@ static void *committer(void *arg)
             q->notify(q->notify_arg);
 
         pthread_mutex_lock(&q->mu);
-        for (s = list; s; s = s->next)
+        for (s = list; s; s = next) {
+            next = s->next;       /* s lives on its waiter's stack: read it first */
             s->done = 1;
-        pthread_cond_broadcast(&q->done);
+            pthread_cond_signal(&s->cv);
+        }
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -166,7 +168,6 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->lock_fd = -1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
-    pthread_cond_init(&q->done, NULL);
     if (!(q->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
@@ -209,7 +210,6 @@ void queue_free(queue *q)
         close(q->lock_fd);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
-    pthread_cond_destroy(&q->done);
     free(q);
 }
 
@@ -223,6 +223,7 @@ int queue_submit(queue *q, const row *rows, size_t n, const char *key, int64_t *
     s.n = n;
     s.key = key;
     s.ids = ids;
+    pthread_cond_init(&s.cv, NULL);
     pthread_mutex_lock(&q->mu);
     if (q->stopping) {
         s.rc = -ESHUTDOWN;
@@ -232,9 +233,10 @@ int queue_submit(queue *q, const row *rows, size_t n, const char *key, int64_t *
         q->tail = &s.next;
         pthread_cond_signal(&q->work);
         while (!s.done)
-            pthread_cond_wait(&q->done, &q->mu);
+            pthread_cond_wait(&s.cv, &q->mu);
     }
     pthread_mutex_unlock(&q->mu);
+    pthread_cond_destroy(&s.cv);
     *replayed = s.replayed;
     if (s.rc < 0)
         snprintf(err, errlen, "%s", s.err);

@@ -136,7 +136,8 @@ static int start_fake(void **state)
     int in[2], out[2];
     char path[1024], buf[64];
     const char *src = getenv("RAGRADE_SRCDIR");
-    ssize_t n;
+    ssize_t n = 0;
+    size_t got;
 
     (void)state;
     snprintf(path, sizeof path, "%s/t/lib/fakellm.py", src ? src : ".");
@@ -153,11 +154,16 @@ static int start_fake(void **state)
     close(in[0]);
     close(out[1]);
     fake_stdin = in[1];
-    n = read(out[0], buf, sizeof buf - 1);   /* blocks until the port line */
+    /* Read the whole port line: the fake may write the number and the
+     * newline separately (PYTHONUNBUFFERED), and closing the pipe before
+     * the newline would kill it with EPIPE. */
+    for (got = 0; got < sizeof buf - 1 && (got == 0 || buf[got - 1] != '\n'); got += (size_t)n)
+        if ((n = read(out[0], buf + got, sizeof buf - 1 - got)) <= 0)
+            break;
     close(out[0]);
-    if (n <= 0)
+    if (got == 0 || buf[got - 1] != '\n')
         return -1;
-    buf[n] = '\0';
+    buf[got] = '\0';
     snprintf(base, sizeof base, "http://127.0.0.1:%d", atoi(buf));
     curl_global_init(CURL_GLOBAL_DEFAULT);
     return 0;
