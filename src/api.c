@@ -1,11 +1,15 @@
 /* api.c - routes and handlers of /api/. A submit is validated here, handed
  * to the group commit (queue.c) and answered 202 once committed; reads go
  * to this thread's own SQLite connection. Only this layer picks HTTP
- * statuses and words for the client. */
+ * statuses and words for the client. Around every handler: CORS for the
+ * origins in server.cors_origins, bearer tokens (auth.c), the request
+ * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
+ * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
+#include "prom.h"
 #include "report.h"
 #include "row.h"
 
@@ -14,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define MAX_KEY 200
 
@@ -80,7 +85,7 @@ static void submit(const api_ctx *a, http_req *r)
         goto out;
     }
     if (rc < 0) {
-        log_error("submit of %zu rows not stored: %s", n, err);
+        log_error("request %s: submit of %zu rows not stored: %s", r->id, n, err);
         http_send_error(r, 503, rc == -ENOSPC ? "disk_full" : rc == -EBUSY ? "database_busy" : "database_unavailable",
                         rc == -ENOSPC ? "the database disk is full; nothing was stored; try again later"
                         : "the database cannot be written just now; nothing was stored; try again",
@@ -203,8 +208,6 @@ static void summary(db *rd, http_req *r)
         http_send_json(r, 200, o, NULL);
 }
 
-static const char *const state_names[] = { "uninitialized", "initializing", "ready", "failed" };
-
 static void health(const api_ctx *a, db *rd, http_req *r)
 {
     json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
@@ -230,7 +233,7 @@ static void health(const api_ctx *a, db *rd, http_req *r)
     json_object_object_add(o, "status", json_object_new_string("ok"));
     json_object_object_add(j, "backend", json_object_new_string(a->cf->backend));
     json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
-    json_object_object_add(j, "state", json_object_new_string(state_names[best]));
+    json_object_object_add(j, "state", json_object_new_string(prom_judge_state(best)));
     json_object_object_add(j, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
     json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
@@ -300,6 +303,26 @@ static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
     }
 }
 
+static void metrics(const api_ctx *a, db *rd, http_req *r)
+{
+    char *text = NULL;
+    size_t len = 0;
+
+    if (!a->b || prom_text(a->cf, a->b, rd, &text, &len) < 0)
+        http_send_error(r, 503, "out_of_memory", "the metrics cannot be built just now; try again", NULL);
+    else
+        http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+}
+
+static void status(const api_ctx *a, http_req *r)
+{
+    if (!a->b)
+        http_send_error(r, 503, "no_pool", "this process runs no pool", NULL);
+    else
+        http_send_json(r, 200, prom_status(a->cf, a->b), NULL);
+}
+
 /* "/api/eval/123" or "/api/eval/123/retry": id and the rest. */
 static int64_t eval_id(const char *path, const char **rest)
 {
@@ -314,46 +337,231 @@ static int64_t eval_id(const char *path, const char **rest)
     return v > 0 ? v : -1;
 }
 
+static int is_get(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
+
+/* The route class of a request and the role it needs (AUTH_OPEN for
+ * answers that need none, such as a 405). */
+static int classify(const http_req *r, int *need)
+{
+    const char *m = r->method, *rest = "";
+    int route = BR_OTHER;
+
+    *need = AUTH_OPEN;
+    if (!strcmp(r->path, "/api/eval")) {
+        route = !strcmp(m, "POST") ? BR_SUBMIT : BR_LIST;
+        *need = !strcmp(m, "POST") ? AUTH_SUBMIT : is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strncmp(r->path, "/api/eval/", 10) && eval_id(r->path, &rest) > 0 &&
+               (!*rest || !strcmp(rest, "/retry"))) {
+        route = *rest || !strcmp(m, "DELETE") ? BR_ADMIN : BR_GET;
+        *need = (*rest && !strcmp(m, "POST")) || (!*rest && !strcmp(m, "DELETE")) ? AUTH_ADMIN
+              : !*rest && is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strcmp(r->path, "/api/summary")) {
+        route = BR_SUMMARY;
+        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strcmp(r->path, "/api/metrics")) {
+        route = BR_METRICS;
+        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strcmp(r->path, "/api/status")) {
+        route = BR_STATUS;
+        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strcmp(r->path, "/api/health")) {
+        route = BR_HEALTH;
+    } else if (!strcmp(r->path, "/api/ping")) {
+        route = BR_PING;
+    }
+    if (!strcmp(m, "OPTIONS"))
+        *need = AUTH_OPEN;
+    return route;
+}
+
+/* 0 if the request may go on; otherwise 401 or 403 was sent. */
+static int authorize(const api_ctx *a, http_req *r, int need, const char **label)
+{
+    static const char *const names[] = { "open", "read", "submit", "admin" };
+    char msg[320];
+    int res, rc = 0;
+
+    *label = "";
+    if (need == AUTH_OPEN)
+        goto out;
+    res = a->auth ? auth_check(a->auth, http_param(r, "HTTP_AUTHORIZATION"), need, label)
+        : need == AUTH_ADMIN ? AUTH_DISABLED : AUTH_OK;
+    rc = -EACCES;
+    switch (res) {
+    case AUTH_OK:
+        rc = 0;
+        break;
+    case AUTH_MISSING:
+        http_add_header(r, "WWW-Authenticate: Bearer realm=\"ragrade\"");
+        snprintf(msg, sizeof msg, "this route needs a bearer token of the %s role or stronger:"
+                 " send Authorization: Bearer <token>", names[need]);
+        http_send_error(r, 401, "unauthorized", msg, "Authorization");
+        break;
+    case AUTH_MALFORMED:
+        http_add_header(r, "WWW-Authenticate: Bearer realm=\"ragrade\", error=\"invalid_request\"");
+        http_send_error(r, 401, "invalid_token", "the Authorization header must read Bearer <token>",
+                        "Authorization");
+        break;
+    case AUTH_UNKNOWN:
+        http_add_header(r, "WWW-Authenticate: Bearer realm=\"ragrade\", error=\"invalid_token\"");
+        http_send_error(r, 401, "invalid_token", "this bearer token is not valid", "Authorization");
+        break;
+    case AUTH_FORBIDDEN:
+        http_add_header(r, "WWW-Authenticate: Bearer realm=\"ragrade\", error=\"insufficient_scope\"");
+        snprintf(msg, sizeof msg, "this token may not do this: it needs the %s role", names[need]);
+        http_send_error(r, 403, "forbidden", msg, NULL);
+        break;
+    default:
+        http_send_error(r, 403, "admin_disabled", "admin routes are off until an admin token is configured:"
+                        " put sha256:<hex> (from printf %s TOKEN | sha256sum) in auth.admin_tokens or"
+                        " in auth.tokens_file as \"admin sha256:<hex>\", then reload", NULL);
+        break;
+    }
+out:
+    return rc;
+}
+
+/* 1 if origin is one of the space or comma separated origins of list. */
+static int origin_listed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin), k;
+    int rc = 0;
+
+    while (*list && !rc) {
+        list += strspn(list, " ,\t");
+        k = strcspn(list, " ,\t");
+        rc = k && k == n && !strncmp(list, origin, n);
+        list += k;
+    }
+    return rc;
+}
+
+/* CORS: headers for a listed Origin, nothing for others. 1 if listed. */
+static int cors(const api_ctx *a, http_req *r)
+{
+    const char *origin = http_param(r, "HTTP_ORIGIN");
+    char line[320];
+    int listed = 0;
+
+    if (!a->cf->cors_origins[0])
+        goto out;
+    http_add_header(r, "Vary: Origin");
+    if (!origin || strlen(origin) > 256 || strpbrk(origin, "\r\n") || !origin_listed(a->cf->cors_origins, origin))
+        goto out;
+    snprintf(line, sizeof line, "Access-Control-Allow-Origin: %s", origin);
+    http_add_header(r, line);
+    http_add_header(r, "Access-Control-Expose-Headers: X-Request-Id, Location, Retry-After");
+    listed = 1;
+out:
+    return listed;
+}
+
+static void preflight(http_req *r, int listed)
+{
+    if (listed) {
+        http_add_header(r, "Access-Control-Allow-Methods: GET, POST, DELETE");
+        http_add_header(r, "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key");
+        http_add_header(r, "Access-Control-Max-Age: 600");
+    }
+    http_add_header(r, "Allow: GET, HEAD, POST, DELETE, OPTIONS");
+    http_send_text(r, 204, "text/plain", "", 0);
+}
+
+static void dispatch(const api_ctx *a, db *rd, http_req *r)
+{
+    const char *m = r->method, *rest = "";
+    int64_t id;
+
+    if (!strcmp(r->path, "/api/eval")) {
+        if (!strcmp(m, "POST"))
+            submit(a, r);
+        else if (is_get(m))
+            list(a, rd, r);
+        else
+            http_send_error(r, 405, "method_not_allowed", "use POST to submit or GET to list", NULL);
+    } else if (!strncmp(r->path, "/api/eval/", 10) && (id = eval_id(r->path, &rest)) > 0 &&
+               (!*rest || !strcmp(rest, "/retry"))) {
+        if (!*rest && is_get(m))
+            get_one(a, rd, r, id);
+        else if (!*rest && !strcmp(m, "DELETE"))
+            admin_write(rd, r, id, Q_DELETE);
+        else if (*rest && !strcmp(m, "POST"))
+            admin_write(rd, r, id, Q_ADMIN_RETRY);
+        else
+            http_send_error(r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
+    } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/health") ||
+               !strcmp(r->path, "/api/metrics") || !strcmp(r->path, "/api/status")) {
+        if (!is_get(m))
+            http_send_error(r, 405, "method_not_allowed", "use GET", NULL);
+        else if (!strcmp(r->path, "/api/summary"))
+            summary(rd, r);
+        else if (!strcmp(r->path, "/api/health"))
+            health(a, rd, r);
+        else if (!strcmp(r->path, "/api/metrics"))
+            metrics(a, rd, r);
+        else
+            status(a, r);
+    } else if (!strcmp(r->path, "/api/ping")) {
+        http_send_json(r, 200, json_object_new_string("pong"), NULL);
+    } else {
+        http_send_error(r, 404, "not_found", "no such API route; see /api/health", NULL);
+    }
+}
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A copy of s fit for a log line: printable ASCII only, at most len - 1. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i + 1 < len; i++)
+        buf[i] = s[i] > ' ' && s[i] < 127 ? s[i] : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
+/* Count the answer in the scoreboard; log 4xx, 5xx and slow answers. */
+static void account(const api_ctx *a, http_req *r, int route, int64_t usec)
+{
+    char path[160], method[16];
+    int slow = usec >= (int64_t)a->cf->slow_request_ms * 1000;
+
+    if (a->slot) {
+        board_count_request(a->slot, route, r->status, usec);
+        if (slow)
+            board_inc(&a->slot->c.slow);
+    }
+    if (r->status >= 400 || slow)
+        log_msg(r->status >= 500 || slow ? LOG_WARN : LOG_INFO, "request %s: %s %s %d%s%s %.1f ms%s", r->id,
+                printable(r->method, method, sizeof method), printable(r->path, path, sizeof path), r->status,
+                r->code[0] ? " " : "", r->code, (double)usec / 1000, slow ? " (slow)" : "");
+}
+
 int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
 {
     http_req r;
-    const char *m, *rest = "";
-    int64_t id;
+    const char *label;
+    int64_t t0 = mono_us();
+    int route, need, listed;
 
     http_req_init(&r, fcgi);
-    m = r.method;
-    if (!strcmp(r.path, "/api/eval")) {
-        if (!strcmp(m, "POST"))
-            submit(a, &r);
-        else if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-            list(a, rd, &r);
-        else
-            http_send_error(&r, 405, "method_not_allowed", "use POST to submit or GET to list", NULL);
-    } else if (!strncmp(r.path, "/api/eval/", 10) && (id = eval_id(r.path, &rest)) > 0 &&
-               (!*rest || !strcmp(rest, "/retry"))) {
-        if (!*rest && (!strcmp(m, "GET") || !strcmp(m, "HEAD")))
-            get_one(a, rd, &r, id);
-        else if (!*rest && !strcmp(m, "DELETE"))
-            admin_write(rd, &r, id, Q_DELETE);
-        else if (*rest && !strcmp(m, "POST"))
-            admin_write(rd, &r, id, Q_ADMIN_RETRY);
-        else
-            http_send_error(&r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
-    } else if (!strcmp(r.path, "/api/summary")) {
-        if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-            summary(rd, &r);
-        else
-            http_send_error(&r, 405, "method_not_allowed", "use GET", NULL);
-    } else if (!strcmp(r.path, "/api/health")) {
-        if (!strcmp(m, "GET") || !strcmp(m, "HEAD"))
-            health(a, rd, &r);
-        else
-            http_send_error(&r, 405, "method_not_allowed", "use GET", NULL);
-    } else if (!strcmp(r.path, "/api/ping")) {
-        http_send_json(&r, 200, json_object_new_string("pong"), NULL);
-    } else {
-        http_send_error(&r, 404, "not_found", "no such API route; see /api/health", NULL);
+    listed = cors(a, &r);
+    route = classify(&r, &need);
+    if (!strcmp(r.method, "OPTIONS")) {
+        preflight(&r, listed);
+    } else if (authorize(a, &r, need, &label) == 0) {
+        dispatch(a, rd, &r);
+        if (need == AUTH_ADMIN && r.status < 300)
+            log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
+    account(a, &r, route, mono_us() - t0);
     http_req_clear(&r);
     return r.status;
 }

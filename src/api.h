@@ -5,6 +5,7 @@
 
 #include <fcgiapp.h>
 
+#include "auth.h"
 #include "board.h"
 #include "conf.h"
 #include "db.h"
@@ -17,6 +18,7 @@ typedef struct api_ctx {
     queue *q;
     board *b;                     /* the pool's scoreboard; may be NULL */
     board_slot *slot;             /* this worker's slot; may be NULL */
+    const auth *auth;             /* bearer tokens; NULL: reads and submits open, admin off */
 } api_ctx;
 
 /* Serve one request. rd is the calling thread's own connection. Returns the

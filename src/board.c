@@ -4,24 +4,41 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
+
+#define NCOUNTERS (sizeof(board_counters) / sizeof(uint64_t))
+_Static_assert(sizeof(board_counters) % sizeof(uint64_t) == 0, "board_counters holds only uint64_t");
 
 struct board {
     size_t size;
     int nslots;
+    int64_t started_ms;
     uint64_t restarts;
+    unsigned fold_seq;            /* odd while the master folds a slot */
+    board_counters dead;          /* counters of workers that exited */
     board_slot slots[];
+};
+
+static const int codes[BOARD_CODES - 1] = {
+    200, 202, 204, 400, 401, 403, 404, 405, 409, 411, 413, 415, 422, 429, 500, 503
+};
+static const double bounds[BOARD_BUCKETS - 1] = {
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5
 };
 
 board *board_new(int nslots)
 {
     size_t size = sizeof(board) + (size_t)nslots * sizeof(board_slot);
     board *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    struct timespec ts;
 
     if (b == MAP_FAILED)
         return NULL;
     memset(b, 0, size);
     b->size = size;
     b->nslots = nslots;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    b->started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
     return b;
 }
 
@@ -33,8 +50,71 @@ void board_free(board *b)
 
 int board_nslots(const board *b) { return b->nslots; }
 board_slot *board_slot_at(board *b, int i) { return &b->slots[i]; }
+int64_t board_started_ms(const board *b) { return b->started_ms; }
 void board_add_restart(board *b) { board_inc(&b->restarts); }
 uint64_t board_restarts(const board *b) { return board_load(&b->restarts); }
+
+void board_fold(board *b, board_slot *s)
+{
+    uint64_t *dead = (uint64_t *)&b->dead, *c = (uint64_t *)&s->c;
+    size_t i;
+
+    __atomic_add_fetch(&b->fold_seq, 1, __ATOMIC_ACQ_REL);
+    for (i = 0; i < NCOUNTERS; i++)
+        board_add(&dead[i], board_load(&c[i]));
+    memset(s, 0, sizeof *s);
+    __atomic_add_fetch(&b->fold_seq, 1, __ATOMIC_ACQ_REL);
+}
+
+void board_sum(board *b, board_counters *out)
+{
+    uint64_t *o = (uint64_t *)out, *c;
+    unsigned before, after;
+    size_t i;
+    int k, tries = 0;
+
+    do {
+        before = __atomic_load_n(&b->fold_seq, __ATOMIC_ACQUIRE);
+        c = (uint64_t *)&b->dead;
+        for (i = 0; i < NCOUNTERS; i++)
+            o[i] = board_load(&c[i]);
+        for (k = 0; k < b->nslots; k++) {   /* free slots are all zero */
+            c = (uint64_t *)&b->slots[k].c;
+            for (i = 0; i < NCOUNTERS; i++)
+                o[i] += board_load(&c[i]);
+        }
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        after = __atomic_load_n(&b->fold_seq, __ATOMIC_ACQUIRE);
+    } while ((before != after || (before & 1)) && ++tries < 1000);
+}
+
+int board_code_index(int status)
+{
+    int i;
+
+    for (i = 0; i < BOARD_CODES - 1; i++)
+        if (codes[i] == status)
+            return i;
+    return BOARD_CODES - 1;
+}
+
+int board_code_at(int index) { return index >= 0 && index < BOARD_CODES - 1 ? codes[index] : 0; }
+double board_bucket_le(int i) { return bounds[i]; }
+
+void board_count_request(board_slot *s, int route, int status, int64_t usec)
+{
+    int i;
+
+    if (route < 0 || route >= BOARD_ROUTES)
+        route = BR_OTHER;
+    board_inc(&s->c.requests[route][board_code_index(status)]);
+    if (route != BR_SUBMIT)
+        return;
+    for (i = 0; i < BOARD_BUCKETS - 1 && (double)usec / 1e6 > bounds[i]; i++)
+        ;
+    board_inc(&s->c.submit_bucket[i]);
+    board_add(&s->c.submit_us, (uint64_t)(usec > 0 ? usec : 0));
+}
 
 void board_set_judge(board_slot *s, int state, const char *error)
 {

@@ -2,31 +2,52 @@
  * memory region made by the master before it forks, one slot per worker.
  * Each worker writes only its own slot; anyone may read every slot. Counters
  * are atomics; the judge's state and error are guarded by a sequence
- * number so that readers never see a torn string. */
+ * number so that readers never see a torn string. When a worker dies the
+ * master folds its counters into a pool-wide total (board_fold), so sums
+ * over the board never go backwards across restarts. */
 #ifndef RAGRADE_BOARD_H
 #define RAGRADE_BOARD_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
 #define BOARD_OWNER_MAX 48
 #define BOARD_ERROR_MAX 256
 
-typedef struct board_slot {
-    pid_t pid;                    /* 0: free */
-    char owner[BOARD_OWNER_MAX];  /* the scheduler's lease owner */
-    int64_t started_ms;
+/* Route classes and answered statuses of the request counters. */
+enum board_route {
+    BR_SUBMIT, BR_LIST, BR_GET, BR_SUMMARY, BR_HEALTH, BR_METRICS, BR_STATUS, BR_PING,
+    BR_ADMIN, BR_OTHER, BOARD_ROUTES
+};
+#define BOARD_CODES 17            /* board_code_index: 16 known statuses and "other" */
+#define BOARD_BUCKETS 13          /* submit latency: 12 bounds (board_bucket_le) and +Inf */
+
+/* Monotonic counters of one worker: every member is a uint64_t, so that
+ * board_fold and board_sum treat the struct as an array. */
+typedef struct board_counters {
     /* request threads */
     uint64_t accepted;            /* requests accepted */
-    uint64_t slow;                /* requests slower than a second */
-    int active;                   /* threads serving a request now */
-    int threads;
+    uint64_t slow;                /* requests slower than server.slow_request_ms */
     uint64_t saturated;           /* times every thread was busy */
+    uint64_t requests[BOARD_ROUTES][BOARD_CODES];
+    uint64_t submit_bucket[BOARD_BUCKETS];   /* not cumulative: one bucket per request */
+    uint64_t submit_us;           /* sum of submit latencies, microseconds */
     /* scheduler */
     uint64_t evaluated;           /* rows done */
     uint64_t failed;              /* rows failed */
     uint64_t retried;             /* rows put back for a retry */
-    int inflight;
+    uint64_t checkpoints;         /* WAL checkpoints run by the scheduler */
+} board_counters;
+
+typedef struct board_slot {
+    pid_t pid;                    /* 0: free */
+    char owner[BOARD_OWNER_MAX];  /* the scheduler's lease owner */
+    int64_t started_ms;           /* Unix epoch */
+    int active;                   /* threads serving a request now */
+    int threads;
+    int inflight;                 /* evaluations in the judge */
+    board_counters c;
     unsigned seq;                 /* odd while judge_* are written */
     int judge_state;
     char judge_error[BOARD_ERROR_MAX];
@@ -39,9 +60,24 @@ board *board_new(int nslots);
 void board_free(board *b);                 /* NULL is a no-op */
 int board_nslots(const board *b);
 board_slot *board_slot_at(board *b, int i);
-/* Worker restarts and the configured worker count, kept by the master. */
+/* When the master made the board (Unix epoch ms). */
+int64_t board_started_ms(const board *b);
+/* Worker restarts, kept by the master. */
 void board_add_restart(board *b);
 uint64_t board_restarts(const board *b);
+
+/* Master: add a dead worker's counters to the pool-wide total and clear its
+ * slot, atomically for board_sum. */
+void board_fold(board *b, board_slot *s);
+/* Anyone: the pool's counters since it started (dead workers included). */
+void board_sum(board *b, board_counters *out);
+
+/* Request counters: the index of an HTTP status, and the upper bound of a
+ * latency bucket in seconds (i < BOARD_BUCKETS - 1). */
+int board_code_index(int status);
+int board_code_at(int index);             /* 0 for "other" */
+double board_bucket_le(int i);
+void board_count_request(board_slot *s, int route, int status, int64_t usec);
 
 /* Writer side (the slot's own scheduler). */
 void board_set_judge(board_slot *s, int state, const char *error);
@@ -49,6 +85,7 @@ void board_set_judge(board_slot *s, int state, const char *error);
 int board_get_judge(const board_slot *s, char *error, size_t len);
 
 #define board_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
+#define board_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)
 #define board_dec(p) __atomic_sub_fetch((p), 1, __ATOMIC_RELAXED)
 #define board_load(p) __atomic_load_n((p), __ATOMIC_RELAXED)
 #define board_store(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)

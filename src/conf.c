@@ -32,6 +32,12 @@ static const struct key keys[] = {
     S("server", "socket", socket),
     S("server", "database", db_path),
     { "server", "log_level", K_LEVEL, offsetof(conf, log_level), 0, 0, 3 },
+    S("server", "cors_origins", cors_origins),
+    I("server", "slow_request_ms", slow_request_ms, 1, 3600000),
+    S("auth", "read_tokens", read_tokens),
+    S("auth", "submit_tokens", submit_tokens),
+    S("auth", "admin_tokens", admin_tokens),
+    S("auth", "tokens_file", tokens_file),
     I("pool", "workers", workers, 0, 256),
     I("pool", "threads", threads, 1, 1024),
     I("pool", "graceful_timeout_ms", graceful_timeout_ms, 0, 3600000),
@@ -43,6 +49,7 @@ static const struct key keys[] = {
     Z("limits", "max_dataset", max_dataset, 1, 4096),
     I("limits", "max_list", max_list, 1, 10000),
     I("db", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
+    I("db", "checkpoint_pages", checkpoint_pages, 0, 1000000),
     S("judge", "backend", backend),
     { "judge", "url", K_URLS, offsetof(conf, urls), 0, 0, 0 },
     S("judge", "model", model),
@@ -71,6 +78,7 @@ void conf_defaults(conf *cf)
     memset(cf, 0, sizeof *cf);
     snprintf(cf->data_dir, sizeof cf->data_dir, "%s", d && *d ? d : "./var");
     cf->log_level = LOG_INFO;
+    cf->slow_request_ms = 1000;
     cf->workers = 0;
     cf->threads = 16;
     cf->graceful_timeout_ms = 10000;
@@ -82,6 +90,7 @@ void conf_defaults(conf *cf)
     cf->max_dataset = 128;
     cf->max_list = 500;
     cf->busy_timeout_ms = 5000;
+    cf->checkpoint_pages = 256;
     snprintf(cf->backend, sizeof cf->backend, "builtin");
     cf->max_concurrency = 8;
     cf->max_attempts = 3;

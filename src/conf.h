@@ -7,6 +7,7 @@
 
 #define CONF_PATH_MAX 512
 #define CONF_MAX_URLS 8
+#define CONF_TOKENS_MAX 2048
 
 typedef struct conf {
     /* [server] */
@@ -14,6 +15,13 @@ typedef struct conf {
     char socket[CONF_PATH_MAX];       /* FastCGI unix socket; default DATA/ragrade.sock */
     char db_path[CONF_PATH_MAX];      /* default DATA/ragrade.db */
     int log_level;
+    char cors_origins[1024];          /* origins allowed cross-origin, space separated; empty: none */
+    int slow_request_ms;              /* log and count requests slower than this */
+    /* [auth] tokens as "sha256:<hex>", comma or space separated (see auth.h) */
+    char read_tokens[CONF_TOKENS_MAX];
+    char submit_tokens[CONF_TOKENS_MAX];
+    char admin_tokens[CONF_TOKENS_MAX];
+    char tokens_file[CONF_PATH_MAX];  /* lines "role sha256:<hex> [label]" */
     /* [pool] */
     int workers;                      /* 0: number of cores */
     int threads;                      /* request threads per worker */
@@ -28,6 +36,7 @@ typedef struct conf {
     int max_list;                     /* rows per GET /api/eval page */
     /* [db] */
     int busy_timeout_ms;
+    int checkpoint_pages;             /* the scheduler checkpoints the WAL past this; 0: never */
     /* [judge] */
     char backend[16];                 /* builtin | openai | ollama */
     char urls[CONF_MAX_URLS][CONF_PATH_MAX];

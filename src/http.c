@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 static const char *reason(int status)
 {
@@ -32,6 +34,33 @@ static const char *reason(int status)
     }
 }
 
+static void request_id(http_req *r)
+{
+    static const char hex[] = "0123456789abcdef";
+    const char *v = FCGX_GetParam("HTTP_X_REQUEST_ID", r->fcgi->envp);
+    unsigned char rnd[16];
+    struct timespec ts;
+    size_t n, i;
+
+    if (v && (n = strlen(v)) > 0 && n < sizeof r->id &&
+        strspn(v, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == n) {
+        memcpy(r->id, v, n + 1);
+        goto out;
+    }
+    if (getrandom(rnd, sizeof rnd, GRND_NONBLOCK) != (ssize_t)sizeof rnd) {
+        clock_gettime(CLOCK_REALTIME, &ts);   /* unique enough for a log line */
+        memset(rnd, 0, sizeof rnd);
+        memcpy(rnd, &ts, sizeof ts < sizeof rnd ? sizeof ts : sizeof rnd);
+    }
+    for (i = 0; i < sizeof rnd; i++) {
+        r->id[2 * i] = hex[rnd[i] >> 4];
+        r->id[2 * i + 1] = hex[rnd[i] & 15];
+    }
+    r->id[2 * sizeof rnd] = '\0';
+out:
+    return;
+}
+
 void http_req_init(http_req *r, FCGX_Request *fcgi)
 {
     const char *uri, *q;
@@ -53,6 +82,23 @@ void http_req_init(http_req *r, FCGX_Request *fcgi)
     r->path = r->pathbuf;
     q = FCGX_GetParam("QUERY_STRING", fcgi->envp);
     r->query = q ? q : "";
+    request_id(r);
+}
+
+int http_add_header(http_req *r, const char *line)
+{
+    size_t n = strlen(line);
+    int rc = 0;
+
+    if (r->head_len + n + 2 >= sizeof r->head) {
+        rc = -ENOSPC;
+        goto out;
+    }
+    memcpy(r->head + r->head_len, line, n);
+    memcpy(r->head + r->head_len + n, "\r\n", 3);
+    r->head_len += n + 2;
+out:
+    return rc;
 }
 
 void http_req_clear(http_req *r)
@@ -153,13 +199,14 @@ out:
 /* libfcgi's FCGX_FPrintF knows no %zu: headers are formatted here. */
 static void put_head(http_req *r, int status, const char *content_type, size_t len, const char *extra)
 {
-    char head[1024];
+    char head[2560];
     int n;
 
     r->status = status;
     n = snprintf(head, sizeof head, "Status: %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
-                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n%s\r\n",
-                 status, reason(status), content_type, len, extra ? extra : "");
+                 "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\nX-Request-Id: %s\r\n"
+                 "%.*s%s\r\n", status, reason(status), content_type, len, r->id, (int)r->head_len,
+                 r->head, extra ? extra : "");
     if (n >= (int)sizeof head)
         n = (int)sizeof head - 1;
     FCGX_PutStr(head, n, r->fcgi->out);
@@ -187,6 +234,7 @@ void http_send_error(http_req *r, int status, const char *code, const char *mess
 {
     json_object *o = json_object_new_object(), *e = json_object_new_object();
 
+    snprintf(r->code, sizeof r->code, "%s", code);
     json_object_object_add(e, "code", json_object_new_string(code));
     json_object_object_add(e, "message", json_object_new_string(message));
     json_object_object_add(e, "field", field && *field ? json_object_new_string(field) : NULL);

@@ -1,5 +1,7 @@
 /* http.h - one FastCGI request seen as HTTP: its method, path, query and
- * headers, a body read under a cap, and JSON responses and errors. */
+ * headers, a body read under a cap, and JSON responses and errors. Every
+ * response carries the request's id (X-Request-Id) and the header lines
+ * added with http_add_header. */
 #ifndef RAGRADE_HTTP_H
 #define RAGRADE_HTTP_H
 
@@ -16,9 +18,15 @@ typedef struct http_req {
     char *body;                   /* malloc'd by http_read_body, NUL-terminated */
     size_t body_len;
     int status;                   /* status sent, for the log and metrics */
+    char code[40];                /* the error code sent, "" if none */
+    char id[65];                  /* nginx's $request_id, or one of ours */
+    char head[1024];              /* header lines for the response, each ending in "\r\n" */
+    size_t head_len;
 } http_req;
 
-/* Fill method, path and query from the FastCGI parameters. */
+/* Fill method, path, query and the request id from the FastCGI parameters:
+ * HTTP_X_REQUEST_ID when nginx passes one of 1 to 64 characters
+ * [A-Za-z0-9._-], or else 32 random hex digits. */
 void http_req_init(http_req *r, FCGX_Request *fcgi);
 void http_req_clear(http_req *r);
 /* A CGI parameter such as "CONTENT_TYPE" or "HTTP_IDEMPOTENCY_KEY"; NULL if absent. */
@@ -32,6 +40,10 @@ int http_read_body(http_req *r, size_t cap);
 /* Copy the value of query parameter name, URL-decoded, into buf. 1 if
  * present, 0 if not, -EMSGSIZE if longer than len - 1. */
 int http_query(const http_req *r, const char *name, char *buf, size_t len);
+
+/* Add one header line (without "\r\n") to the response. 0, or -ENOSPC when
+ * it does not fit (the line is dropped). */
+int http_add_header(http_req *r, const char *line);
 
 /* Send a JSON response and consume o. extra: more header lines, each ending
  * in "\r\n", or NULL. */

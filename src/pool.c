@@ -44,6 +44,7 @@
 #include "config.h"
 #include "pool.h"
 #include "api.h"
+#include "auth.h"
 #include "board.h"
 #include "db.h"
 #include "log.h"
@@ -86,6 +87,7 @@ struct worker {
     api_ctx api;
     sched *sched;
     queue *q;
+    auth *auth;
     struct rthread *threads;
     int nthreads;
     int stopping;                 /* atomic */
@@ -115,7 +117,6 @@ static void *request_thread(void *arg)
     sigset_t set;
     db *rd;
     int rc, active;
-    int64_t t0;
 
     sigemptyset(&set);
     sigaddset(&set, SIGUSR1);
@@ -142,16 +143,13 @@ static void *request_thread(void *arg)
                 log_warn("accept failed: %s", strerror(-rc));
             continue;
         }
-        t0 = mono_ms();
         active = (int)board_inc(&w->slot->active);
         if (active >= w->nthreads)
-            board_inc(&w->slot->saturated);
-        api_handle(&w->api, rd, &req);
+            board_inc(&w->slot->c.saturated);
+        api_handle(&w->api, rd, &req);     /* counts routes, statuses and slow requests */
         FCGX_Finish_r(&req);
         board_dec(&w->slot->active);
-        board_inc(&w->slot->accepted);
-        if (mono_ms() - t0 > 1000)
-            board_inc(&w->slot->slow);
+        board_inc(&w->slot->c.accepted);
     }
     FCGX_Free(&req, 1);
     db_close(rd);
@@ -233,6 +231,11 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     w.api.q = w.q;
     w.api.slot = slot;
     w.api.b = b;
+    if (!(w.auth = auth_new(cf, err, sizeof err))) {
+        log_error("worker: %s", err);
+        goto out;
+    }
+    w.api.auth = w.auth;
     if (!(w.threads = calloc((size_t)cf->threads, sizeof *w.threads)))
         goto out;
     FCGX_Init();
@@ -267,6 +270,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
 out:
     queue_free(w.q);              /* commits what waits */
     sched_free(w.sched);          /* drains, requeues the rest */
+    auth_free(w.auth);
     log_info("worker stopped");
     _exit(code);
 }
@@ -426,7 +430,7 @@ static void reap(struct master *m)
                 if (db_now_ms() - s->started_ms < 1000)
                     m->respawn_at[i] = mono_ms() + 100;
             }
-            memset(s, 0, sizeof *s);
+            board_fold(m->b, s);          /* its counters go on in the pool's total */
         }
     }
 }
@@ -452,6 +456,28 @@ static int live(struct master *m)
     return n;
 }
 
+/* Parse the tokens once in the master, so that a bad hash or tokens file
+ * stops the start (or the reload) instead of every worker. */
+static int check_auth(const conf *cf)
+{
+    char err[256];
+    auth *a = auth_new(cf, err, sizeof err);
+    int rc = 0;
+
+    if (!a) {
+        log_error("%s", err);
+        rc = -EINVAL;
+        goto out;
+    }
+    log_info("auth: %d read, %d submit, %d admin tokens%s%s", auth_count(a, AUTH_READ),
+             auth_count(a, AUTH_SUBMIT), auth_count(a, AUTH_ADMIN),
+             auth_count(a, AUTH_READ) + auth_count(a, AUTH_SUBMIT) ? "" : "; reads and submits are open",
+             auth_count(a, AUTH_ADMIN) ? "" : "; admin routes are off (no admin token)");
+out:
+    auth_free(a);
+    return rc;
+}
+
 static void reload(struct master *m)
 {
     char err[256];
@@ -462,6 +488,11 @@ static void reload(struct master *m)
     conf_defaults(next);
     if (conf_load(next, m->config_path, err, sizeof err) < 0) {
         log_error("reload: %s; keeping the running configuration", err);
+        free(next);
+        return;
+    }
+    if (check_auth(next) < 0) {
+        log_error("reload: keeping the running configuration");
         free(next);
         return;
     }
@@ -484,7 +515,7 @@ static void reload(struct master *m)
 int pool_run(const char *config_path, conf *cf)
 {
     struct master m;
-    char err[256];
+    char err[CONF_PATH_MAX + 128];   /* room for the socket path */
     sigset_t set;
     siginfo_t si;
     struct timespec ts;
@@ -515,6 +546,8 @@ int pool_run(const char *config_path, conf *cf)
         goto out;
     }
     db_close(d);
+    if (check_auth(cf) < 0)
+        goto out;
     if (open_socket(&m, err, sizeof err) < 0) {
         log_error("%s", err);
         goto out;

@@ -48,7 +48,15 @@
  * for up to pool.graceful_timeout_ms, cancels the rest and puts every row
  * this scheduler still holds back to queued (attempt not counted). None
  * stays running forever: if the process is killed instead, the master or
- * the lease expiry requeues them. */
+ * the lease expiry requeues them.
+ *
+ * Checkpoints. The submit path's committers never checkpoint (queue.c);
+ * this connection does, in place of SQLite's automatic checkpoint (which
+ * would run only after our own commits, at 1000 pages): a wal_hook notes
+ * the WAL's length after each of our commits, and a PASSIVE checkpoint
+ * (it never waits for readers or writers) runs when that passes
+ * db.checkpoint_pages, and at least once a second, so the WAL stays short
+ * even while only the committers write (say, with the judge down). */
 #include "sched.h"
 #include "db.h"
 #include "judge.h"
@@ -99,6 +107,9 @@ struct sched {
     int64_t init_retry_at;
     int init_failures;
     int last_state;
+    int wal_pages;                /* WAL length after our last commit */
+    int64_t ckpt_at;              /* next timed checkpoint */
+    int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
@@ -113,6 +124,33 @@ int sched_backoff_ms(int attempt, int base_ms, int max_ms, unsigned *seed)
     if (d > max_ms)
         d = max_ms;
     return (int)(d * (0.5 + 0.5 * ((double)rand_r(seed) / RAND_MAX)));
+}
+
+/* sqlite3_wal_hook: also turns off this connection's own auto-checkpoint. */
+static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
+{
+    (void)h;
+    (void)name;
+    ((sched *)arg)->wal_pages = pages;
+    return SQLITE_OK;
+}
+
+static void checkpoint(sched *s, int64_t now)
+{
+    int log = 0, done = 0;
+
+    if (s->cf->checkpoint_pages && (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at)) {
+        s->ckpt_at = now + IDLE_POLL_MS;
+        s->wal_pages = 0;
+        if (sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK &&
+            done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
+            if (s->slot)
+                board_inc(&s->slot->c.checkpoints);
+            log_debug("checkpoint: %d of %d WAL frames in the database", done, log);
+        }
+        s->ckpt_log = log;
+        s->ckpt_done = done;
+    }
 }
 
 sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen)
@@ -135,6 +173,7 @@ sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen)
         goto fail;
     if (!(s->j = judge_new(cf, db_handle(s->d), err, errlen)))
         goto fail;
+    sqlite3_wal_hook(db_handle(s->d), on_wal, s);
     if (slot)
         snprintf(slot->owner, sizeof slot->owner, "%s", s->owner);
     return s;
@@ -205,7 +244,7 @@ static int write_one(sched *s, struct done *d, const char *now)
 
     if (r->status == 0) {
         if ((rc = db_finish(s->d, s->owner, r, judge_name(s->j), now)) == 0 && s->slot)
-            board_inc(&s->slot->evaluated);
+            board_inc(&s->slot->c.evaluated);
         log_debug("eval %lld: done, %zu scores", (long long)r->id, r->n_scores);
     } else if (r->status == -EAGAIN && d->attempts < d->max_attempts) {
         wait = sched_backoff_ms(d->attempts, s->cf->backoff_base_ms, s->cf->backoff_max_ms, &s->seed);
@@ -214,7 +253,7 @@ static int write_one(sched *s, struct done *d, const char *now)
         snprintf(msg, sizeof msg, "attempt %d of %d: %s; retry in %d ms", d->attempts,
                  d->max_attempts, r->error, wait);
         if ((rc = db_retry(s->d, s->owner, r->id, db_now_ms() + wait, msg, now)) == 0 && s->slot)
-            board_inc(&s->slot->retried);
+            board_inc(&s->slot->c.retried);
         log_info("eval %lld: %s", (long long)r->id, msg);
     } else {
         if (r->status == -EAGAIN)
@@ -222,7 +261,7 @@ static int write_one(sched *s, struct done *d, const char *now)
         else
             snprintf(msg, sizeof msg, "%s", r->error);
         if ((rc = db_fail(s->d, s->owner, r->id, msg, now)) == 0 && s->slot)
-            board_inc(&s->slot->failed);
+            board_inc(&s->slot->c.failed);
         log_warn("eval %lld: failed: %s", (long long)r->id, msg);
     }
     return rc;
@@ -397,6 +436,7 @@ static void *loop(void *arg)
         }
         if (!more)                 /* otherwise the next claim writes them */
             flush(s);
+        checkpoint(s, now);
         if (s->slot)
             board_store(&s->slot->inflight, judge_inflight(s->j));
         if (judge_inflight(s->j) > 0 && now >= renew_at) {

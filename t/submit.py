@@ -1,6 +1,7 @@
 """The submit path end to end: the real nginx and pool on a loopback port,
 every endpoint, every documented error, and that rejected requests leave
 no row behind while the worker keeps serving."""
+import hashlib
 import os
 import socket
 import sqlite3
@@ -9,6 +10,10 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
 from harness import ROW, Server  # noqa: E402
+
+# Admin routes are off until an admin token is configured (see auth.h).
+ADMIN_TOKEN = "submit-test-admin-token"
+ADMIN = {"Authorization": "Bearer " + ADMIN_TOKEN}
 
 
 def count(s):
@@ -45,7 +50,8 @@ def raw(s, data):
 def main():
     env = {"RAGRADE_LIMITS_MAX_CONTEXTS": "5", "RAGRADE_LIMITS_MAX_FIELD": "2000",
            "RAGRADE_LIMITS_MAX_BATCH": "10", "RAGRADE_LIMITS_MAX_BODY": "65536",
-           "RAGRADE_DB_BUSY_TIMEOUT_MS": "300"}
+           "RAGRADE_DB_BUSY_TIMEOUT_MS": "300",
+           "RAGRADE_AUTH_ADMIN_TOKENS": "sha256:" + hashlib.sha256(ADMIN_TOKEN.encode()).hexdigest()}
     with Server(env=env) as s:
         # ---- one row ----
         r = s.post("/api/eval", dict(ROW, dataset="smoke"))
@@ -197,10 +203,10 @@ def main():
         tap.eq(s.get("/api/ping").status, 200, "GET /api/ping")
 
         # ---- admin routes ----
-        r = s.post(f"/api/eval/{rid}/retry")
+        r = s.post(f"/api/eval/{rid}/retry", headers=ADMIN)
         tap.ok(r.status == 200 and r.json()["status"] in ("queued", "running", "done"), "POST /api/eval/{id}/retry requeues a done row", r)
         s.wait_status([rid])
-        r = s.request("DELETE", f"/api/eval/{rid}")
+        r = s.request("DELETE", f"/api/eval/{rid}", headers=ADMIN)
         tap.ok(r.status == 204 and s.get(f"/api/eval/{rid}").status == 404, "DELETE /api/eval/{id}", r)
         tap.eq(s.query("SELECT count(*) FROM evaluation_scores WHERE evaluation_id = ?", (rid,))[0][0], 0,
                "its scores go with it")

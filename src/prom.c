@@ -1,0 +1,383 @@
+/* prom.c - GET /api/metrics in Prometheus text format and GET /api/status
+ * in the manner of php-fpm's status page (see prom.h). Counters come from
+ * board_sum, so they never go backwards when a worker restarts; what the
+ * database holds (queue depth, stored scores, tokens) is exported as
+ * gauges, since deletes and retries make it shrink. */
+#include "prom.h"
+#include "judge.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define TEXT_MAX (4u << 20)       /* cap on the metrics page */
+
+static const char *const routes[BOARD_ROUTES] = {
+    "submit", "list", "get", "summary", "health", "metrics", "status", "ping", "admin", "other"
+};
+static const char *const states[] = { "uninitialized", "initializing", "ready", "failed" };
+
+const char *prom_judge_state(int state)
+{
+    return state >= 0 && state <= 3 ? states[state] : "unknown";
+}
+
+/* A growing text buffer; oom sticks. */
+struct buf {
+    char *p;
+    size_t len, cap;
+    int oom;
+};
+
+static void put(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void put(struct buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    size_t need, cap;
+    char *p;
+    int n;
+
+    if (b->oom)
+        goto out;
+    va_start(ap, fmt);
+    n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
+    va_end(ap);
+    if (n < 0) {
+        b->oom = 1;
+        goto out;
+    }
+    need = b->len + (size_t)n + 1;
+    if (need > b->cap) {
+        for (cap = b->cap ? b->cap : 8192; cap < need; cap *= 2)
+            ;
+        if (cap > TEXT_MAX || !(p = realloc(b->p, cap))) {
+            b->oom = 1;
+            goto out;
+        }
+        b->p = p;
+        b->cap = cap;
+        va_start(ap, fmt);
+        vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+        va_end(ap);
+    }
+    b->len += (size_t)n;
+out:
+    return;
+}
+
+static void family(struct buf *b, const char *name, const char *type, const char *help)
+{
+    put(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value with \, " and newlines escaped, cut at 200 bytes. */
+static void label(char *out, size_t len, const char *v)
+{
+    size_t o = 0;
+
+    for (; v && *v && o + 3 < len && o < 200; v++) {
+        if (*v == '\\' || *v == '"')
+            out[o++] = '\\', out[o++] = *v;
+        else if (*v == '\n')
+            out[o++] = '\\', out[o++] = 'n';
+        else
+            out[o++] = *v;
+    }
+    out[o] = '\0';
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; 0 if unreadable. */
+static int64_t iso_ms(const char *s)
+{
+    struct tm tm;
+    int ms = 0;
+    int64_t rc = 0;
+
+    memset(&tm, 0, sizeof tm);
+    if (s && sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
+                    &tm.tm_min, &tm.tm_sec, &ms) >= 6) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        rc = (int64_t)timegm(&tm) * 1000 + ms;
+    }
+    return rc;
+}
+
+#define U(x) ((unsigned long long)(x))
+
+static void requests(struct buf *b, const board_counters *c)
+{
+    char code[8];
+    uint64_t cum = 0;
+    int r, k;
+
+    family(b, "ragrade_http_requests_total", "counter", "Requests answered by the pool, by route class"
+           " and HTTP status (nginx's own 413 and 429 are not here).");
+    for (r = 0; r < BOARD_ROUTES; r++)
+        for (k = 0; k < BOARD_CODES; k++) {
+            if (!c->requests[r][k])
+                continue;
+            if (board_code_at(k))
+                snprintf(code, sizeof code, "%d", board_code_at(k));
+            else
+                snprintf(code, sizeof code, "other");
+            put(b, "ragrade_http_requests_total{route=\"%s\",code=\"%s\"} %llu\n", routes[r], code,
+                U(c->requests[r][k]));
+        }
+    family(b, "ragrade_submit_duration_seconds", "histogram",
+           "Time to answer POST /api/eval (validation, group commit, answer), every status.");
+    for (k = 0; k < BOARD_BUCKETS; k++) {
+        cum += c->submit_bucket[k];
+        if (k < BOARD_BUCKETS - 1)
+            put(b, "ragrade_submit_duration_seconds_bucket{le=\"%g\"} %llu\n", board_bucket_le(k),
+                U(cum));
+        else
+            put(b, "ragrade_submit_duration_seconds_bucket{le=\"+Inf\"} %llu\n", U(cum));
+    }
+    put(b, "ragrade_submit_duration_seconds_sum %.6f\n", (double)c->submit_us / 1e6);
+    put(b, "ragrade_submit_duration_seconds_count %llu\n", U(cum));
+}
+
+/* One per-worker gauge family over the live slots. what: 0 start time,
+ * 1 active threads, 2 judge state. */
+static void per_worker(struct buf *b, board *bd, const char *name, const char *help, int what)
+{
+    char err[BOARD_ERROR_MAX];
+    int i, pid;
+
+    family(b, name, "gauge", help);
+    for (i = 0; i < board_nslots(bd); i++) {
+        board_slot *s = board_slot_at(bd, i);
+
+        if (!(pid = board_load(&s->pid)))
+            continue;
+        if (what == 0)
+            put(b, "%s{pid=\"%d\"} %.3f\n", name, pid, (double)s->started_ms / 1000);
+        else if (what == 1)
+            put(b, "%s{pid=\"%d\"} %d\n", name, pid, board_load(&s->active));
+        else
+            put(b, "%s{pid=\"%d\",state=\"%s\"} 1\n", name, pid,
+                prom_judge_state(board_get_judge(s, err, sizeof err)));
+    }
+}
+
+static void pool(struct buf *b, board *bd, const board_counters *c)
+{
+    int i, workers = 0, active = 0, threads = 0, inflight = 0;
+
+    for (i = 0; i < board_nslots(bd); i++) {
+        board_slot *s = board_slot_at(bd, i);
+
+        if (!board_load(&s->pid))
+            continue;
+        workers++;
+        active += board_load(&s->active);
+        threads += board_load(&s->threads);
+        inflight += board_load(&s->inflight);
+    }
+    family(b, "ragrade_pool_start_time_seconds", "gauge", "When the master started (Unix time).");
+    put(b, "ragrade_pool_start_time_seconds %.3f\n", (double)board_started_ms(bd) / 1000);
+    family(b, "ragrade_pool_workers", "gauge", "Live worker processes.");
+    put(b, "ragrade_pool_workers %d\n", workers);
+    family(b, "ragrade_pool_threads", "gauge",
+           "Request threads of live workers, serving (active) or waiting (idle).");
+    put(b, "ragrade_pool_threads{state=\"active\"} %d\n", active);
+    put(b, "ragrade_pool_threads{state=\"idle\"} %d\n", threads - active);
+    family(b, "ragrade_pool_accepted_requests_total", "counter", "Requests accepted by request threads.");
+    put(b, "ragrade_pool_accepted_requests_total %llu\n", U(c->accepted));
+    family(b, "ragrade_pool_saturated_total", "counter",
+           "Requests that found every thread of their worker busy.");
+    put(b, "ragrade_pool_saturated_total %llu\n", U(c->saturated));
+    family(b, "ragrade_pool_slow_requests_total", "counter", "Requests slower than server.slow_request_ms.");
+    put(b, "ragrade_pool_slow_requests_total %llu\n", U(c->slow));
+    family(b, "ragrade_pool_worker_restarts_total", "counter", "Workers that died and were replaced.");
+    put(b, "ragrade_pool_worker_restarts_total %llu\n", U(board_restarts(bd)));
+    per_worker(b, bd, "ragrade_worker_start_time_seconds",
+               "When each live worker started (Unix time).", 0);
+    per_worker(b, bd, "ragrade_worker_active_threads",
+               "Request threads serving a request, per worker.", 1);
+    per_worker(b, bd, "ragrade_worker_judge_state", "1 for the state of each worker's judge.", 2);
+    family(b, "ragrade_judge_inflight", "gauge", "Evaluations in the judges of live workers now.");
+    put(b, "ragrade_judge_inflight %d\n", inflight);
+    family(b, "ragrade_judge_calls_total", "counter",
+           "Evaluation attempts the judges finished (done, retried or failed).");
+    put(b, "ragrade_judge_calls_total %llu\n", U(c->evaluated + c->retried + c->failed));
+    family(b, "ragrade_judge_errors_total", "counter", "Evaluation attempts that failed their row for good.");
+    put(b, "ragrade_judge_errors_total %llu\n", U(c->failed));
+    family(b, "ragrade_judge_retries_total", "counter",
+           "Evaluation attempts that failed transiently and put their row back in the queue.");
+    put(b, "ragrade_judge_retries_total %llu\n", U(c->retried));
+    family(b, "ragrade_wal_checkpoints_total", "counter", "Passive WAL checkpoints run by the schedulers.");
+    put(b, "ragrade_wal_checkpoints_total %llu\n", U(c->checkpoints));
+}
+
+/* The database series; 0 or a negative code (then nothing was written). */
+static int from_db(struct buf *out, db *rd)
+{
+    static const char *const statuses[] = { "queued", "running", "done", "failed" };
+    struct buf b = { NULL, 0, 0, 0 };
+    long long counts[4] = { 0, 0, 0, 0 };
+    char lab[256];
+    sqlite3_stmt *st = NULL, *sc = NULL;
+    int s, i, rc = -EIO;
+    int64_t oldest = 0;
+
+    if (!(st = db_stmt(rd, Q_COUNTS)))
+        goto out;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+        for (i = 0; i < 4; i++)
+            if (!strcmp((const char *)sqlite3_column_text(st, 0), statuses[i]))
+                counts[i] = sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    if (s != SQLITE_DONE)
+        goto out;
+    family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
+    for (i = 0; i < 4; i++)
+        put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", statuses[i], counts[i]);
+    if (!(st = db_stmt(rd, Q_OLDEST_QUEUED)))
+        goto out;
+    if ((s = sqlite3_step(st)) == SQLITE_ROW)
+        oldest = iso_ms((const char *)sqlite3_column_text(st, 0));
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW)
+        goto out;
+    family(&b, "ragrade_queue_oldest_age_seconds", "gauge",
+           "Age of the oldest queued evaluation; 0 if none.");
+    put(&b, "ragrade_queue_oldest_age_seconds %.3f\n",
+        oldest ? (double)(now_ms() - oldest) / 1000 : 0.0);
+    if (!(st = db_stmt(rd, Q_TOKENS_ALL)))
+        goto out;
+    if ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        family(&b, "ragrade_tokens", "gauge",
+               "Judge tokens recorded on the evaluations stored, by kind.");
+        put(&b, "ragrade_tokens{kind=\"prompt\"} %.0f\n", sqlite3_column_double(st, 0));
+        put(&b, "ragrade_tokens{kind=\"completion\"} %.0f\n", sqlite3_column_double(st, 1));
+    }
+    sqlite3_reset(st);
+    if (s != SQLITE_ROW)
+        goto out;
+    /* Rare (one scrape), so prepared here rather than cached in db.c. */
+    if (sqlite3_prepare_v2(db_handle(rd), "SELECT metric, count(score), count(*) - count(score)"
+                           " FROM evaluation_scores GROUP BY metric ORDER BY metric", -1, &sc,
+                           NULL) != SQLITE_OK)
+        goto out;
+    family(&b, "ragrade_scores", "gauge",
+           "Scores stored, by metric and outcome (scored, or null with a reason).");
+    while ((s = sqlite3_step(sc)) == SQLITE_ROW) {
+        label(lab, sizeof lab, (const char *)sqlite3_column_text(sc, 0));
+        put(&b, "ragrade_scores{metric=\"%s\",outcome=\"scored\"} %lld\n", lab,
+            sqlite3_column_int64(sc, 1));
+        put(&b, "ragrade_scores{metric=\"%s\",outcome=\"null\"} %lld\n", lab,
+            sqlite3_column_int64(sc, 2));
+    }
+    if (s != SQLITE_DONE)
+        goto out;
+    if (b.oom) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    put(out, "%.*s", (int)b.len, b.p ? b.p : "");
+    rc = 0;
+out:
+    sqlite3_finalize(sc);
+    free(b.p);
+    return rc;
+}
+
+int prom_text(const conf *cf, board *bd, db *rd, char **out, size_t *len)
+{
+    struct buf b = { NULL, 0, 0, 0 };
+    board_counters c;
+    int rc = 0, up;
+
+    (void)cf;
+    board_sum(bd, &c);
+    requests(&b, &c);
+    pool(&b, bd, &c);
+    up = from_db(&b, rd) == 0;
+    family(&b, "ragrade_db_up", "gauge", "1 if the database series above could be read.");
+    put(&b, "ragrade_db_up %d\n", up);
+    if (b.oom) {
+        free(b.p);
+        b.p = NULL;
+        b.len = 0;
+        rc = -ENOMEM;
+    }
+    *out = b.p;
+    *len = b.len;
+    return rc;
+}
+
+json_object *prom_status(const conf *cf, board *bd)
+{
+    json_object *o = json_object_new_object(), *arr = json_object_new_array(), *w, *j;
+    char iso[32], err[BOARD_ERROR_MAX];
+    board_counters c;
+    int64_t now = now_ms();
+    int i, st, workers = 0, active = 0, threads = 0, inflight = 0;
+
+    board_sum(bd, &c);
+    for (i = 0; i < board_nslots(bd); i++) {
+        board_slot *s = board_slot_at(bd, i);
+        pid_t pid = board_load(&s->pid);
+        int act = board_load(&s->active), thr = board_load(&s->threads);
+
+        if (!pid)
+            continue;
+        workers++;
+        active += act;
+        threads += thr;
+        inflight += board_load(&s->inflight);
+        w = json_object_new_object();
+        json_object_object_add(w, "pid", json_object_new_int(pid));
+        db_iso(s->started_ms, iso, sizeof iso);
+        json_object_object_add(w, "start_time", json_object_new_string(iso));
+        json_object_object_add(w, "start_since",
+                               json_object_new_int64(s->started_ms ? (now - s->started_ms) / 1000 : 0));
+        json_object_object_add(w, "threads", json_object_new_int(thr));
+        json_object_object_add(w, "active_threads", json_object_new_int(act));
+        json_object_object_add(w, "idle_threads", json_object_new_int(thr - act));
+        json_object_object_add(w, "accepted", json_object_new_uint64(board_load(&s->c.accepted)));
+        json_object_object_add(w, "saturated", json_object_new_uint64(board_load(&s->c.saturated)));
+        json_object_object_add(w, "slow_requests", json_object_new_uint64(board_load(&s->c.slow)));
+        json_object_object_add(w, "evaluated", json_object_new_uint64(board_load(&s->c.evaluated)));
+        json_object_object_add(w, "failed", json_object_new_uint64(board_load(&s->c.failed)));
+        json_object_object_add(w, "retried", json_object_new_uint64(board_load(&s->c.retried)));
+        json_object_object_add(w, "judge_inflight", json_object_new_int(board_load(&s->inflight)));
+        j = json_object_new_object();
+        st = board_get_judge(s, err, sizeof err);
+        json_object_object_add(j, "state", json_object_new_string(prom_judge_state(st)));
+        json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
+        json_object_object_add(w, "judge", j);
+        json_object_array_add(arr, w);
+    }
+    json_object_object_add(o, "pool", json_object_new_string("ragrade"));
+    db_iso(board_started_ms(bd), iso, sizeof iso);
+    json_object_object_add(o, "start_time", json_object_new_string(iso));
+    json_object_object_add(o, "start_since", json_object_new_int64((now - board_started_ms(bd)) / 1000));
+    json_object_object_add(o, "accepted", json_object_new_uint64(c.accepted));
+    json_object_object_add(o, "workers", json_object_new_int(workers));
+    json_object_object_add(o, "configured_workers", json_object_new_int(cf->workers));
+    json_object_object_add(o, "total_threads", json_object_new_int(threads));
+    json_object_object_add(o, "active_threads", json_object_new_int(active));
+    json_object_object_add(o, "idle_threads", json_object_new_int(threads - active));
+    json_object_object_add(o, "saturated", json_object_new_uint64(c.saturated));
+    json_object_object_add(o, "slow_requests", json_object_new_uint64(c.slow));
+    json_object_object_add(o, "slow_request_ms", json_object_new_int(cf->slow_request_ms));
+    json_object_object_add(o, "worker_restarts", json_object_new_uint64(board_restarts(bd)));
+    json_object_object_add(o, "judge_inflight", json_object_new_int(inflight));
+    json_object_object_add(o, "processes", arr);
+    return o;
+}
