@@ -21,6 +21,9 @@ struct db {
     sqlite3_stmt *stmts[Q__COUNT];
 };
 
+/* The queue's hot statements name their partial index (INDEXED BY): with
+ * no ANALYZE statistics the planner would take (status, id) instead, and a
+ * claim would scan and sort every queued row, O(queue depth) per claim. */
 static const char *const sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
     [Q_COMMIT] = "COMMIT",
@@ -38,22 +41,26 @@ static const char *const sql[Q__COUNT] = {
         " last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt '"
         "   || attempts || ' of ' || max_attempts || ' (the worker died or stalled)',"
         " lease_owner = NULL, lease_until = NULL"
-        " WHERE status = 'running' AND lease_until < ?1 AND attempts >= max_attempts",
+        " WHERE rowid IN (SELECT rowid FROM evaluations INDEXED BY evaluations_running"
+        "   WHERE status = 'running' AND lease_until < ?1 AND attempts >= max_attempts)",
     [Q_REAP_RETRY] =
         "UPDATE evaluations SET status = 'queued', updated_at = ?2,"
         " last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt '"
         "   || attempts || ' (the worker died or stalled); queued again',"
         " lease_owner = NULL, lease_until = NULL"
-        " WHERE status = 'running' AND lease_until < ?1",
-    [Q_RUNNING_COUNT] = "SELECT count(*) FROM evaluations WHERE status = 'running'",
+        " WHERE rowid IN (SELECT rowid FROM evaluations INDEXED BY evaluations_running"
+        "   WHERE status = 'running' AND lease_until < ?1)",
+    [Q_RUNNING_COUNT] = "SELECT count(*) FROM evaluations INDEXED BY evaluations_running WHERE status = 'running'",
     [Q_CLAIM] =
         "UPDATE evaluations SET status = 'running', lease_owner = ?1, lease_until = ?2,"
         " attempts = attempts + 1, started_at = ?3, updated_at = ?3"
-        " WHERE id IN (SELECT id FROM evaluations WHERE status = 'queued' AND not_before <= ?4"
+        " WHERE id IN (SELECT id FROM evaluations INDEXED BY evaluations_queued"
+        "              WHERE status = 'queued' AND not_before <= ?4"
         "              ORDER BY not_before, id LIMIT ?5)"
         " RETURNING id, question, answer, contexts, ground_truth, reference_contexts, metrics,"
         " dataset, attempts, max_attempts",
-    [Q_RENEW] = "UPDATE evaluations SET lease_until = ?2 WHERE status = 'running' AND lease_owner = ?1",
+    [Q_RENEW] = "UPDATE evaluations SET lease_until = ?2 WHERE rowid IN (SELECT rowid FROM evaluations"
+        " INDEXED BY evaluations_running WHERE status = 'running' AND lease_owner = ?1)",
     [Q_FINISH] =
         "UPDATE evaluations SET status = 'done', finished_at = ?3, updated_at = ?3, judge = ?4,"
         " prompt_tokens = prompt_tokens + ?5, completion_tokens = completion_tokens + ?6,"
@@ -75,7 +82,8 @@ static const char *const sql[Q__COUNT] = {
         " lease_owner = NULL, lease_until = NULL"
         " WHERE status = 'running' AND lease_owner = ?1",
     [Q_NEXT_DUE] =
-        "SELECT min(not_before) FROM evaluations WHERE status = 'queued' AND not_before > ?1",
+        "SELECT min(not_before) FROM evaluations INDEXED BY evaluations_queued"
+        " WHERE status = 'queued' AND not_before > ?1",
     [Q_HAS_QUEUED] = "SELECT EXISTS(SELECT 1 FROM evaluations WHERE status = 'queued')",
     [Q_REQUEUE_OWNER_FAIL] =
         "UPDATE evaluations SET status = CASE WHEN attempts >= max_attempts THEN 'failed' ELSE 'queued' END,"

@@ -121,6 +121,7 @@ static void *committer(void *arg)
     size_t rows;
     int added;
 
+    pthread_setname_np(pthread_self(), "rg-commit");
     pthread_mutex_lock(&q->mu);
     for (;;) {
         while (!q->head && !q->stopping)

@@ -409,6 +409,7 @@ static void *loop(void *arg)
     int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake;
     int state, notified, more = 0, n, timeout;
 
+    pthread_setname_np(pthread_self(), "rg-sched");
     /* Submits first: under a flood of requests the kernel gives this
      * thread's CPU to the request threads, and evaluation catches up
      * when the flood ends (Linux applies nice per thread). */
