@@ -427,7 +427,7 @@ static void *loop(void *arg)
             state = publish_state(s);
             maybe_init(s, state, notified, now);
             state = publish_state(s);
-            if (state == JUDGE_READY && (notified || more || now >= next_poll)) {
+            if (state == JUDGE_READY && (notified || more || s->done || now >= next_poll)) {
                 n = claim(s, now);
                 more = n > 0 && judge_inflight(s->j) < s->cf->max_concurrency;
                 next_poll = now + IDLE_POLL_MS;
