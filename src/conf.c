@@ -191,10 +191,15 @@ int conf_set(conf *cf, const char *section, const char *key, const char *value,
     case K_SIZE:
         errno = 0;
         v = strtoll(value, &end, 10);
-        if (end != value && (*end == 'k' || *end == 'K') && k->kind == K_SIZE)
-            v *= 1024, end++;
-        else if (end != value && (*end == 'm' || *end == 'M') && k->kind == K_SIZE)
-            v *= 1024 * 1024, end++;
+        if (end != value && k->kind == K_SIZE && (*end == 'k' || *end == 'K' || *end == 'm' || *end == 'M')) {
+            long long mul = (*end == 'k' || *end == 'K') ? 1024 : 1024 * 1024;
+
+            if (v > LLONG_MAX / mul || v < LLONG_MIN / mul)
+                errno = ERANGE;           /* refused below, never wrapped */
+            else
+                v *= mul;
+            end++;
+        }
         if (errno || end == value || *end || v < k->min || v > k->max) {
             snprintf(err, errlen, "%s.%s: want a whole number from %ld to %ld, not '%s'",
                      section, key, k->min, k->max, value);
