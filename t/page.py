@@ -3,6 +3,7 @@ port, with the fake LLM as judge, driven in the system chromium by
 t/www/page.test.mjs (playwright-core). That script prints one JSON object a
 line; this program turns them into TAP. Screenshots go to t/artifacts/."""
 import json
+import hashlib
 import os
 import shutil
 import subprocess
@@ -42,7 +43,7 @@ def main():
     if not os.access(CHROMIUM, os.X_OK):
         tap.skip_all(f"{CHROMIUM} is missing")
     out_dir = artifacts_dir()
-    with FakeLLM() as llm, Server(env=llm.env()) as s, tempfile.TemporaryDirectory(prefix="ragrade-page-") as tmp:
+    with FakeLLM() as llm, Server(env=dict(llm.env(), RAGRADE_AUTH_ADMIN_TOKENS='sha256:' + hashlib.sha256(b's3cret').hexdigest())) as s, tempfile.TemporaryDirectory(prefix="ragrade-page-") as tmp:
         base = f"http://127.0.0.1:{s.port}"
         tap.diag(f"server at {base}; artifacts in {out_dir}")
         env = dict(os.environ, NODE_PATH=os.path.join(WWW_TESTS, "node_modules"), HOME=tmp)

@@ -179,9 +179,12 @@ async function main() {
 
     await step('retry through the page', async () => {
         needRow();
+        // Admin routes need an admin token (the server is started with one).
+        await page.evaluate(() => sessionStorage.setItem('ragrade.adminToken', 's3cret'));
         await page.getByRole('button', {name: 'Retry'}).click();
         await page.locator('#d-admin-result').getByText('queued again').waitFor();
         await page.locator('#d-status.badge-done').waitFor({timeout: 60000});
+        await page.evaluate(() => sessionStorage.removeItem('ragrade.adminToken'));
         ok(true, 'Retry requeues the row and the detail follows it back to done');
     });
 
