@@ -83,23 +83,6 @@ const char *const metrics_builtin_defaults[] = {
     NULL,
 };
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    size_t nc = *cap ? *cap : 64;
-    void *np;
-
-    if (need <= *cap)
-        return 0;
-    while (nc < need)
-        nc *= 2;
-    np = realloc(*p, nc * elem);
-    if (!np)
-        return -ENOMEM;
-    *p = np;
-    *cap = nc;
-    return 0;
-}
-
 metrics_ctx *metrics_ctx_new(void)
 {
     metrics_ctx *m = calloc(1, sizeof(*m));
@@ -209,7 +192,7 @@ static int intern_list(metrics_ctx *m, const text_tokens *t, ids *out)
     size_t i;
     int rc;
 
-    rc = grow((void **)&out->v, &out->cap, t->n + 1, sizeof(*out->v));
+    rc = text_grow((void **)&out->v, &out->cap, t->n + 1, sizeof(*out->v));
     if (rc < 0)
         goto out;
     for (i = 0; i < t->n; i++)
@@ -264,7 +247,7 @@ static long levenshtein(metrics_ctx *m, const int32_t *a, size_t n, const int32_
         rc = -E2BIG;
         goto out;
     }
-    rc = grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
+    rc = text_grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
     if (rc < 0)
         goto out;
     for (j = 0; j <= k; j++)
@@ -319,7 +302,7 @@ static long lcs(metrics_ctx *m, const uint32_t *a, size_t n, const uint32_t *b, 
         rc = -E2BIG;
         goto out;
     }
-    rc = grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
+    rc = text_grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
     if (rc < 0)
         goto out;
     memset(m->row, 0, (k + 1) * sizeof(*m->row));
@@ -356,7 +339,7 @@ static int jaro_winkler(metrics_ctx *m, const int32_t *a, size_t n, const int32_
         rc = -E2BIG;
         goto out;
     }
-    rc = grow((void **)&m->flags, &m->flagcap, n + k, 1);
+    rc = text_grow((void **)&m->flags, &m->flagcap, n + k, 1);
     if (rc < 0)
         goto out;
     fa = m->flags, fb = m->flags + n;
@@ -653,7 +636,7 @@ static int m_token_f1(metrics_ctx *m, const metrics_opts *o, const row *r, metri
         out->score = m->ia.n == 0 && m->ib.n == 0;
         goto out;
     }
-    rc = grow((void **)&m->row, &m->rowcap, m->nids + 1, sizeof(*m->row));
+    rc = text_grow((void **)&m->row, &m->rowcap, m->nids + 1, sizeof(*m->row));
     if (rc < 0)
         goto out;
     count = m->row;
@@ -810,7 +793,7 @@ static int m_context_overlap(metrics_ctx *m, const metrics_opts *o, const row *r
         set_null(out, "the answer has no content words");
         goto out;
     }
-    rc = grow((void **)&m->flags, &m->flagcap, m->nids + 1, 1);
+    rc = text_grow((void **)&m->flags, &m->flagcap, m->nids + 1, 1);
     if (rc < 0)
         goto out;
     seen = m->flags;

@@ -72,7 +72,7 @@ void text_tokens_free(text_tokens *t)
     text_tokens_init(t);
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+int text_grow(void **p, size_t *cap, size_t need, size_t elem)
 {
     size_t nc = *cap ? *cap : 64;
     void *np;
@@ -94,15 +94,15 @@ static int tok_push(text_tokens *t, const char *s, size_t n)
     size_t ncap = t->ncap;
     int rc;
 
-    rc = grow((void **)&t->buf, &t->cap, t->len + n + 1, 1);
+    rc = text_grow((void **)&t->buf, &t->cap, t->len + n + 1, 1);
     if (rc < 0)
         goto out;
     if (t->n + 1 > t->ncap) {
-        rc = grow((void **)&t->off, &ncap, t->n + 1, sizeof(*t->off));
+        rc = text_grow((void **)&t->off, &ncap, t->n + 1, sizeof(*t->off));
         if (rc < 0)
             goto out;
         ncap = t->ncap;
-        rc = grow((void **)&t->tlen, &ncap, t->n + 1, sizeof(*t->tlen));
+        rc = text_grow((void **)&t->tlen, &ncap, t->n + 1, sizeof(*t->tlen));
         if (rc < 0)
             goto out;
         t->ncap = ncap;
@@ -135,7 +135,7 @@ int text_codepoints(const char *s, int32_t **cp, size_t *n, size_t *cap)
     size_t len = strlen(s), i = 0, k = 0;
     int rc;
 
-    rc = grow((void **)cp, cap, len + 1, sizeof(**cp));
+    rc = text_grow((void **)cp, cap, len + 1, sizeof(**cp));
     if (rc < 0)
         goto out;
     while (i < len) {
@@ -434,7 +434,7 @@ static int push_folded(text_tokens *t, const char *s, size_t n)
         }
         if ((size_t)r <= t->scap && t->scratch)
             break;
-        rc = grow((void **)&t->scratch, &t->scap, (size_t)r + 1, sizeof(*t->scratch));
+        rc = text_grow((void **)&t->scratch, &t->scap, (size_t)r + 1, sizeof(*t->scratch));
         if (rc < 0)
             goto out;
     }
@@ -546,7 +546,7 @@ typedef struct sbuf {
 
 static int sb_put(sbuf *b, const char *s, size_t n)
 {
-    int rc = grow((void **)&b->p, &b->cap, b->n + n + 1, 1);
+    int rc = text_grow((void **)&b->p, &b->cap, b->n + n + 1, 1);
 
     if (rc == 0) {
         memcpy(b->p + b->n, s, n);

@@ -57,4 +57,8 @@ int text_codepoints(const char *s, int32_t **cp, size_t *n, size_t *cap);
 /* 1 if c is a Han, Hiragana or Katakana character (one token each). */
 int text_is_cjk(int32_t c);
 
+/* Grow *p (an array of elem-sized items, *cap of them) to hold at least
+ * need, doubling from 64. 0, or -ENOMEM with *p left as it was. */
+int text_grow(void **p, size_t *cap, size_t need, size_t elem);
+
 #endif
