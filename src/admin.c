@@ -658,76 +658,22 @@ static int cmd_check(admin *a, const args *g)
 
 /* ---- config ---- */
 
-enum kind { K_STR, K_INT, K_SIZE, K_BOOL, K_LEVEL, K_URLS };
-
-/* Every key of conf.c's table, in the order of conf/ragrade.conf. */
-static const struct ckey {
-    const char *name;
-    enum kind kind;
-    size_t off;
-} ckeys[] = {
-#define K(n, k, f) { n, k, offsetof(conf, f) }
-    K("server.data_dir", K_STR, data_dir), K("server.socket", K_STR, socket),
-    K("server.database", K_STR, db_path), K("server.log_level", K_LEVEL, log_level),
-    K("pool.workers", K_INT, workers), K("pool.threads", K_INT, threads),
-    K("pool.graceful_timeout_ms", K_INT, graceful_timeout_ms), K("pool.backlog", K_INT, backlog),
-    K("limits.max_body", K_SIZE, max_body), K("limits.max_batch", K_INT, max_batch),
-    K("limits.max_contexts", K_INT, max_contexts), K("limits.max_field", K_SIZE, max_field),
-    K("limits.max_dataset", K_SIZE, max_dataset), K("limits.max_list", K_INT, max_list),
-    K("db.busy_timeout_ms", K_INT, busy_timeout_ms),
-    K("judge.backend", K_STR, backend), K("judge.url", K_URLS, urls),
-    K("judge.model", K_STR, model), K("judge.embedding_model", K_STR, embedding_model),
-    K("judge.api_key_file", K_STR, api_key_file), K("judge.metrics", K_STR, default_metrics),
-    K("judge.max_concurrency", K_INT, max_concurrency),
-    K("judge.max_attempts", K_INT, max_attempts),
-    K("judge.lease_ms", K_INT, lease_ms), K("judge.backoff_base_ms", K_INT, backoff_base_ms),
-    K("judge.backoff_max_ms", K_INT, backoff_max_ms),
-    K("judge.init_timeout_ms", K_INT, init_timeout_ms),
-    K("judge.request_timeout_ms", K_INT, request_timeout_ms),
-    K("judge.row_deadline_ms", K_INT, row_deadline_ms), K("judge.max_retries", K_INT, max_retries),
-    K("judge.max_repairs", K_INT, max_repairs), K("judge.cache", K_BOOL, cache),
-    K("judge.jaro_winkler", K_BOOL, similarity_jaro_winkler),
-    K("judge.slow_eval_ms", K_INT, slow_eval_ms),
-#undef K
-};
-
-/* One key's value as the file would spell it. Of the API key only the
- * file's path is shown, never what it holds. */
-static void print_value(const conf *cf, const struct ckey *k)
-{
-    static const char *const levels[] = { "debug", "info", "warn", "error" };
-    const char *p = (const char *)cf + k->off;
-    int i, v = k->kind == K_INT || k->kind == K_BOOL || k->kind == K_LEVEL ? *(const int *)p : 0;
-
-    if (k->kind == K_STR)
-        fputs(p, stdout);
-    else if (k->kind == K_INT)
-        printf("%d", v);
-    else if (k->kind == K_SIZE)
-        printf("%zu", *(const size_t *)p);
-    else if (k->kind == K_BOOL)
-        fputs(v ? "yes" : "no", stdout);
-    else if (k->kind == K_LEVEL)
-        fputs(v >= 0 && v < 4 ? levels[v] : "?", stdout);
-    else
-        for (i = 0; i < cf->n_urls; i++)
-            printf("%s%s", i ? " " : "", cf->urls[i]);
-    putchar('\n');
-}
-
+/* The effective configuration, from conf.c's own table of keys. Of the
+ * API key only the file's path is shown, never what it holds; tokens are
+ * kept as hashes. */
 static int cmd_config(admin *a, const args *g)
 {
+    char name[96], value[CONF_PATH_MAX * CONF_MAX_URLS + 64];
     size_t i;
     int rc;
 
     if ((rc = setup(a, NEED_CONF)) != ADM_OK)
         goto out;
-    for (i = 0; i < sizeof ckeys / sizeof ckeys[0]; i++) {
+    for (i = 0; conf_key(a->cf, i, name, sizeof name, value, sizeof value) == 0; i++) {
         if (!g->n_ops) {
-            printf("%s = ", ckeys[i].name);
-            print_value(a->cf, &ckeys[i]);
-        } else if (!strcasecmp(g->ops[0], ckeys[i].name)) {
-            print_value(a->cf, &ckeys[i]);
+            printf("%s = %s\n", name, value);
+        } else if (!strcasecmp(g->ops[0], name)) {
+            printf("%s\n", value);
             goto out;
         }
     }

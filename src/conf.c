@@ -71,6 +71,48 @@ static const struct key keys[] = {
     I("judge", "slow_eval_ms", slow_eval_ms, 0, 86400000),
 };
 
+int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, size_t len)
+{
+    static const char *const levels[] = { "debug", "info", "warn", "error" };
+    const struct key *k;
+    const char *p;
+    size_t o = 0;
+    int u, rc = 0;
+
+    if (i >= sizeof keys / sizeof keys[0]) {
+        rc = -ENOENT;
+        goto out;
+    }
+    k = &keys[i];
+    p = (const char *)cf + k->off;
+    snprintf(name, namelen, "%s.%s", k->section, k->name);
+    switch (k->kind) {
+    case K_STR:
+        snprintf(value, len, "%s", p);
+        break;
+    case K_INT:
+        snprintf(value, len, "%d", *(const int *)p);
+        break;
+    case K_SIZE:
+        snprintf(value, len, "%zu", *(const size_t *)p);
+        break;
+    case K_BOOL:
+        snprintf(value, len, "%s", *(const int *)p ? "yes" : "no");
+        break;
+    case K_LEVEL:
+        u = *(const int *)p;
+        snprintf(value, len, "%s", u >= 0 && u < 4 ? levels[u] : "?");
+        break;
+    case K_URLS:
+        value[0] = '\0';
+        for (u = 0; u < cf->n_urls && o < len; u++)
+            o += (size_t)snprintf(value + o, len - o, "%s%s", u ? " " : "", cf->urls[u]);
+        break;
+    }
+out:
+    return rc;
+}
+
 void conf_defaults(conf *cf)
 {
     const char *d = getenv("RAGRADE_DATA");

@@ -73,4 +73,8 @@ int conf_load(conf *cf, const char *path, char *err, size_t errlen);
 int conf_set(conf *cf, const char *section, const char *key, const char *value,
              char *err, size_t errlen);
 
+/* The i-th key as "section.key" and its value as the file would spell it.
+ * 0, or -ENOENT past the last key. For listing (ragrade admin config). */
+int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, size_t len);
+
 #endif
