@@ -5,6 +5,7 @@ talks to 127.0.0.1 only."""
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -78,6 +79,20 @@ class Server:
         self.pool_log = os.path.join(self.data, "pool.log")
 
     # ---- lifecycle ----
+    def www(self):
+        """A copy of www/ in the data directory, which is 0755: nginx's
+        workers (nobody) may not traverse the path of the checkout."""
+        dst = os.path.join(self.data, "www")
+        if not os.path.isdir(dst):
+            shutil.copytree(os.path.join(SRCDIR, "www"), dst)
+            for root, dirs, files in os.walk(dst):
+                for d in dirs:
+                    os.chmod(os.path.join(root, d), 0o755)
+                for f in files:
+                    os.chmod(os.path.join(root, f), 0o644)
+            os.chmod(dst, 0o755)
+        return dst
+
     def write_nginx_conf(self):
         os.makedirs(os.path.join(self.data, "nginx"), exist_ok=True)
         max_body = self.env.get("RAGRADE_LIMITS_MAX_BODY", "1048576")
@@ -86,7 +101,7 @@ class Server:
             "@SOCKET@": os.path.join(self.data, "ragrade.sock"),
             "@ERROR_LOG@": os.path.join(self.data, "nginx-error.log"),
             "@RATE@": str(self.rate), "@BURST@": str(self.burst),
-            "@WWW@": os.path.join(SRCDIR, "www"), "@MAX_BODY@": max_body,
+            "@WWW@": self.www(), "@MAX_BODY@": max_body,
         }
         for name in ("nginx.conf", "nginx-site.conf"):
             with open(os.path.join(SRCDIR, "conf", name)) as f:
