@@ -7,13 +7,14 @@
  * (sigtimedwait on a blocked set): it never serves a request and never
  * opens the database except to requeue the rows of a worker that died.
  *
- * Worker threads. A worker runs pool.threads request threads, each in its
- * own FCGX_Accept_r loop on the shared listening socket with its own
+ * Worker threads. A worker runs pool.threads request threads, each taking
+ * connections from the shared listening socket (one thread of a process
+ * waits in poll() at a time; libfcgi then reads the request), with its own
  * SQLite connection for reads; one committer thread (queue.c) that writes
  * submissions in groups; and one scheduler thread (sched.c) that does every
- * slow thing. The worker's main thread waits for SIGTERM. Every thread
- * blocks every signal but SIGUSR1, which only request threads take, with a
- * handler installed without SA_RESTART so that it interrupts accept().
+ * slow thing. The worker's main thread waits for SIGTERM; every thread
+ * blocks every signal. No signal ever interrupts a request thread: a stop
+ * is an eventfd that the waiting thread polls beside the socket.
  *
  * nginx. fastcgi_keep_conn is off: nginx opens one unix-socket connection
  * per request, so a thread is never pinned to an idle nginx connection and
@@ -31,8 +32,9 @@
  *
  * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
  * workers. A worker stops accepting (its request threads finish the request
- * in hand; threads waiting in accept are woken by SIGUSR1, resent until
- * each has left accept), stops its scheduler (evaluations in flight finish
+ * in hand; the thread waiting for a connection wakes on the stop eventfd,
+ * and the others, queued behind it for accept_mu, see the stop), stops its
+ * scheduler (evaluations in flight finish
  * or go back to the queue), commits what waits and exits. After
  * pool.graceful_timeout_ms the master SIGKILLs what remains, requeues their
  * rows, removes the socket and exits.
@@ -58,6 +60,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -91,12 +96,12 @@ struct worker {
     struct rthread *threads;
     int nthreads;
     int stopping;                 /* atomic */
+    int stop_fd;                  /* eventfd, written once on stop */
+    pthread_mutex_t accept_mu;    /* one thread at a time waits for a connection */
     pthread_mutex_t mu;
     pthread_cond_t exited;
     int alive;
 };
-
-static void on_usr1(int sig) { (void)sig; }
 
 static int64_t mono_ms(void)
 {
@@ -108,39 +113,73 @@ static int64_t mono_ms(void)
 
 static void notify_sched(void *arg) { sched_notify(arg); }
 
+/* Accept the next connection, or return -1 once the worker stops. One
+ * thread of the process at a time waits (accept_mu), in poll() on the
+ * listening socket and the stop eventfd, so that a stop wakes it without
+ * a signal: a signal could land while libfcgi reads a request it has just
+ * accepted and fail that request. The listening socket is non-blocking:
+ * another process may take the connection first (EAGAIN: wait again). */
+static int next_connection(struct worker *w)
+{
+    struct pollfd p[2];
+    int fd = -1;
+
+    pthread_mutex_lock(&w->accept_mu);
+    while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
+        p[0].fd = w->listen_fd;
+        p[0].events = POLLIN;
+        p[1].fd = w->stop_fd;
+        p[1].events = POLLIN;
+        if (poll(p, 2, -1) < 0) {
+            if (errno != EINTR)
+                break;
+            continue;
+        }
+        if (p[1].revents)
+            break;                        /* the eventfd stays readable for every thread */
+        fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+        if (fd >= 0)
+            break;
+        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+            log_warn("accept: %s", strerror(errno));
+            break;
+        }
+    }
+    pthread_mutex_unlock(&w->accept_mu);
+    return fd;
+}
+
 static void *request_thread(void *arg)
 {
     struct rthread *t = arg;
     struct worker *w = t->w;
     FCGX_Request req;
     char err[256];
-    sigset_t set;
     db *rd;
-    int rc, active;
+    int rc, active, fd;
 
-    sigemptyset(&set);
-    sigaddset(&set, SIGUSR1);
-    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
     if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
         log_error("request thread: %s", err);
         goto out;
     }
-    FCGX_InitRequest(&req, w->listen_fd, FCGI_FAIL_ACCEPT_ON_INTR);
+    FCGX_InitRequest(&req, w->listen_fd, 0);
     for (;;) {
-        pthread_mutex_lock(&t->mu);
-        if (__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
-            pthread_mutex_unlock(&t->mu);
-            break;
-        }
-        t->state = T_ACCEPTING;
-        pthread_mutex_unlock(&t->mu);
-        rc = FCGX_Accept_r(&req);
+        if ((fd = next_connection(w)) < 0)
+            break;                        /* stopping */
         pthread_mutex_lock(&t->mu);
         t->state = T_BUSY;
         pthread_mutex_unlock(&t->mu);
+        /* libfcgi reads the request from the connection we accepted: with
+         * ipcFd set and keepConnection on, FCGX_Accept_r neither closes it
+         * nor accepts another. */
+        req.ipcFd = fd;
+        req.keepConnection = 1;
+        rc = FCGX_Accept_r(&req);
         if (rc < 0) {
-            if (rc != -EINTR && !__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE))
-                log_warn("accept failed: %s", strerror(-rc));
+            log_warn("a FastCGI connection failed before its request was read: %s", strerror(-rc));
+            pthread_mutex_lock(&t->mu);
+            t->state = T_IDLE;
+            pthread_mutex_unlock(&t->mu);
             continue;
         }
         active = (int)board_inc(&w->slot->active);
@@ -150,6 +189,9 @@ static void *request_thread(void *arg)
         FCGX_Finish_r(&req);
         board_dec(&w->slot->active);
         board_inc(&w->slot->c.accepted);
+        pthread_mutex_lock(&t->mu);
+        t->state = T_IDLE;
+        pthread_mutex_unlock(&t->mu);
     }
     FCGX_Free(&req, 1);
     db_close(rd);
@@ -164,33 +206,23 @@ out:
     return NULL;
 }
 
-/* Wake every thread waiting in accept until all have left, or the deadline. */
+/* Wake the threads waiting for a connection and wait until every thread
+ * has finished the request in hand, or the deadline. */
 static void stop_threads(struct worker *w, int64_t deadline)
 {
     struct timespec ts;
-    int i;
+    uint64_t one = 1;
 
     __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
+    if (write(w->stop_fd, &one, sizeof one) < 0)
+        log_warn("stop: eventfd: %s", strerror(errno));
     pthread_mutex_lock(&w->mu);
     while (w->alive > 0 && mono_ms() < deadline) {
-        pthread_mutex_unlock(&w->mu);
-        for (i = 0; i < w->nthreads; i++) {
-            struct rthread *t = &w->threads[i];
-
-            pthread_mutex_lock(&t->mu);
-            if (t->started && t->state == T_ACCEPTING)
-                pthread_kill(t->tid, SIGUSR1);
-            pthread_mutex_unlock(&t->mu);
-        }
-        pthread_mutex_lock(&w->mu);
-        /* Resend after 20 ms: a thread may have been between its check of
-         * stopping and accept() when the signal came. */
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += 20 * 1000000L;
+        ts.tv_nsec += 50 * 1000000L;
         if (ts.tv_nsec >= 1000000000L)
             ts.tv_sec++, ts.tv_nsec -= 1000000000L;
-        if (w->alive > 0)
-            pthread_cond_timedwait(&w->exited, &w->mu, &ts);
+        pthread_cond_timedwait(&w->exited, &w->mu, &ts);
     }
     pthread_mutex_unlock(&w->mu);
 }
@@ -199,7 +231,6 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
 {
     board_slot *slot = board_slot_at(b, idx);
     struct worker w;
-    struct sigaction sa;
     sigset_t set;
     char err[256];
     int i, sig, code = 1;
@@ -209,9 +240,6 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() == 1)           /* the master died before prctl */
         _exit(1);
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_usr1;      /* no SA_RESTART: interrupts accept() */
-    sigaction(SIGUSR1, &sa, NULL);
     board_store(&slot->pid, getpid());
     slot->started_ms = db_now_ms();
     board_store(&slot->threads, cf->threads);
@@ -220,7 +248,14 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     w.slot = slot;
     w.nthreads = cf->threads;
     pthread_mutex_init(&w.mu, NULL);
+    pthread_mutex_init(&w.accept_mu, NULL);
     pthread_cond_init(&w.exited, NULL);
+    /* Non-blocking: several processes poll the one listening socket. */
+    if ((w.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
+        fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+        log_error("worker: %s", strerror(errno));
+        goto out;
+    }
     if (!(w.sched = sched_new(cf, slot, err, sizeof err)) ||
         !(w.q = queue_new(cf, notify_sched, w.sched, err, sizeof err)) ||
         sched_start(w.sched, err, sizeof err) < 0) {
