@@ -33,53 +33,63 @@ static int is_json(const char *ct)
     return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
 }
 
-static void submit(const api_ctx *a, http_req *r)
+static int64_t mono_us(void)
 {
-    const char *key = http_param(r, "HTTP_IDEMPOTENCY_KEY");
-    char err[256], extra[96];
-    row *rows = NULL;
-    row_error e;
-    int64_t *ids = NULL;
-    size_t n = 0, i;
-    int rc, batch, replayed = 0;
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* A copy of s fit for a log line: printable ASCII only, at most len - 1. */
+static const char *printable(const char *s, char *buf, size_t len)
+{
+    size_t i;
+
+    for (i = 0; s[i] && i + 1 < len; i++)
+        buf[i] = s[i] > ' ' && s[i] < 127 ? s[i] : '?';
+    buf[i] = '\0';
+    return buf;
+}
+
+/* Count the answer in the scoreboard; log 4xx, 5xx and slow answers. */
+static void account(const api_ctx *a, http_req *r, int route, int64_t usec)
+{
+    char path[160], method[16];
+    int slow = usec >= (int64_t)a->cf->slow_request_ms * 1000;
+
+    if (a->slot) {
+        board_count_request(a->slot, route, r->status, usec);
+        if (slow)
+            board_inc(&a->slot->c.slow);
+    }
+    if (r->status >= 400 || slow)
+        log_msg(r->status >= 500 || slow ? LOG_WARN : LOG_INFO, "request %s: %s %s %d%s%s %.1f ms%s", r->id,
+                printable(r->method, method, sizeof method), printable(r->path, path, sizeof path), r->status,
+                r->code[0] ? " " : "", r->code, (double)usec / 1000, slow ? " (slow)" : "");
+}
+
+/* A submit waiting for its commit. It owns the FastCGI request (handed
+ * over by the request thread), the request with its body, and the rows,
+ * from queue_post until answer() frees them on the committer thread. */
+struct pending {
+    const api_ctx *a;
+    http_req r;
+    row *rows;
+    size_t n;
+    int batch;
+    int route;
+    int64_t t0;
+};
+
+/* The answer to a submit once the committer is done with it. */
+static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int batch, int replayed,
+                        const char *err)
+{
+    char extra[96];
+    size_t i;
     json_object *o, *arr;
 
-    if (!is_json(http_param(r, "CONTENT_TYPE"))) {
-        http_send_error(r, 415, "unsupported_media_type", "send the rows as JSON with Content-Type: application/json", NULL);
-        goto out;
-    }
-    if (key && (strlen(key) == 0 || strlen(key) > MAX_KEY)) {
-        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters", "Idempotency-Key");
-        goto out;
-    }
-    rc = http_read_body(r, a->cf->max_body);
-    if (rc == -ENODATA) {
-        http_send_error(r, 411, "length_required", "the request needs a Content-Length", NULL);
-        goto out;
-    }
-    if (rc == -EMSGSIZE) {
-        snprintf(err, sizeof err, "the body is larger than the limit of %zu bytes", a->cf->max_body);
-        http_send_error(r, 413, "body_too_large", err, NULL);
-        goto out;
-    }
-    if (rc < 0) {
-        http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
-        goto out;
-    }
-    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
-    if (rc == -ENOMEM) {
-        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
-        goto out;
-    }
-    if (rc < 0) {
-        http_send_error(r, 400, "invalid_request", e.message, e.field);
-        goto out;
-    }
-    if (!(ids = calloc(n, sizeof *ids))) {
-        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
-        goto out;
-    }
-    rc = queue_submit(a->q, rows, n, key, ids, &replayed, err, sizeof err);
     if (rc == -EEXIST) {
         http_send_error(r, 422, "idempotency_key_reused", err, "Idempotency-Key");
         goto out;
@@ -112,8 +122,93 @@ static void submit(const api_ctx *a, http_req *r)
         json_object_object_add(o, "replayed", json_object_new_boolean(1));
     http_send_json(r, 202, o, extra);
 out:
-    free(ids);
+    return;
+}
+
+/* queue_done_fn: answer, count, close and free, on the committer thread. */
+static void answer(void *arg, int rc, const int64_t *ids, int replayed, const char *err)
+{
+    struct pending *p = arg;
+    FCGX_Request *fcgi = p->r.fcgi;
+
+    send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
+    account(p->a, &p->r, p->route, mono_us() - p->t0);
+    http_req_clear(&p->r);
+    row_free_array(p->rows, p->n);
+    http_finish(fcgi);
+    free(fcgi);
+    free(p);
+}
+
+/* Validate and hand the rows to the committer. Returns 1 when the request
+ * went with them (answer() will finish it), 0 when it was answered here. */
+static int submit(const api_ctx *a, http_req *r, int route, int64_t t0)
+{
+    const char *key = http_param(r, "HTTP_IDEMPOTENCY_KEY");
+    char err[256];
+    row *rows = NULL;
+    row_error e;
+    size_t n = 0;
+    int rc, batch, posted = 0;
+    struct pending *p = NULL;
+
+    if (!is_json(http_param(r, "CONTENT_TYPE"))) {
+        http_send_error(r, 415, "unsupported_media_type", "send the rows as JSON with Content-Type: application/json", NULL);
+        goto out;
+    }
+    if (key && (strlen(key) == 0 || strlen(key) > MAX_KEY)) {
+        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters", "Idempotency-Key");
+        goto out;
+    }
+    rc = http_read_body(r, a->cf->max_body);
+    if (rc == -ENODATA) {
+        http_send_error(r, 411, "length_required", "the request needs a Content-Length", NULL);
+        goto out;
+    }
+    if (rc == -EMSGSIZE) {
+        snprintf(err, sizeof err, "the body is larger than the limit of %zu bytes", a->cf->max_body);
+        http_send_error(r, 413, "body_too_large", err, NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
+        goto out;
+    }
+    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
+    if (rc == -ENOMEM) {
+        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
+        goto out;
+    }
+    if (rc < 0) {
+        http_send_error(r, 400, "invalid_request", e.message, e.field);
+        goto out;
+    }
+    if (!(p = calloc(1, sizeof *p))) {
+        http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
+        goto out;
+    }
+    p->a = a;
+    p->rows = rows;
+    p->n = n;
+    p->batch = batch;
+    p->route = route;
+    p->t0 = t0;
+    http_req_move(&p->r, r);
+    rc = queue_post(a->q, rows, n, key, answer, p);
+    if (rc < 0) {
+        http_req_move(r, &p->r);
+        http_send_error(r, 503, rc == -ESHUTDOWN ? "shutting_down" : "out_of_memory",
+                        rc == -ESHUTDOWN ? "this worker is stopping; nothing was stored; try again"
+                        : "the server is out of memory; try again", NULL);
+        goto out;
+    }
+    posted = 1;
+    rows = NULL;                  /* p owns them now */
+    p = NULL;
+out:
+    free(p);
     row_free_array(rows, n);
+    return posted;
 }
 
 static void send_db_error(http_req *r, int rc)
@@ -467,14 +562,16 @@ static void preflight(http_req *r, int listed)
     http_send_text(r, 204, "text/plain", "", 0);
 }
 
-static void dispatch(const api_ctx *a, db *rd, http_req *r)
+/* Returns 1 when the request went to the committer (a submit), else 0. */
+static int dispatch(const api_ctx *a, db *rd, http_req *r, int route, int64_t t0)
 {
     const char *m = r->method, *rest = "";
     int64_t id;
+    int deferred = 0;
 
     if (!strcmp(r->path, "/api/eval")) {
         if (!strcmp(m, "POST"))
-            submit(a, r);
+            deferred = submit(a, r, route, t0);
         else if (is_get(m))
             list(a, rd, r);
         else
@@ -506,42 +603,7 @@ static void dispatch(const api_ctx *a, db *rd, http_req *r)
     } else {
         http_send_error(r, 404, "not_found", "no such API route; see /api/health", NULL);
     }
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-/* A copy of s fit for a log line: printable ASCII only, at most len - 1. */
-static const char *printable(const char *s, char *buf, size_t len)
-{
-    size_t i;
-
-    for (i = 0; s[i] && i + 1 < len; i++)
-        buf[i] = s[i] > ' ' && s[i] < 127 ? s[i] : '?';
-    buf[i] = '\0';
-    return buf;
-}
-
-/* Count the answer in the scoreboard; log 4xx, 5xx and slow answers. */
-static void account(const api_ctx *a, http_req *r, int route, int64_t usec)
-{
-    char path[160], method[16];
-    int slow = usec >= (int64_t)a->cf->slow_request_ms * 1000;
-
-    if (a->slot) {
-        board_count_request(a->slot, route, r->status, usec);
-        if (slow)
-            board_inc(&a->slot->c.slow);
-    }
-    if (r->status >= 400 || slow)
-        log_msg(r->status >= 500 || slow ? LOG_WARN : LOG_INFO, "request %s: %s %s %d%s%s %.1f ms%s", r->id,
-                printable(r->method, method, sizeof method), printable(r->path, path, sizeof path), r->status,
-                r->code[0] ? " " : "", r->code, (double)usec / 1000, slow ? " (slow)" : "");
+    return deferred;
 }
 
 int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
@@ -557,7 +619,8 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     if (!strcmp(r.method, "OPTIONS")) {
         preflight(&r, listed);
     } else if (authorize(a, &r, need, &label) == 0) {
-        dispatch(a, rd, &r);
+        if (dispatch(a, rd, &r, route, t0))
+            return API_DEFERRED;          /* answer() finishes it */
         if (need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }

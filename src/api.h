@@ -1,5 +1,6 @@
 /* api.h - the HTTP API under /api/: routes, validation and answers. Runs on
- * request threads; never waits on the judge. */
+ * request threads (a submit's answer on the committer thread); never waits
+ * on the judge. */
 #ifndef RAGRADE_API_H
 #define RAGRADE_API_H
 
@@ -21,8 +22,13 @@ typedef struct api_ctx {
     const auth *auth;             /* bearer tokens; NULL: reads and submits open, admin off */
 } api_ctx;
 
+#define API_DEFERRED 0
+
 /* Serve one request. rd is the calling thread's own connection. Returns the
- * HTTP status sent. */
+ * HTTP status sent, and the caller then ends the request (http_finish); or
+ * API_DEFERRED for a submit handed to the committer, which answers, ends
+ * and frees the request once its rows are committed: fcgi must then come
+ * from malloc, and the caller gives it up. */
 int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi);
 
 #endif

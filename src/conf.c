@@ -68,6 +68,7 @@ static const struct key keys[] = {
     I("judge", "max_repairs", max_repairs, 0, 10),
     B("judge", "cache", cache),
     B("judge", "jaro_winkler", similarity_jaro_winkler),
+    B("judge", "idle_priority", idle_priority),
     I("judge", "slow_eval_ms", slow_eval_ms, 0, 86400000),
 };
 
@@ -145,6 +146,7 @@ void conf_defaults(conf *cf)
     cf->max_retries = 5;
     cf->max_repairs = 2;
     cf->cache = 1;
+    cf->idle_priority = 1;
     cf->slow_eval_ms = 10000;
 }
 

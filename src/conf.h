@@ -57,6 +57,7 @@ typedef struct conf {
     int max_repairs;                  /* re-asks after a reply that does not fit */
     int cache;                        /* 1: cache judge replies in SQLite */
     int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
+    int idle_priority;                /* 1: evaluate at SCHED_IDLE (sched.c) */
     int slow_eval_ms;                 /* log a line for evaluations slower than this */
 } conf;
 

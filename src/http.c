@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <unistd.h>
 #include <time.h>
 
 static const char *reason(int status)
@@ -99,6 +100,32 @@ int http_add_header(http_req *r, const char *line)
     r->head_len += n + 2;
 out:
     return rc;
+}
+
+#define DRAIN_MAX 65536
+void http_finish(FCGX_Request *req)
+{
+    char scratch[4096];
+    size_t drained = 0;
+    int got;
+
+    while (req->in && !FCGX_HasSeenEOF(req->in) && drained < DRAIN_MAX &&
+           (got = FCGX_GetStr(scratch, sizeof scratch, req->in)) > 0)
+        drained += (size_t)got;
+    req->keepConnection = req->in && FCGX_HasSeenEOF(req->in) && !FCGX_GetError(req->in);
+    FCGX_Finish_r(req);               /* closes (lingering) unless keepConnection */
+    if (req->keepConnection && req->ipcFd >= 0) {
+        close(req->ipcFd);
+        req->ipcFd = -1;
+    }
+}
+
+void http_req_move(http_req *dst, http_req *src)
+{
+    *dst = *src;
+    if (src->path == src->pathbuf)
+        dst->path = dst->pathbuf;
+    src->body = NULL;
 }
 
 void http_req_clear(http_req *r)

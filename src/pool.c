@@ -8,13 +8,16 @@
  * opens the database except to requeue the rows of a worker that died.
  *
  * Worker threads. A worker runs pool.threads request threads, each taking
- * connections from the shared listening socket (one thread of a process
- * waits in poll() at a time; libfcgi then reads the request), with its own
- * SQLite connection for reads; one committer thread (queue.c) that writes
- * submissions in groups; and one scheduler thread (sched.c) that does every
- * slow thing. The worker's main thread waits for SIGTERM; every thread
- * blocks every signal. No signal ever interrupts a request thread: a stop
- * is an eventfd that the waiting thread polls beside the socket.
+ * connections from the shared listening socket (accept4 first; when none
+ * waits, epoll_wait with EPOLLEXCLUSIVE, so a connection wakes one idle
+ * thread, not all; libfcgi then reads the request), with its own SQLite
+ * connection for reads; one committer thread (queue.c) that writes
+ * submissions in groups and answers them once committed, so a request
+ * thread hands a submit over and takes the next connection at once; and
+ * one scheduler thread (sched.c) that does every slow thing. The worker's
+ * main thread waits for SIGTERM; every thread blocks every signal. No
+ * signal ever interrupts a request thread: a stop is an eventfd in every
+ * thread's epoll set.
  *
  * nginx. fastcgi_keep_conn is off: nginx opens one unix-socket connection
  * per request, so a thread is never pinned to an idle nginx connection and
@@ -32,10 +35,10 @@
  *
  * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
  * workers. A worker stops accepting (its request threads finish the request
- * in hand; the thread waiting for a connection wakes on the stop eventfd,
- * and the others, queued behind it for accept_mu, see the stop), stops its
- * scheduler (evaluations in flight finish
- * or go back to the queue), commits what waits and exits. After
+ * in hand; threads waiting for a connection wake on the stop eventfd),
+ * commits and answers the submits handed to its committer, stops its
+ * scheduler (evaluations in flight finish or go back to the queue) and
+ * exits. After
  * pool.graceful_timeout_ms the master SIGKILLs what remains, requeues their
  * rows, removes the socket and exits.
  *
@@ -49,6 +52,7 @@
 #include "auth.h"
 #include "board.h"
 #include "db.h"
+#include "http.h"
 #include "log.h"
 #include "queue.h"
 #include "sched.h"
@@ -61,7 +65,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
-#include <poll.h>
+#include <malloc.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -97,7 +102,6 @@ struct worker {
     int nthreads;
     int stopping;                 /* atomic */
     int stop_fd;                  /* eventfd, written once on stop */
-    pthread_mutex_t accept_mu;    /* one thread at a time waits for a connection */
     pthread_mutex_t mu;
     pthread_cond_t exited;
     int alive;
@@ -113,30 +117,22 @@ static int64_t mono_ms(void)
 
 static void notify_sched(void *arg) { sched_notify(arg); }
 
-/* Accept the next connection, or return -1 once the worker stops. One
- * thread of the process at a time waits (accept_mu), in poll() on the
- * listening socket and the stop eventfd, so that a stop wakes it without
- * a signal: a signal could land while libfcgi reads a request it has just
- * accepted and fail that request. The listening socket is non-blocking:
- * another process may take the connection first (EAGAIN: wait again). */
-static int next_connection(struct worker *w)
+/* Accept the next connection, or return -1 once the worker stops. A
+ * thread first tries accept4 (under load a connection is already waiting,
+ * and the thread takes it without sleeping), then sleeps in epoll_wait on
+ * its own epoll instance, where the listening socket is registered with
+ * EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of
+ * them. The stop eventfd, registered without it, wakes every thread, so a
+ * stop needs no signal: a signal could land while libfcgi reads a request
+ * it has just accepted and fail that request. The listening socket is
+ * non-blocking: another thread or process may take the connection first
+ * (EAGAIN: wait again). */
+static int next_connection(struct worker *w, int ep)
 {
-    struct pollfd p[2];
+    struct epoll_event ev;
     int fd = -1;
 
-    pthread_mutex_lock(&w->accept_mu);
     while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
-        p[0].fd = w->listen_fd;
-        p[0].events = POLLIN;
-        p[1].fd = w->stop_fd;
-        p[1].events = POLLIN;
-        if (poll(p, 2, -1) < 0) {
-            if (errno != EINTR)
-                break;
-            continue;
-        }
-        if (p[1].revents)
-            break;                        /* the eventfd stays readable for every thread */
         fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
         if (fd >= 0)
             break;
@@ -144,27 +140,66 @@ static int next_connection(struct worker *w)
             log_warn("accept: %s", strerror(errno));
             break;
         }
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
+                break;
     }
-    pthread_mutex_unlock(&w->accept_mu);
     return fd;
+}
+
+/* This thread's epoll instance: the listening socket (exclusive wakeup)
+ * and the stop eventfd. -1 on failure. */
+static int thread_epoll(struct worker *w)
+{
+    struct epoll_event ev;
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+
+    if (ep < 0)
+        goto out;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
+    ev.data.fd = w->listen_fd;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
+        goto fail;
+    ev.events = EPOLLIN;
+    ev.data.fd = w->stop_fd;
+    if (epoll_ctl(ep, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
+        goto fail;
+    goto out;
+fail:
+    close(ep);
+    ep = -1;
+out:
+    return ep;
 }
 
 static void *request_thread(void *arg)
 {
     struct rthread *t = arg;
     struct worker *w = t->w;
-    FCGX_Request req;
+    FCGX_Request *req = NULL;     /* ours until api_handle defers it */
     char err[256];
     db *rd;
-    int rc, active, fd;
+    int rc, active, fd, ep;
 
-    if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
-        log_error("request thread: %s", err);
+    if ((ep = thread_epoll(w)) < 0) {
+        log_error("request thread: epoll: %s", strerror(errno));
         goto out;
     }
-    FCGX_InitRequest(&req, w->listen_fd, 0);
+    if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("request thread: %s", err);
+        close(ep);
+        goto out;
+    }
     for (;;) {
-        if ((fd = next_connection(w)) < 0)
+        if (!req) {
+            if (!(req = malloc(sizeof *req))) {
+                log_error("request thread: out of memory");
+                break;
+            }
+            FCGX_InitRequest(req, w->listen_fd, 0);
+        }
+        if ((fd = next_connection(w, ep)) < 0)
             break;                        /* stopping */
         pthread_mutex_lock(&t->mu);
         t->state = T_BUSY;
@@ -172,9 +207,9 @@ static void *request_thread(void *arg)
         /* libfcgi reads the request from the connection we accepted: with
          * ipcFd set and keepConnection on, FCGX_Accept_r neither closes it
          * nor accepts another. */
-        req.ipcFd = fd;
-        req.keepConnection = 1;
-        rc = FCGX_Accept_r(&req);
+        req->ipcFd = fd;
+        req->keepConnection = 1;
+        rc = FCGX_Accept_r(req);
         if (rc < 0) {
             log_warn("a FastCGI connection failed before its request was read: %s", strerror(-rc));
             pthread_mutex_lock(&t->mu);
@@ -185,16 +220,25 @@ static void *request_thread(void *arg)
         active = (int)board_inc(&w->slot->active);
         if (active >= w->nthreads)
             board_inc(&w->slot->c.saturated);
-        api_handle(&w->api, rd, &req);     /* counts routes, statuses and slow requests */
-        FCGX_Finish_r(&req);
+        /* api_handle counts routes, statuses and slow requests. A submit
+         * goes to the committer with its request, which answers it after
+         * the commit: this thread is free for the next one at once. */
+        if (api_handle(&w->api, rd, req) == API_DEFERRED)
+            req = NULL;
+        else
+            http_finish(req);
         board_dec(&w->slot->active);
         board_inc(&w->slot->c.accepted);
         pthread_mutex_lock(&t->mu);
         t->state = T_IDLE;
         pthread_mutex_unlock(&t->mu);
     }
-    FCGX_Free(&req, 1);
+    if (req) {
+        FCGX_Free(req, 1);
+        free(req);
+    }
     db_close(rd);
+    close(ep);
 out:
     pthread_mutex_lock(&t->mu);
     t->state = T_DONE;
@@ -237,6 +281,10 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     int64_t deadline;
 
     memset(&w, 0, sizeof w);
+    /* Keep freed memory: by default malloc hands the top of each thread's
+     * heap back to the kernel (madvise) after nearly every request, and the
+     * next request faults it back in. */
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     if (getppid() == 1)           /* the master died before prctl */
         _exit(1);
@@ -248,7 +296,6 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     w.slot = slot;
     w.nthreads = cf->threads;
     pthread_mutex_init(&w.mu, NULL);
-    pthread_mutex_init(&w.accept_mu, NULL);
     pthread_cond_init(&w.exited, NULL);
     /* Non-blocking: several processes poll the one listening socket. */
     if ((w.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||

@@ -3,7 +3,9 @@
  * submission that waited while the previous one committed, so a busy pool
  * makes few large commits instead of many small ones, and processes rarely
  * contend for SQLite's write lock. Each submission has its own SAVEPOINT so
- * that one bad submission does not fail its neighbours.
+ * that one bad submission does not fail its neighbours. Request threads do
+ * not wait for the commit: the committer answers each submission through
+ * its done callback, so a request costs no thread hand-off back.
  *
  * The committers of all worker processes take turns through flock(2) on
  * DATA/ragrade.db-submit.lock before BEGIN IMMEDIATE: the kernel wakes the
@@ -23,18 +25,19 @@
 #include <sys/file.h>
 #include <unistd.h>
 
-/* One waiting submission; lives on the request thread's stack. */
+/* One waiting submission; owned by the queue from queue_post until its
+ * done callback has returned. rows and key are the poster's. */
 struct sub {
     const row *rows;
     size_t n;
     const char *key;
-    int64_t *ids;
+    queue_done_fn done;
+    void *arg;
     int replayed;
     int rc;
-    int done;
-    pthread_cond_t cv;            /* signalled when done: only this waiter wakes */
     char err[256];
     struct sub *next;
+    int64_t ids[];                /* n of them */
 };
 
 struct queue {
@@ -143,12 +146,12 @@ static void *committer(void *arg)
         if (added && q->notify)
             q->notify(q->notify_arg);
 
-        pthread_mutex_lock(&q->mu);
         for (s = list; s; s = next) {
-            next = s->next;       /* s lives on its waiter's stack: read it first */
-            s->done = 1;
-            pthread_cond_signal(&s->cv);
+            next = s->next;
+            s->done(s->arg, s->rc, s->ids, s->replayed, s->err);
+            free(s);
         }
+        pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -214,32 +217,33 @@ void queue_free(queue *q)
     free(q);
 }
 
-int queue_submit(queue *q, const row *rows, size_t n, const char *key, int64_t *ids,
-                 int *replayed, char *err, size_t errlen)
+int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg)
 {
-    struct sub s;
+    struct sub *s = calloc(1, sizeof *s + n * sizeof s->ids[0]);
+    int rc = 0, wake = 0;
 
-    memset(&s, 0, sizeof s);
-    s.rows = rows;
-    s.n = n;
-    s.key = key;
-    s.ids = ids;
-    pthread_cond_init(&s.cv, NULL);
+    if (!s) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    s->rows = rows;
+    s->n = n;
+    s->key = key;
+    s->done = done;
+    s->arg = arg;
     pthread_mutex_lock(&q->mu);
     if (q->stopping) {
-        s.rc = -ESHUTDOWN;
-        snprintf(s.err, sizeof s.err, "the worker is stopping");
+        rc = -ESHUTDOWN;
     } else {
-        *q->tail = &s;
-        q->tail = &s.next;
-        pthread_cond_signal(&q->work);
-        while (!s.done)
-            pthread_cond_wait(&s.cv, &q->mu);
+        wake = !q->head;          /* otherwise the committer has been told */
+        *q->tail = s;
+        q->tail = &s->next;
+        s = NULL;
     }
     pthread_mutex_unlock(&q->mu);
-    pthread_cond_destroy(&s.cv);
-    *replayed = s.replayed;
-    if (s.rc < 0)
-        snprintf(err, errlen, "%s", s.err);
-    return s.rc;
+    if (rc == 0 && wake)
+        pthread_cond_signal(&q->work);
+out:
+    free(s);
+    return rc;
 }

@@ -1,7 +1,8 @@
 /* queue.h - the submit path's group commit. Request threads hand validated
- * rows to queue_submit() and wait; one committer thread per process writes
- * every waiting submission in one IMMEDIATE transaction, commits, and wakes
- * them. A request is answered only after its rows are committed. */
+ * rows to queue_post() and go back to serving; one committer thread per
+ * process writes every waiting submission in one IMMEDIATE transaction,
+ * commits, and then calls each submission's done callback, which answers
+ * it. A request is answered only after its rows are committed. */
 #ifndef RAGRADE_QUEUE_H
 #define RAGRADE_QUEUE_H
 
@@ -23,12 +24,19 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
 /* Commits what waits, stops the thread, closes. NULL is a no-op. */
 void queue_free(queue *q);
 
-/* Store n rows (all or none); blocks until committed. key: the
- * Idempotency-Key or NULL. ids receives n ids; *replayed = 1 when the key
- * was seen before and ids are the first submission's. Returns 0, -EEXIST
- * (key reused with a different number of rows), -ENOSPC (disk full),
- * -EBUSY (lock timeout), -EIO; err says why. */
-int queue_submit(queue *q, const row *rows, size_t n, const char *key, int64_t *ids,
-                 int *replayed, char *err, size_t errlen);
+/* Called once per posted submission, on the committer thread, after its
+ * transaction committed or failed: rc is 0, -EEXIST (the Idempotency-Key
+ * was used for a different number of rows), -ENOSPC (disk full), -EBUSY
+ * (lock timeout), -EIO or -ESHUTDOWN; err says why. On success ids holds n
+ * ids, the first submission's when replayed is 1. ids and err are valid
+ * only during the call. */
+typedef void (*queue_done_fn)(void *arg, int rc, const int64_t *ids, int replayed, const char *err);
+
+/* Hand n rows (stored all or none) to the committer and return at once;
+ * done(arg, ...) follows once they are committed, on the committer thread.
+ * key: the Idempotency-Key or NULL. rows and key are borrowed until done
+ * is called. Returns 0, or -ENOMEM or -ESHUTDOWN (the worker is stopping)
+ * and then done is never called. */
+int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg);
 
 #endif

@@ -38,11 +38,14 @@
  * Retry-After hint); past max_attempts the row fails with last_error. Any
  * other failure fails the row at once.
  *
- * Priority. The scheduler thread runs at nice +5: under a flood of
- * submits the request threads get the CPU, and evaluation catches up when
- * the flood ends. A claim also writes the results of the previous batch in
- * the same transaction, so the scheduler takes SQLite's write lock once per
- * batch, and the submit path's committers (queue.c) rarely wait for it.
+ * Priority. The scheduler thread runs at SCHED_IDLE (judge.idle_priority):
+ * under a flood of submits the request threads get the CPU, and evaluation
+ * catches up when the flood ends. It switches to the ordinary policy for
+ * every database write, so it is never starved while it holds SQLite's
+ * write lock (which would stall the committers behind it). A claim also
+ * writes the results of the previous batch in the same transaction, so the
+ * scheduler takes the write lock once per batch, and the submit path's
+ * committers (queue.c) rarely wait for it.
  *
  * Shutdown. sched_stop() stops claiming, lets evaluations in flight finish
  * for up to pool.graceful_timeout_ms, cancels the rest and puts every row
@@ -64,6 +67,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -74,7 +78,6 @@
 
 #define IDLE_POLL_MS 1000
 #define MAX_BATCH 64
-#define SCHED_NICE 5
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -110,6 +113,7 @@ struct sched {
     int wal_pages;                /* WAL length after our last commit */
     int64_t ckpt_at;              /* next timed checkpoint */
     int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
+    int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
@@ -124,6 +128,23 @@ int sched_backoff_ms(int attempt, int base_ms, int max_ms, unsigned *seed)
     if (d > max_ms)
         d = max_ms;
     return (int)(d * (0.5 + 0.5 * ((double)rand_r(seed) / RAND_MAX)));
+}
+
+/* The scheduler is background work: its thread runs at SCHED_IDLE (it
+ * gets a CPU only when no request thread, nginx or other program wants
+ * one), so it decides to claim and computes metrics only with CPU that
+ * requests leave free. Every database write runs at the ordinary policy:
+ * a thread starved while it holds SQLite's write lock would stall every
+ * submit behind it. judge.idle_priority = no keeps the ordinary policy. */
+static void background(sched *s, int on)
+{
+    struct sched_param sp;
+
+    if (!s->cf->idle_priority || s->idle == on)
+        return;
+    memset(&sp, 0, sizeof sp);
+    if (pthread_setschedparam(pthread_self(), on ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
+        s->idle = on;
 }
 
 /* sqlite3_wal_hook: also turns off this connection's own auto-checkpoint. */
@@ -142,12 +163,14 @@ static void checkpoint(sched *s, int64_t now)
     if (s->cf->checkpoint_pages && (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at)) {
         s->ckpt_at = now + IDLE_POLL_MS;
         s->wal_pages = 0;
+        background(s, 0);
         if (sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK &&
             done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
             if (s->slot)
                 board_inc(&s->slot->c.checkpoints);
             log_debug("checkpoint: %d of %d WAL frames in the database", done, log);
         }
+        background(s, 1);
         s->ckpt_log = log;
         s->ckpt_done = done;
     }
@@ -306,18 +329,21 @@ static void write_done(void *arg)
 static void flush(sched *s)
 {
     if (!s->done)
-        return;
+        goto out;
+    background(s, 0);
     if (db_exec(s->d, Q_BEGIN) < 0) {
         log_error("scheduler: cannot write results (%s); their leases will expire and they run again",
                   db_errmsg(s->d));
         drop_done(s);
-        return;
+        goto out;
     }
     write_done(s);
     if (db_exec(s->d, Q_COMMIT) < 0) {
         log_error("scheduler: commit of results failed: %s", db_errmsg(s->d));
         db_exec(s->d, Q_ROLLBACK);
     }
+out:
+    background(s, 1);
 }
 
 /* Mirror the judge's state into the scoreboard and the log on change. */
@@ -373,8 +399,10 @@ static int claim(sched *s, int64_t now)
         cap = MAX_BATCH;
     if (cap <= 0)
         return 0;
+    background(s, 0);
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency, rows, &n,
                   err, sizeof err, s->done ? write_done : NULL, s);
+    background(s, 1);
     if (rc < 0) {
         log_warn("scheduler: %s", err);
         return rc;
@@ -410,11 +438,7 @@ static void *loop(void *arg)
     int state, notified, more = 0, n, timeout;
 
     pthread_setname_np(pthread_self(), "rg-sched");
-    /* Submits first: under a flood of requests the kernel gives this
-     * thread's CPU to the request threads, and evaluation catches up
-     * when the flood ends (Linux applies nice per thread). */
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), SCHED_NICE) < 0)
-        log_debug("scheduler: setpriority: %s", strerror(errno));
+    background(s, 1);
     for (;;) {
         now = db_now_ms();
         notified = __atomic_exchange_n(&s->notified, 0, __ATOMIC_ACQ_REL);
@@ -441,8 +465,10 @@ static void *loop(void *arg)
         if (s->slot)
             board_store(&s->slot->inflight, judge_inflight(s->j));
         if (judge_inflight(s->j) > 0 && now >= renew_at) {
+            background(s, 0);
             if (db_renew(s->d, s->owner, now + s->cf->lease_ms) < 0)
                 log_warn("scheduler: lease renewal failed: %s", db_errmsg(s->d));
+            background(s, 1);
             renew_at = now + s->cf->lease_ms / 3;
         }
         /* Sleep until the earliest timer, or not at all if there is more. */
@@ -460,6 +486,7 @@ static void *loop(void *arg)
     }
     judge_cancel_all(s->j);
     flush(s);
+    background(s, 0);
     {
         char now_iso[32];
 
