@@ -15,7 +15,7 @@ import time
 
 here = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(here, "..", "t", "lib"))
-from harness import ROW, FakeLLM, Server, wait_for  # noqa: E402
+from harness import ROW, FakeLLM, Server, ready_judges  # noqa: E402
 
 
 def timed_run(s, rows, body, batch=500):
@@ -67,13 +67,7 @@ def main():
             with Server(workers=os.cpu_count() or 2, threads=16, env=env) as s:
                 # Initialise every worker's judge before the clock starts:
                 # an init probe is not an evaluation and is not bounded.
-                workers = os.cpu_count() or 2
-
-                def ready():
-                    s.post("/api/eval", dict(ROW, metrics=["faithfulness"]))
-                    return s.log().count("judge openai/judge-model: ready") >= workers
-                wait_for(ready, 60, "every worker's judge", step=0.05)
-                s.wait_status([r[0] for r in s.query("SELECT id FROM evaluations")], ("done",), 60)
+                ready_judges(s, f, os.cpu_count() or 2, dict(ROW, metrics=["faithfulness"]), conc)
                 f.control(reset=True)
                 f.control(delay_ms=delay)
                 t_sub, took, failed = timed_run(s, rows, dict(ROW, metrics=["faithfulness"]))

@@ -183,6 +183,7 @@ static int submit(const api_ctx *a, http_req *r, int route, int64_t t0)
         http_send_error(r, 400, "invalid_request", e.message, e.field);
         goto out;
     }
+    http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     if (!(p = calloc(1, sizeof *p))) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +19,7 @@ struct db {
     sqlite3 *h;
     int busy_timeout_ms;
     int64_t busy_since_us;        /* when the current wait began */
+    int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
     sqlite3_stmt *stmts[Q__COUNT];
 };
 
@@ -275,6 +277,7 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
         goto fail;
     }
     d->busy_timeout_ms = busy_timeout_ms;
+    d->turn_fd = -1;
     if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
         /* Create the file 0640 ourselves (SQLite would honour the umask),
          * but only when it does not exist: closing any descriptor of a file
@@ -326,7 +329,42 @@ void db_close(db *d)
     for (i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(d->stmts[i]);
     sqlite3_close(d->h);
+    if (d->turn_fd >= 0)
+        close(d->turn_fd);
     free(d);
+}
+
+int db_turn_take(db *d)
+{
+    const char *file;
+    char path[4096];
+    int rc = 0;
+
+    if (d->turn_fd < 0) {
+        if (!(file = sqlite3_db_filename(d->h, "main")) || !*file ||
+            snprintf(path, sizeof path, "%s-write.lock", file) >= (int)sizeof path) {
+            rc = -ENAMETOOLONG;
+            goto out;
+        }
+        if ((d->turn_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+            rc = -errno;
+            goto out;
+        }
+    }
+    while (flock(d->turn_fd, LOCK_EX) < 0) {
+        if (errno != EINTR) {
+            rc = -errno;
+            goto out;
+        }
+    }
+out:
+    return rc;
+}
+
+void db_turn_give(db *d)
+{
+    if (d->turn_fd >= 0)
+        flock(d->turn_fd, LOCK_UN);
 }
 
 sqlite3_stmt *db_stmt(db *d, enum db_stmt which)

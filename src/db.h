@@ -37,6 +37,16 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
 void db_close(db *d);                      /* NULL is a no-op */
 sqlite3 *db_handle(db *d);                 /* borrowed */
 
+/* The pool's writers (every committer and scheduler) take turns through
+ * flock(2) on DB-write.lock around their write transactions: the kernel
+ * hands the turn straight to the next waiter, where SQLite's busy handler
+ * would poll in sleeps while the waiter holds up its own group. The lock
+ * dies with its process, so a killed worker never wedges the others.
+ * take: 0, or a negative errno (the lock file cannot be opened; the busy
+ * handler still keeps writers apart). give after every successful take. */
+int db_turn_take(db *d);
+void db_turn_give(db *d);
+
 /* A cached prepared statement, reset and with bindings cleared. NULL with
  * err filled if it cannot be prepared. */
 sqlite3_stmt *db_stmt(db *d, enum db_stmt which);

@@ -140,9 +140,10 @@ static int next_connection(struct worker *w, int ep)
             log_warn("accept: %s", strerror(errno));
             break;
         }
-        if (errno == EAGAIN || errno == EWOULDBLOCK)
-            if (epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR)
-                break;
+        if ((errno == EAGAIN || errno == EWOULDBLOCK) && epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR) {
+            log_warn("epoll_wait: %s", strerror(errno));
+            break;
+        }
     }
     return fd;
 }

@@ -7,11 +7,10 @@
  * not wait for the commit: the committer answers each submission through
  * its done callback, so a request costs no thread hand-off back.
  *
- * The committers of all worker processes take turns through flock(2) on
- * DATA/ragrade.db-submit.lock before BEGIN IMMEDIATE: the kernel wakes the
- * next one the moment the lock is free, where SQLite's busy handler would
- * poll in sleeps, and while one commits the others' groups grow. The lock
- * dies with its process, so a killed worker never wedges the others. */
+ * The committers and schedulers of all worker processes take turns
+ * (db_turn_take) before BEGIN IMMEDIATE: the kernel wakes the next one the
+ * moment the turn is free, where SQLite's busy handler would poll in
+ * sleeps, and while one commits the others' groups grow. */
 #include "queue.h"
 #include "db.h"
 #include "log.h"
@@ -21,9 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 /* One waiting submission; owned by the queue from queue_post until its
  * done callback has returned. rows and key are the poster's. */
@@ -51,7 +47,6 @@ struct queue {
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
-    int lock_fd;                  /* flock(2) shared by the committers of all workers */
 };
 
 #define MAX_ROWS_PER_TXN 4096
@@ -85,11 +80,9 @@ static int commit_group(queue *q, struct sub *list)
 {
     char now[32];
     struct sub *s;
-    int rc, added = 0;
+    int rc, added = 0, turn;
 
-    if (q->lock_fd >= 0)
-        while (flock(q->lock_fd, LOCK_EX) < 0 && errno == EINTR)
-            ;
+    turn = db_turn_take(q->d) == 0;
     db_iso(db_now_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
@@ -112,8 +105,8 @@ static int commit_group(queue *q, struct sub *list)
         added = 0;
     }
 out:
-    if (q->lock_fd >= 0)
-        flock(q->lock_fd, LOCK_UN);
+    if (turn)
+        db_turn_give(q->d);
     return added;
 }
 
@@ -169,7 +162,6 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
-    q->lock_fd = -1;
     pthread_mutex_init(&q->mu, NULL);
     pthread_cond_init(&q->work, NULL);
     if (!(q->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
@@ -178,15 +170,6 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
      * the database and fsyncs, which would stall every request of the
      * group. The scheduler's connection checkpoints instead (sched.c). */
     sqlite3_wal_autocheckpoint(db_handle(q->d), 0);
-    {
-        char path[CONF_PATH_MAX + 16];
-
-        snprintf(path, sizeof path, "%s-submit.lock", cf->db_path);
-        if ((q->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
-            snprintf(err, errlen, "%s: %s", path, strerror(errno));
-            goto fail;
-        }
-    }
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;
@@ -210,8 +193,6 @@ void queue_free(queue *q)
         pthread_join(q->thread, NULL);
     }
     db_close(q->d);
-    if (q->lock_fd >= 0)
-        close(q->lock_fd);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     free(q);

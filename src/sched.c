@@ -114,6 +114,7 @@ struct sched {
     int64_t ckpt_at;              /* next timed checkpoint */
     int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
+    int turn;                     /* 1: we hold the writers' turn */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
@@ -145,6 +146,22 @@ static void background(sched *s, int on)
     memset(&sp, 0, sizeof sp);
     if (pthread_setschedparam(pthread_self(), on ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
         s->idle = on;
+}
+
+/* Around every write transaction: the ordinary policy, and the pool's
+ * writers' turn (db_turn_take), taken like the committers take it. */
+static void write_begin(sched *s)
+{
+    background(s, 0);
+    s->turn = db_turn_take(s->d) == 0;
+}
+
+static void write_end(sched *s)
+{
+    if (s->turn)
+        db_turn_give(s->d);
+    s->turn = 0;
+    background(s, 1);
 }
 
 /* sqlite3_wal_hook: also turns off this connection's own auto-checkpoint. */
@@ -329,8 +346,8 @@ static void write_done(void *arg)
 static void flush(sched *s)
 {
     if (!s->done)
-        goto out;
-    background(s, 0);
+        return;
+    write_begin(s);
     if (db_exec(s->d, Q_BEGIN) < 0) {
         log_error("scheduler: cannot write results (%s); their leases will expire and they run again",
                   db_errmsg(s->d));
@@ -343,7 +360,7 @@ static void flush(sched *s)
         db_exec(s->d, Q_ROLLBACK);
     }
 out:
-    background(s, 1);
+    write_end(s);
 }
 
 /* Mirror the judge's state into the scoreboard and the log on change. */
@@ -399,10 +416,10 @@ static int claim(sched *s, int64_t now)
         cap = MAX_BATCH;
     if (cap <= 0)
         return 0;
-    background(s, 0);
+    write_begin(s);
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency, rows, &n,
                   err, sizeof err, s->done ? write_done : NULL, s);
-    background(s, 1);
+    write_end(s);
     if (rc < 0) {
         log_warn("scheduler: %s", err);
         return rc;
@@ -465,10 +482,10 @@ static void *loop(void *arg)
         if (s->slot)
             board_store(&s->slot->inflight, judge_inflight(s->j));
         if (judge_inflight(s->j) > 0 && now >= renew_at) {
-            background(s, 0);
+            write_begin(s);
             if (db_renew(s->d, s->owner, now + s->cf->lease_ms) < 0)
                 log_warn("scheduler: lease renewal failed: %s", db_errmsg(s->d));
-            background(s, 1);
+            write_end(s);
             renew_at = now + s->cf->lease_ms / 3;
         }
         /* Sleep until the earliest timer, or not at all if there is more. */
@@ -486,7 +503,7 @@ static void *loop(void *arg)
     }
     judge_cancel_all(s->j);
     flush(s);
-    background(s, 0);
+    write_begin(s);
     {
         char now_iso[32];
 
@@ -494,6 +511,7 @@ static void *loop(void *arg)
         if (db_release_owner(s->d, s->owner, now_iso) < 0)
             log_error("scheduler: could not requeue the rows in hand: %s", db_errmsg(s->d));
     }
+    write_end(s);
     return NULL;
 }
 

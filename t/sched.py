@@ -11,7 +11,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
-from harness import ROW, FakeLLM, Server, cpu_ticks, percentile, wait_for  # noqa: E402
+from harness import ROW, FakeLLM, Server, cpu_ticks, percentile, ready_judges, wait_for  # noqa: E402
 
 FAITH = dict(ROW, metrics=["faithfulness"])
 
@@ -109,11 +109,7 @@ def llm_cases():
         f.control(reset=True)
         with Server(workers=2, env=f.env(**dict(base, RAGRADE_JUDGE_MAX_CONCURRENCY="3"))) as s:
             # Both workers initialise (probe) first; then the bound is measured.
-            def both_ready():
-                s.post("/api/eval", FAITH)
-                return s.log().count("judge openai/judge-model: ready") >= 2
-            wait_for(both_ready, 30, "both workers' judges to be ready", step=0.05)
-            s.wait_status([r[0] for r in s.query("SELECT id FROM evaluations")], ("done",), 60)
+            ready_judges(s, f, 2, FAITH, 3)
             f.control(reset=True)
             f.control(delay_ms=150)
             ids = s.post("/api/eval", [FAITH] * 24).json()["ids"]

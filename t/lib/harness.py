@@ -26,6 +26,21 @@ def free_port():
     return port
 
 
+def ready_judges(s, f, workers, row, max_concurrency, timeout=60):
+    """Bring every worker's LLM judge to ready, then let every row finish.
+    A worker starts its judge on its own first submit, or on queued rows
+    seen at its scheduler's idle poll (1 s); light traffic may all reach
+    one worker (a new connection wakes the first idle thread), so the fake
+    holds its answers while more rows wait than the pool may run at once,
+    until every worker has seen them and is ready."""
+    f.control(delay_ms=400)
+    s.post("/api/eval", [row] * (4 * max_concurrency + 8))
+    wait_for(lambda: s.log().count("judge openai/judge-model: ready") >= workers, timeout,
+             "every worker's judge to be ready", step=0.05)
+    f.control(delay_ms=0)
+    s.wait_status([r[0] for r in s.query("SELECT id FROM evaluations")], ("done",), timeout)
+
+
 def wait_for(cond, timeout=20.0, what="condition", step=0.02):
     """Poll cond() until it returns a true value; raise after timeout. This
     waits for a state we can observe, it does not stand in for one."""
