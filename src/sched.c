@@ -45,7 +45,12 @@
  * write lock (which would stall the committers behind it). A claim also
  * writes the results of the previous batch in the same transaction, so the
  * scheduler takes the write lock once per batch, and the submit path's
- * committers (queue.c) rarely wait for it.
+ * committers (queue.c) rarely wait for it. And while this worker's
+ * committer adds rows (a commit in the last FLOOD_MS), the scheduler holds
+ * its claims and result writes back, claiming at most once a YIELD_MAX_MS:
+ * a claim with its results holds the writers' turn for milliseconds, and
+ * every submit of the pool would wait behind it. Evaluation goes on at
+ * that pace through a flood and at full speed once it ends.
  *
  * Shutdown. sched_stop() stops claiming, lets evaluations in flight finish
  * for up to pool.graceful_timeout_ms, cancels the rest and puts every row
@@ -71,13 +76,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #define IDLE_POLL_MS 1000
 #define MAX_BATCH 64
+#define FLOOD_MS 20               /* a local commit this recent: submits are flowing */
+#define YIELD_MAX_MS 1000         /* but claim at least this often */
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -102,6 +107,7 @@ struct sched {
     int started;
     int stop;                     /* atomic: sched_stop was called */
     int notified;                 /* atomic: new local rows */
+    int64_t submit_at;            /* atomic: when the last local commit added rows (ms) */
     char owner[BOARD_OWNER_MAX];
     unsigned seed;
     struct done *done, **done_tail;
@@ -451,8 +457,8 @@ static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; 
 static void *loop(void *arg)
 {
     sched *s = arg;
-    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake;
-    int state, notified, more = 0, n, timeout;
+    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake, claimed_at = 0, yield_until = 0;
+    int state, notified, more = 0, n, timeout, want = 0, yield = 0;
 
     pthread_setname_np(pthread_self(), "rg-sched");
     background(s, 1);
@@ -468,15 +474,24 @@ static void *loop(void *arg)
             state = publish_state(s);
             maybe_init(s, state, notified, now);
             state = publish_state(s);
-            if (state == JUDGE_READY && (notified || more || s->done || now >= next_poll)) {
+            want |= notified || more || s->done || now >= next_poll;
+            /* Submits first: while this worker commits submits, hold the
+             * next claim (and the write of results) back, up to
+             * YIELD_MAX_MS since the last claim. */
+            yield_until = min64(__atomic_load_n(&s->submit_at, __ATOMIC_ACQUIRE) + FLOOD_MS,
+                                claimed_at + YIELD_MAX_MS);
+            yield = state == JUDGE_READY && want && now < yield_until;
+            if (state == JUDGE_READY && want && !yield) {
                 n = claim(s, now);
                 more = n > 0 && judge_inflight(s->j) < s->cf->max_concurrency;
                 next_poll = now + IDLE_POLL_MS;
+                claimed_at = now;
+                want = 0;
             } else if (state != JUDGE_READY && now >= next_poll) {
                 next_poll = now + IDLE_POLL_MS;
             }
         }
-        if (!more)                 /* otherwise the next claim writes them */
+        if (!more && !yield)       /* otherwise the next claim writes them */
             flush(s);
         checkpoint(s, now);
         if (s->slot)
@@ -497,7 +512,9 @@ static void *loop(void *arg)
         if (drain_until)
             wake = min64(wake, drain_until);
         wake = min64(wake, db_next_due(s->d));
-        timeout = more ? 0 : wake <= now ? 0 : (int)(wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : wake - now);
+        if (yield)
+            wake = min64(wake, yield_until);
+        timeout = more && !yield ? 0 : wake <= now ? 0 : (int)(wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : wake - now);
         if (judge_run(s->j, timeout) < 0)
             log_warn("scheduler: judge_run failed");
     }
@@ -527,6 +544,7 @@ int sched_start(sched *s, char *err, size_t errlen)
 
 void sched_notify(sched *s)
 {
+    __atomic_store_n(&s->submit_at, db_now_ms(), __ATOMIC_RELEASE);
     __atomic_store_n(&s->notified, 1, __ATOMIC_RELEASE);
     judge_wakeup(s->j);
 }
