@@ -261,8 +261,12 @@ def check_metrics_and_status(s, fake):
     pids = sorted(s.worker_pids())
     tap.ok(r.status == 200 and st["workers"] == 2 and sorted(p["pid"] for p in st["processes"]) == pids
            and all(p["threads"] == 4 and p["active_threads"] + p["idle_threads"] == 4 and p["start_time"].endswith("Z")
-                   and p["judge"]["state"] == "ready" and "accepted" in p and "saturated" in p and "slow_requests" in p
-                   for p in st["processes"]) and st["accepted"] >= 1 and st["slow_requests"] >= 1,
+                   and p["judge"]["state"] in ("uninitialized", "initializing", "ready", "failed")
+                   and "accepted" in p and "saturated" in p and "slow_requests" in p
+                   for p in st["processes"])
+           # light traffic may all reach one worker, whose judge alone has started
+           and any(p["judge"]["state"] == "ready" for p in st["processes"])
+           and st["accepted"] >= 1 and st["slow_requests"] >= 1,
            "GET /api/status: per worker pid, start time, threads active and idle, accepted, saturated, slow, judge", st)
     tap.ok(st["active_threads"] >= 1, "the status request itself holds an active thread", st["active_threads"])
     return m1
