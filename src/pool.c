@@ -298,7 +298,8 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     w.nthreads = cf->threads;
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.exited, NULL);
-    /* Non-blocking: several processes poll the one listening socket. */
+    /* Non-blocking: the threads of several processes accept from the one
+     * listening socket, and the loser of a race must not block. */
     if ((w.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
         fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
         log_error("worker: %s", strerror(errno));

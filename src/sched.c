@@ -458,12 +458,13 @@ static void *loop(void *arg)
 {
     sched *s = arg;
     int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake, claimed_at = 0, yield_until = 0;
-    int state, notified, more = 0, n, timeout, want = 0, yield = 0;
+    int state, notified, more = 0, n, timeout, want = 0, yield;
 
     pthread_setname_np(pthread_self(), "rg-sched");
     background(s, 1);
     for (;;) {
         now = db_now_ms();
+        yield = 0;                 /* never carried into a stop: the drain must not spin */
         notified = __atomic_exchange_n(&s->notified, 0, __ATOMIC_ACQ_REL);
         if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
             if (!drain_until)
