@@ -154,8 +154,12 @@ class Server:
         wait_for(up, 20, "nginx")
 
     def start(self):
-        self.start_pool()
-        self.start_nginx()
+        try:
+            self.start_pool()
+            self.start_nginx()
+        except BaseException:
+            self.stop()           # a failed start must leave no pool behind
+            raise
         return self
 
     def stop_pool(self, sig=signal.SIGTERM, timeout=30):
