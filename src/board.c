@@ -14,6 +14,7 @@ struct board {
     int nslots;
     int64_t started_ms;
     uint64_t restarts;
+    int64_t submit_ms;            /* board_note_submit: the last commit that added rows */
     unsigned fold_seq;            /* odd while the master folds a slot */
     board_counters dead;          /* counters of workers that exited */
     board_slot slots[];
@@ -53,6 +54,8 @@ board_slot *board_slot_at(board *b, int i) { return &b->slots[i]; }
 int64_t board_started_ms(const board *b) { return b->started_ms; }
 void board_add_restart(board *b) { board_inc(&b->restarts); }
 uint64_t board_restarts(const board *b) { return board_load(&b->restarts); }
+void board_note_submit(board *b, int64_t now_ms) { board_store(&b->submit_ms, now_ms); }
+int64_t board_last_submit(const board *b) { return board_load(&b->submit_ms); }
 
 void board_fold(board *b, board_slot *s)
 {

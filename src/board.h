@@ -1,6 +1,7 @@
 /* board.h - the pool's scoreboard, in the manner of php-fpm's: one shared
  * memory region made by the master before it forks, one slot per worker.
- * Each worker writes only its own slot; anyone may read every slot. Counters
+ * Each worker writes only its own slot (and the pool-wide submit clock,
+ * board_note_submit); anyone may read every slot. Counters
  * are atomics; the judge's state and error are guarded by a sequence
  * number so that readers never see a torn string. When a worker dies the
  * master folds its counters into a pool-wide total (board_fold), so sums
@@ -65,6 +66,12 @@ int64_t board_started_ms(const board *b);
 /* Worker restarts, kept by the master. */
 void board_add_restart(board *b);
 uint64_t board_restarts(const board *b);
+
+/* The submit clock: every committer stamps it when a commit added rows,
+ * and every scheduler reads it, so that all of them hold their claims back
+ * while any worker commits submits (they share one writers' turn). */
+void board_note_submit(board *b, int64_t now_ms);
+int64_t board_last_submit(const board *b);
 
 /* Master: add a dead worker's counters to the pool-wide total and clear its
  * slot, atomically for board_sum. */

@@ -305,7 +305,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
         log_error("worker: %s", strerror(errno));
         goto out;
     }
-    if (!(w.sched = sched_new(cf, slot, err, sizeof err)) ||
+    if (!(w.sched = sched_new(cf, b, slot, err, sizeof err)) ||
         !(w.q = queue_new(cf, notify_sched, w.sched, err, sizeof err)) ||
         sched_start(w.sched, err, sizeof err) < 0) {
         log_error("worker: %s", err);

@@ -9,8 +9,8 @@
  * and everything slow: judge initialisation (loading metrics, probing an
  * LLM endpoint with retries), LLM calls, result writes. Nothing here holds
  * a lock that a request thread takes; the only shared state is an atomic
- * "notified" flag, the judge's wakeup (an eventfd or curl_multi_wakeup) and
- * this worker's scoreboard slot.
+ * "notified" flag, the judge's wakeup (an eventfd or curl_multi_wakeup),
+ * this worker's scoreboard slot and the pool's submit clock.
  *
  * Loop. The thread waits inside judge_run() (poll on the eventfd, or
  * curl_multi_poll) until woken by a local commit, by I/O, or by the
@@ -45,11 +45,14 @@
  * write lock (which would stall the committers behind it). A claim also
  * writes the results of the previous batch in the same transaction, so the
  * scheduler takes the write lock once per batch, and the submit path's
- * committers (queue.c) rarely wait for it. And while this worker's
- * committer adds rows (a commit in the last FLOOD_MS), the scheduler holds
- * its claims and result writes back, claiming at most once a YIELD_MAX_MS:
- * a claim with its results holds the writers' turn for milliseconds, and
- * every submit of the pool would wait behind it. Evaluation goes on at
+ * committers (queue.c) rarely wait for it. And while any worker's
+ * committer adds rows (a commit in the last FLOOD_MS, by the pool's submit
+ * clock on the scoreboard), the scheduler holds its claims and result
+ * writes back, claiming at most once a YIELD_MAX_MS: a claim with its
+ * results holds the writers' turn for milliseconds, and every submit of
+ * the pool would wait behind it. The clock is pool-wide because the turn
+ * is: a worker that gets few submits must not claim in a loop while the
+ * others' committers queue behind it. Evaluation goes on at
  * that pace through a flood and at full speed once it ends.
  *
  * Shutdown. sched_stop() stops claiming, lets evaluations in flight finish
@@ -107,6 +110,7 @@ struct sched {
     int started;
     int stop;                     /* atomic: sched_stop was called */
     int notified;                 /* atomic: new local rows */
+    board *b;                     /* the pool's submit clock; NULL: submit_at */
     int64_t submit_at;            /* atomic: when the last local commit added rows (ms) */
     char owner[BOARD_OWNER_MAX];
     unsigned seed;
@@ -199,7 +203,7 @@ static void checkpoint(sched *s, int64_t now)
     }
 }
 
-sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen)
+sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen)
 {
     sched *s = calloc(1, sizeof *s);
     struct timespec ts;
@@ -209,6 +213,7 @@ sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen)
         goto fail;
     }
     s->cf = cf;
+    s->b = b;
     s->slot = slot;
     s->done_tail = &s->done;
     s->last_state = -1;
@@ -454,6 +459,13 @@ static int claim(sched *s, int64_t now)
 
 static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; }
 
+/* When a committer of the pool (or of this worker, without a board) last
+ * added rows; 0 for never. */
+static int64_t last_submit(sched *s)
+{
+    return s->b ? board_last_submit(s->b) : __atomic_load_n(&s->submit_at, __ATOMIC_ACQUIRE);
+}
+
 static void *loop(void *arg)
 {
     sched *s = arg;
@@ -476,10 +488,10 @@ static void *loop(void *arg)
             maybe_init(s, state, notified, now);
             state = publish_state(s);
             want |= notified || more || s->done || now >= next_poll;
-            /* Submits first: while this worker commits submits, hold the
+            /* Submits first: while any worker commits submits, hold the
              * next claim (and the write of results) back, up to
              * YIELD_MAX_MS since the last claim. */
-            yield_until = min64(__atomic_load_n(&s->submit_at, __ATOMIC_ACQUIRE) + FLOOD_MS,
+            yield_until = min64(last_submit(s) + FLOOD_MS,
                                 claimed_at + YIELD_MAX_MS);
             yield = state == JUDGE_READY && want && now < yield_until;
             if (state == JUDGE_READY && want && !yield) {
@@ -545,7 +557,10 @@ int sched_start(sched *s, char *err, size_t errlen)
 
 void sched_notify(sched *s)
 {
-    __atomic_store_n(&s->submit_at, db_now_ms(), __ATOMIC_RELEASE);
+    if (s->b)
+        board_note_submit(s->b, db_now_ms());
+    else
+        __atomic_store_n(&s->submit_at, db_now_ms(), __ATOMIC_RELEASE);
     __atomic_store_n(&s->notified, 1, __ATOMIC_RELEASE);
     judge_wakeup(s->j);
 }

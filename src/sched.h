@@ -11,12 +11,14 @@
 
 typedef struct sched sched;
 
-/* slot: this worker's scoreboard slot (borrowed; may be NULL). Opens the
- * thread's database connection and makes the judge (no I/O). NULL with err
- * filled on failure. */
-sched *sched_new(const conf *cf, board_slot *slot, char *err, size_t errlen);
+/* b, slot: the pool's scoreboard and this worker's slot in it (borrowed;
+ * both may be NULL, and the scheduler then sees only its own worker's
+ * submits). Opens the thread's database connection and makes the judge (no
+ * I/O). NULL with err filled on failure. */
+sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen);
 int sched_start(sched *s, char *err, size_t errlen);
-/* New rows were queued: claim them now. Thread-safe, cheap. */
+/* This worker's committer queued new rows: claim them soon, and stamp the
+ * pool's submit clock (see FLOOD_MS in sched.c). Thread-safe, cheap. */
 void sched_notify(sched *s);
 /* Stop claiming; let evaluations in flight finish for up to
  * cf->graceful_timeout_ms, then cancel the rest and put them back in the
