@@ -50,6 +50,7 @@ static const struct key keys[] = {
     I("limits", "max_list", max_list, 1, 10000),
     I("db", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
     I("db", "checkpoint_pages", checkpoint_pages, 0, 1000000),
+    I("db", "commit_interval_us", commit_interval_us, 0, 100000),
     S("judge", "backend", backend),
     { "judge", "url", K_URLS, offsetof(conf, urls), 0, 0, 0 },
     S("judge", "model", model),
@@ -134,6 +135,7 @@ void conf_defaults(conf *cf)
     cf->max_list = 500;
     cf->busy_timeout_ms = 5000;
     cf->checkpoint_pages = 256;
+    cf->commit_interval_us = 2000;
     snprintf(cf->backend, sizeof cf->backend, "builtin");
     cf->max_concurrency = 8;
     cf->max_attempts = 3;

@@ -37,6 +37,7 @@ typedef struct conf {
     /* [db] */
     int busy_timeout_ms;
     int checkpoint_pages;             /* the scheduler checkpoints the WAL past this; 0: never */
+    int commit_interval_us;           /* least time between a worker's commits under load */
     /* [judge] */
     char backend[16];                 /* builtin | openai | ollama */
     char urls[CONF_MAX_URLS][CONF_PATH_MAX];

@@ -10,13 +10,22 @@
  * The committers and schedulers of all worker processes take turns
  * (db_turn_take) before BEGIN IMMEDIATE: the kernel wakes the next one the
  * moment the turn is free, where SQLite's busy handler would poll in
- * sleeps, and while one commits the others' groups grow. */
+ * sleeps, and while one commits the others' groups grow.
+ *
+ * Under load a committer commits at most once per db.commit_interval_us
+ * (measured from the start of its previous commit): a commit writes every
+ * page it touched (the table's last leaves, one leaf per index, the
+ * header page), so a group of 2 rows writes about 4 pages per row and a
+ * group of 20 well under one. A submit that finds the committer idle past
+ * the interval commits at once, and EARLY_ROWS waiting rows cut the wait
+ * short. */
 #include "queue.h"
 #include "db.h"
 #include "log.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,12 +53,23 @@ struct queue {
     pthread_mutex_t mu;
     pthread_cond_t work;          /* committer waits for submissions */
     struct sub *head, **tail;
+    size_t queued;                /* rows in the list */
+    int64_t last_commit_us;       /* monotonic: when the last group was taken */
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
 };
 
 #define MAX_ROWS_PER_TXN 4096
+#define EARLY_ROWS 512            /* this many waiting rows commit without waiting */
+
+static int64_t mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
 
 static void store_one(queue *q, struct sub *s, const char *now)
 {
@@ -75,14 +95,14 @@ static void store_one(queue *q, struct sub *s, const char *now)
     db_exec(q->d, Q_RELEASE);
 }
 
-/* Write one group: everything in list, in one transaction. */
+/* Write one group: everything in list, in one transaction. The caller
+ * holds the writers' turn. */
 static int commit_group(queue *q, struct sub *list)
 {
     char now[32];
     struct sub *s;
-    int rc, added = 0, turn;
+    int rc, added = 0;
 
-    turn = db_turn_take(q->d) == 0;
     db_iso(db_now_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
@@ -105,17 +125,51 @@ static int commit_group(queue *q, struct sub *list)
         added = 0;
     }
 out:
-    if (turn)
-        db_turn_give(q->d);
     return added;
+}
+
+/* Take up to MAX_ROWS_PER_TXN rows' worth of waiting submissions (at
+ * least one) off the queue. Called with q->mu held. */
+static struct sub *take_group(queue *q)
+{
+    struct sub *list = q->head, **cut;
+    size_t rows = 0;
+
+    for (cut = &q->head; *cut && (rows == 0 || rows + (*cut)->n <= MAX_ROWS_PER_TXN); cut = &(*cut)->next)
+        rows += (*cut)->n;
+    q->queued -= rows;
+    q->head = *cut;
+    *cut = NULL;
+    if (!q->head)
+        q->tail = &q->head;
+    return list;
+}
+
+/* Under load, let the group grow until commit_interval_us after the start
+ * of the previous commit (or EARLY_ROWS, or a stop). Called with q->mu
+ * held; returns at once when the committer was idle that long. */
+static void wait_interval(queue *q)
+{
+    int64_t until = q->last_commit_us + q->cf->commit_interval_us, now;
+    struct timespec ts;
+
+    while (!q->stopping && q->queued < EARLY_ROWS && (now = mono_us()) < until) {
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        ts.tv_sec += (time_t)((until - now) / 1000000);
+        ts.tv_nsec += (long)((until - now) % 1000000) * 1000;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&q->work, &q->mu, &ts);
+    }
 }
 
 static void *committer(void *arg)
 {
     queue *q = arg;
-    struct sub *list, *s, *next, **cut;
-    size_t rows;
-    int added;
+    struct sub *list, *s, *next;
+    int added, turn;
 
     pthread_setname_np(pthread_self(), "rg-commit");
     pthread_mutex_lock(&q->mu);
@@ -124,18 +178,19 @@ static void *committer(void *arg)
             pthread_cond_wait(&q->work, &q->mu);
         if (!q->head)
             break;
-        /* Take up to MAX_ROWS_PER_TXN rows' worth of submissions. */
-        list = q->head;
-        rows = 0;
-        for (cut = &q->head; *cut && (rows == 0 || rows + (*cut)->n <= MAX_ROWS_PER_TXN); cut = &(*cut)->next)
-            rows += (*cut)->n;
-        q->head = *cut;
-        *cut = NULL;
-        if (!q->head)
-            q->tail = &q->head;
+        wait_interval(q);
+        /* Wait for the writers' turn first and take the group after: what
+         * arrives while another process commits joins this group. */
+        pthread_mutex_unlock(&q->mu);
+        turn = db_turn_take(q->d) == 0;
+        pthread_mutex_lock(&q->mu);
+        q->last_commit_us = mono_us();
+        list = take_group(q);
         pthread_mutex_unlock(&q->mu);
 
         added = commit_group(q, list);
+        if (turn)
+            db_turn_give(q->d);
         if (added && q->notify)
             q->notify(q->notify_arg);
 
@@ -153,6 +208,7 @@ static void *committer(void *arg)
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
 {
     queue *q = calloc(1, sizeof *q);
+    pthread_condattr_t ca;
 
     if (!q) {
         snprintf(err, errlen, "out of memory");
@@ -163,7 +219,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify_arg = arg;
     q->tail = &q->head;
     pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->work, NULL);
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&q->work, &ca);
+    pthread_condattr_destroy(&ca);
     if (!(q->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
@@ -216,7 +275,10 @@ int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_
     if (q->stopping) {
         rc = -ESHUTDOWN;
     } else {
-        wake = !q->head;          /* otherwise the committer has been told */
+        /* Wake the committer when it may be idle, or when the group is
+         * large enough to cut its wait short; otherwise it has been told. */
+        wake = !q->head || (q->queued < EARLY_ROWS && q->queued + n >= EARLY_ROWS);
+        q->queued += n;
         *q->tail = s;
         q->tail = &s->next;
         s = NULL;
