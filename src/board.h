@@ -39,6 +39,7 @@ typedef struct board_counters {
     uint64_t failed;              /* rows failed */
     uint64_t retried;             /* rows put back for a retry */
     uint64_t checkpoints;         /* WAL checkpoints run by the scheduler */
+    uint64_t wal_restarts;        /* checkpoints that let the next writer restart the WAL */
 } board_counters;
 
 typedef struct board_slot {

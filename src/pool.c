@@ -115,7 +115,7 @@ static int64_t mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void notify_sched(void *arg) { sched_notify(arg); }
+static void notify_sched(void *arg, int wal_pages) { sched_notify(arg, wal_pages); }
 
 /* Accept the next connection, or return -1 once the worker stops. A
  * thread first tries accept4 (under load a connection is already waiting,

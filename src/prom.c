@@ -221,6 +221,9 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
     put(b, "ragrade_judge_retries_total %llu\n", U(c->retried));
     family(b, "ragrade_wal_checkpoints_total", "counter", "Passive WAL checkpoints run by the schedulers.");
     put(b, "ragrade_wal_checkpoints_total %llu\n", U(c->checkpoints));
+    family(b, "ragrade_wal_restarts_total", "counter",
+           "Checkpoints that copied the last WAL frames while writers waited, so that the next commit restarts the WAL.");
+    put(b, "ragrade_wal_restarts_total %llu\n", U(c->wal_restarts));
 }
 
 /* The database series; 0 or a negative code (then nothing was written). */

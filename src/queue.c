@@ -58,6 +58,7 @@ struct queue {
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
+    int wal_pages;                /* the WAL's length after our last commit */
 };
 
 #define MAX_ROWS_PER_TXN 4096
@@ -192,7 +193,7 @@ static void *committer(void *arg)
         if (turn)
             db_turn_give(q->d);
         if (added && q->notify)
-            q->notify(q->notify_arg);
+            q->notify(q->notify_arg, q->wal_pages);
 
         for (s = list; s; s = next) {
             next = s->next;
@@ -203,6 +204,15 @@ static void *committer(void *arg)
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
+}
+
+/* sqlite3_wal_hook, on the committer thread after each commit. */
+static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
+{
+    (void)h;
+    (void)name;
+    ((queue *)arg)->wal_pages = pages;
+    return SQLITE_OK;
 }
 
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
@@ -227,8 +237,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
      * the database and fsyncs, which would stall every request of the
-     * group. The scheduler's connection checkpoints instead (sched.c). */
-    sqlite3_wal_autocheckpoint(db_handle(q->d), 0);
+     * group. The scheduler's connection checkpoints instead (sched.c),
+     * told the WAL's length by notify. This hook replaces SQLite's
+     * automatic checkpoint. */
+    sqlite3_wal_hook(db_handle(q->d), on_wal, q);
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;

@@ -15,8 +15,9 @@
 typedef struct queue queue;
 
 /* Called by the committer after a commit that added rows (wakes the
- * scheduler). Runs on the committer thread. */
-typedef void (*queue_notify_fn)(void *arg);
+ * scheduler), with the WAL's length in pages after that commit. Runs on
+ * the committer thread. */
+typedef void (*queue_notify_fn)(void *arg, int wal_pages);
 
 /* Opens its own connection to cf->db_path and starts the committer thread.
  * NULL with err filled on failure. */

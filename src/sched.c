@@ -67,7 +67,15 @@
  * the WAL's length after each of our commits, and a PASSIVE checkpoint
  * (it never waits for readers or writers) runs when that passes
  * db.checkpoint_pages, and at least once a second, so the WAL stays short
- * even while only the committers write (say, with the judge down). */
+ * even while only the committers write (say, with the judge down). The
+ * committer of this worker reports the WAL's length after its commits
+ * (sched_notify). A WAL restarts (its next frame goes to its start) only
+ * when a write transaction begins with every frame checkpointed, which a
+ * steady flood of commits never allows: past RESTART_FACTOR x
+ * db.checkpoint_pages (16 MiB by default), the scheduler
+ * copies the frames appended during its checkpoint once more while holding
+ * the writers' turn (a millisecond or two: few frames and two fsyncs), and
+ * the next committer starts the WAL over. */
 #include "sched.h"
 #include "db.h"
 #include "judge.h"
@@ -86,6 +94,7 @@
 #define MAX_BATCH 64
 #define FLOOD_MS 20               /* a local commit this recent: submits are flowing */
 #define YIELD_MAX_MS 1000         /* but claim at least this often */
+#define RESTART_FACTOR 16        /* a WAL of 16 x db.checkpoint_pages is started over */
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -121,6 +130,7 @@ struct sched {
     int init_failures;
     int last_state;
     int wal_pages;                /* WAL length after our last commit */
+    int wal_seen;                 /* atomic: WAL length after the committer's last commit */
     int64_t ckpt_at;              /* next timed checkpoint */
     int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
@@ -185,14 +195,31 @@ static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
 
 static void checkpoint(sched *s, int64_t now)
 {
-    int log = 0, done = 0;
+    int log = 0, done = 0, seen = __atomic_load_n(&s->wal_seen, __ATOMIC_RELAXED), rc;
 
+    if (seen > s->wal_pages)
+        s->wal_pages = seen;
     if (s->cf->checkpoint_pages && (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at)) {
         s->ckpt_at = now + IDLE_POLL_MS;
         s->wal_pages = 0;
+        __atomic_store_n(&s->wal_seen, 0, __ATOMIC_RELAXED);
         background(s, 0);
-        if (sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done) == SQLITE_OK &&
-            done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
+        rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        /* Under a steady flood of commits the WAL never restarts: that
+         * needs a write transaction that begins with every frame already
+         * in the database, and some committer has always appended more.
+         * Past RESTART_FACTOR checkpoints' worth, copy the last few frames
+         * while holding the writers' turn, so that the next writer starts
+         * the WAL over. */
+        if (rc == SQLITE_OK && log >= RESTART_FACTOR * s->cf->checkpoint_pages && done == log) {
+            write_begin(s);
+            rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            write_end(s);
+            background(s, 0);
+            if (s->slot && rc == SQLITE_OK && done == log)
+                board_inc(&s->slot->c.wal_restarts);
+        }
+        if (rc == SQLITE_OK && done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
             if (s->slot)
                 board_inc(&s->slot->c.checkpoints);
             log_debug("checkpoint: %d of %d WAL frames in the database", done, log);
@@ -555,8 +582,9 @@ int sched_start(sched *s, char *err, size_t errlen)
     return 0;
 }
 
-void sched_notify(sched *s)
+void sched_notify(sched *s, int wal_pages)
 {
+    __atomic_store_n(&s->wal_seen, wal_pages, __ATOMIC_RELAXED);
     if (s->b)
         board_note_submit(s->b, db_now_ms());
     else

@@ -18,8 +18,9 @@ typedef struct sched sched;
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen);
 int sched_start(sched *s, char *err, size_t errlen);
 /* This worker's committer queued new rows: claim them soon, and stamp the
- * pool's submit clock (see FLOOD_MS in sched.c). Thread-safe, cheap. */
-void sched_notify(sched *s);
+ * pool's submit clock (see FLOOD_MS in sched.c). wal_pages: the WAL's
+ * length after that commit, for the next checkpoint. Thread-safe, cheap. */
+void sched_notify(sched *s, int wal_pages);
 /* Stop claiming; let evaluations in flight finish for up to
  * cf->graceful_timeout_ms, then cancel the rest and put them back in the
  * queue; join the thread. */

@@ -222,7 +222,8 @@ def check_metrics_and_status(s, fake):
             "ragrade_pool_worker_restarts_total": "counter", "ragrade_pool_threads": "gauge",
             "ragrade_pool_accepted_requests_total": "counter", "ragrade_pool_saturated_total": "counter",
             "ragrade_pool_slow_requests_total": "counter", "ragrade_worker_start_time_seconds": "gauge",
-            "ragrade_worker_judge_state": "gauge", "ragrade_wal_checkpoints_total": "counter"}
+            "ragrade_worker_judge_state": "gauge", "ragrade_wal_checkpoints_total": "counter",
+            "ragrade_wal_restarts_total": "counter"}
     tap.ok(all(types.get(k) == v for k, v in want.items()), "every family is there with its type",
            {k: types.get(k) for k, v in want.items() if types.get(k) != v})
     tap.eq(val(m0, "ragrade_db_up"), 1.0, "ragrade_db_up 1")

@@ -27,6 +27,7 @@ struct seen {
     int commits;                  /* notify calls: commits that added rows */
     int done;                     /* done callbacks */
     int failed;
+    int no_wal;                   /* notify calls without a WAL length */
     int64_t first_id[8];          /* by submission */
 };
 
@@ -37,12 +38,14 @@ struct post {
 
 static char dir[64];
 
-static void on_commit(void *arg)
+static void on_commit(void *arg, int wal_pages)
 {
     struct seen *s = arg;
 
     pthread_mutex_lock(&s->mu);
     s->commits++;
+    if (wal_pages <= 0)           /* each commit goes to the WAL */
+        s->no_wal++;
     pthread_mutex_unlock(&s->mu);
 }
 
@@ -140,7 +143,7 @@ static void cleanup(void)
  * posted within the interval after it, share one transaction. */
 static void test_burst_is_one_commit(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, { 0 } };
+    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
     struct post p[4];
     char err[256];
     conf cf;
@@ -167,6 +170,7 @@ static void test_burst_is_one_commit(void **state)
     wait_done(&s, 4);
     assert_int_equal(s.failed, 0);
     assert_int_equal(s.commits, 2);
+    assert_int_equal(s.no_wal, 0);
     for (i = 1; i < 4; i++)
         assert_int_equal(s.first_id[i], s.first_id[0] + i);   /* in posting order */
     queue_free(q);
@@ -179,7 +183,7 @@ static void test_burst_is_one_commit(void **state)
  * must commit without waiting for it. */
 static void test_large_group_commits_early(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, { 0 } };
+    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
     struct post p[2] = { { &s, 0 }, { &s, 1 } };
     char err[256];
     conf cf;
@@ -208,7 +212,7 @@ static void test_large_group_commits_early(void **state)
  * answered before queue_free returns. */
 static void test_stop_commits_what_waits(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, { 0 } };
+    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
     struct post p[2] = { { &s, 0 }, { &s, 1 } };
     char err[256];
     conf cf;
