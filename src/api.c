@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <strings.h>
 #include <time.h>
 
@@ -130,12 +131,17 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
 {
     struct pending *p = arg;
     FCGX_Request *fcgi = p->r.fcgi;
+    int fd;
 
     send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
     account(p->a, &p->r, p->route, mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
-    http_finish(fcgi);
+    fd = http_finish(fcgi);
+    if (p->a->conn_done)
+        p->a->conn_done(p->a->conn_arg, fd);
+    else if (fd >= 0)
+        close(fd);
     free(fcgi);
     free(p);
 }

@@ -20,6 +20,11 @@ typedef struct api_ctx {
     board *b;                     /* the pool's scoreboard; may be NULL */
     board_slot *slot;             /* this worker's slot; may be NULL */
     const auth *auth;             /* bearer tokens; NULL: reads and submits open, admin off */
+    /* After the committer ended a deferred request (http_finish): its
+     * connection's fd for the next request, or -1 when it was closed. The
+     * callee owns the fd. NULL: close it. Runs on the committer thread. */
+    void (*conn_done)(void *arg, int fd);
+    void *conn_arg;
 } api_ctx;
 
 #define API_DEFERRED 0
@@ -27,8 +32,9 @@ typedef struct api_ctx {
 /* Serve one request. rd is the calling thread's own connection. Returns the
  * HTTP status sent, and the caller then ends the request (http_finish); or
  * API_DEFERRED for a submit handed to the committer, which answers, ends
- * and frees the request once its rows are committed: fcgi must then come
- * from malloc, and the caller gives it up. */
+ * and frees the request once its rows are committed and hands its
+ * connection to conn_done: fcgi must then come from malloc, and the caller
+ * gives it up. */
 int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi);
 
 #endif

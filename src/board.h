@@ -29,6 +29,7 @@ enum board_route {
 typedef struct board_counters {
     /* request threads */
     uint64_t accepted;            /* requests accepted */
+    uint64_t connections;         /* connections accepted from nginx (kept ones carry many requests) */
     uint64_t slow;                /* requests slower than server.slow_request_ms */
     uint64_t saturated;           /* times every thread was busy */
     uint64_t requests[BOARD_ROUTES][BOARD_CODES];
@@ -47,6 +48,7 @@ typedef struct board_slot {
     char owner[BOARD_OWNER_MAX];  /* the scheduler's lease owner */
     int64_t started_ms;           /* Unix epoch */
     int active;                   /* threads serving a request now */
+    int conns;                    /* connections from nginx open now */
     int threads;
     int inflight;                 /* evaluations in the judge */
     board_counters c;

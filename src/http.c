@@ -103,21 +103,27 @@ out:
 }
 
 #define DRAIN_MAX 65536
-void http_finish(FCGX_Request *req)
+int http_finish(FCGX_Request *req)
 {
     char scratch[4096];
     size_t drained = 0;
-    int got;
+    int got, asked = req->keepConnection, clean, fd = -1;
 
     while (req->in && !FCGX_HasSeenEOF(req->in) && drained < DRAIN_MAX &&
            (got = FCGX_GetStr(scratch, sizeof scratch, req->in)) > 0)
         drained += (size_t)got;
-    req->keepConnection = req->in && FCGX_HasSeenEOF(req->in) && !FCGX_GetError(req->in);
+    clean = req->in && FCGX_HasSeenEOF(req->in) && !FCGX_GetError(req->in);
+    req->keepConnection = clean;
     FCGX_Finish_r(req);               /* closes (lingering) unless keepConnection */
     if (req->keepConnection && req->ipcFd >= 0) {
-        close(req->ipcFd);
+        /* FCGX_Finish_r keeps it only if the output flushed, too */
+        if (asked)
+            fd = req->ipcFd;
+        else
+            close(req->ipcFd);
         req->ipcFd = -1;
     }
+    return fd;
 }
 
 void http_req_move(http_req *dst, http_req *src)

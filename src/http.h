@@ -32,13 +32,17 @@ void http_req_clear(http_req *r);
 /* Move a request to other storage (say, from a stack to the heap): dst
  * takes the body; src keeps nothing to free. */
 void http_req_move(http_req *dst, http_req *src);
-/* End a FastCGI request and close its connection. libfcgi's own close
- * shuts the connection down and then waits for nginx to close first, so
- * that input left unread never resets the connection under the response.
- * Once the input has been read to its end there is none: a plain close
- * answers as surely, without that wait and three system calls. Unread
- * input is drained up to 64 KiB; past that, libfcgi closes its own way. */
-void http_finish(FCGX_Request *req);
+/* End a FastCGI request. When nginx asked to keep the connection
+ * (FCGI_KEEP_CONN, fastcgi_keep_conn on) and the request's input was read
+ * to its end without error, the connection stays open for nginx's next
+ * request: its fd is returned and belongs to the caller. Otherwise the
+ * connection is closed and -1 returned. libfcgi's own close shuts the
+ * connection down and then waits for nginx to close first, so that input
+ * left unread never resets the connection under the response; once the
+ * input has been read to its end there is none, and a plain close answers
+ * as surely without that wait. Unread input is drained up to 64 KiB; past
+ * that, libfcgi closes its own way. req stays the caller's to free. */
+int http_finish(FCGX_Request *req);
 /* A CGI parameter such as "CONTENT_TYPE" or "HTTP_IDEMPOTENCY_KEY"; NULL if absent. */
 const char *http_param(const http_req *r, const char *name);
 

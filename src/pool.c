@@ -7,23 +7,32 @@
  * (sigtimedwait on a blocked set): it never serves a request and never
  * opens the database except to requeue the rows of a worker that died.
  *
- * Worker threads. A worker runs pool.threads request threads, each taking
- * connections from the shared listening socket (accept4 first; when none
- * waits, epoll_wait with EPOLLEXCLUSIVE, so a connection wakes one idle
- * thread, not all; libfcgi then reads the request), with its own SQLite
- * connection for reads; one committer thread (queue.c) that writes
- * submissions in groups and answers them once committed, so a request
- * thread hands a submit over and takes the next connection at once; and
- * one scheduler thread (sched.c) that does every slow thing. The worker's
- * main thread waits for SIGTERM; every thread blocks every signal. No
- * signal ever interrupts a request thread: a stop is an eventfd in every
- * thread's epoll set.
+ * Worker threads. A worker runs pool.threads request threads, each with its
+ * own SQLite connection for reads; one committer thread (queue.c) that
+ * writes submissions in groups and answers them once committed, so a
+ * request thread hands a submit over and is free at once; and one
+ * scheduler thread (sched.c) that does every slow thing. The worker's main
+ * thread waits for SIGTERM; every thread blocks every signal. No signal
+ * ever interrupts a request thread: a stop is an eventfd.
  *
- * nginx. fastcgi_keep_conn is off: nginx opens one unix-socket connection
- * per request, so a thread is never pinned to an idle nginx connection and
- * threads can never be starved by more idle connections than threads. A
- * connect on a unix socket costs microseconds; the listen backlog
- * (pool.backlog) queues requests while every thread is busy.
+ * Connections. nginx keeps its FastCGI connections (fastcgi_keep_conn, an
+ * upstream keepalive pool), which saves a connect, an accept and two
+ * closes per request. No thread is pinned to a connection: the worker has
+ * one epoll set holding the listening socket, the stop eventfd and every
+ * connection it accepted, each connection EPOLLONESHOT. A free thread
+ * takes whichever is readable: on the listening socket it accepts (non-
+ * blocking: the threads of all workers race for it) and adds the new
+ * connection to the set; on a connection, libfcgi reads the request and
+ * the thread serves it (or hands it to the committer). Whoever ends the
+ * request re-arms the connection if nginx asked to keep it
+ * (FCGI_KEEP_CONN), else closes it. Idle connections cost an fd and
+ * nothing else, so they can never starve requests, and the listen backlog
+ * (pool.backlog) queues new connections while every thread is busy. The
+ * pool never closes a kept connection first, except when a drain runs out
+ * of time (below): nginx may already have written a request on it, and it
+ * would answer that POST 502 rather than retry it elsewhere. nginx closes
+ * them (keepalive_time, keepalive_timeout: 1 s in conf/nginx.conf); the
+ * pool sees the end of input and closes its side.
  *
  * Crashes. SIGCHLD: the master logs how the worker died (exit code or
  * signal), puts the rows it held back in the queue at once (by the lease
@@ -34,18 +43,23 @@
  * when the master dies (PR_SET_PDEATHSIG), so none outlives it.
  *
  * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
- * workers. A worker stops accepting (its request threads finish the request
- * in hand; threads waiting for a connection wake on the stop eventfd),
- * commits and answers the submits handed to its committer, stops its
- * scheduler (evaluations in flight finish or go back to the queue) and
- * exits. After
+ * workers. A worker drains: it takes the listening socket out of its epoll
+ * set (no new connections), goes on serving requests on the connections
+ * nginx holds until nginx has closed every one, then wakes its threads
+ * (the stop eventfd) and they exit. If nginx still holds connections
+ * DRAIN_GRACE_MS before pool.graceful_timeout_ms, the threads exit anyway
+ * and the log says so. The worker then commits and answers the submits
+ * handed to its committer, stops its scheduler (evaluations in flight
+ * finish or go back to the queue) and exits. After
  * pool.graceful_timeout_ms the master SIGKILLs what remains, requeues their
  * rows, removes the socket and exits.
  *
  * Reload (SIGHUP). The master reads the configuration again, forks a new
  * generation of workers, then stops the old one gracefully. The listening
- * socket never closes, so no request is refused: connections wait in the
- * backlog until a thread of either generation accepts them. */
+ * socket never closes, so no request is refused: new connections wait in
+ * the backlog until a thread of the new generation accepts them, and the
+ * old one serves the requests nginx sends on its kept connections until
+ * nginx closes them. */
 #include "config.h"
 #include "pool.h"
 #include "api.h"
@@ -78,7 +92,11 @@
 
 /* ---------------------------------------------------------------- worker */
 
-enum { T_IDLE, T_ACCEPTING, T_BUSY, T_DONE };
+enum { T_IDLE, T_BUSY, T_DONE };
+
+/* At the drain's deadline less this, the threads exit even if nginx still
+ * holds connections, so that the worker ends before the master kills it. */
+#define DRAIN_GRACE_MS 1000
 
 struct worker;
 
@@ -100,8 +118,10 @@ struct worker {
     auth *auth;
     struct rthread *threads;
     int nthreads;
-    int stopping;                 /* atomic */
-    int stop_fd;                  /* eventfd, written once on stop */
+    int ep;                       /* epoll: listening socket, stop eventfd, connections */
+    int stop_fd;                  /* eventfd: written when the threads must exit */
+    int draining;                 /* atomic: stopping; no new connections */
+    int conns;                    /* atomic: open connections from nginx */
     pthread_mutex_t mu;
     pthread_cond_t exited;
     int alive;
@@ -117,61 +137,90 @@ static int64_t mono_ms(void)
 
 static void notify_sched(void *arg, int wal_pages) { sched_notify(arg, wal_pages); }
 
-/* Accept the next connection, or return -1 once the worker stops. A
- * thread first tries accept4 (under load a connection is already waiting,
- * and the thread takes it without sleeping), then sleeps in epoll_wait on
- * its own epoll instance, where the listening socket is registered with
- * EPOLLEXCLUSIVE: a new connection wakes one waiting thread, not all of
- * them. The stop eventfd, registered without it, wakes every thread, so a
- * stop needs no signal: a signal could land while libfcgi reads a request
- * it has just accepted and fail that request. The listening socket is
- * non-blocking: another thread or process may take the connection first
- * (EAGAIN: wait again). */
-static int next_connection(struct worker *w, int ep)
+static void wake_all(struct worker *w)
+{
+    uint64_t one = 1;
+
+    if (write(w->stop_fd, &one, sizeof one) < 0)
+        log_warn("stop: eventfd: %s", strerror(errno));
+}
+
+/* A connection was closed: once a draining worker has none left, its
+ * threads may exit. */
+static void conn_closed(struct worker *w)
+{
+    board_dec(&w->slot->conns);
+    if (__atomic_sub_fetch(&w->conns, 1, __ATOMIC_SEQ_CST) == 0 &&
+        __atomic_load_n(&w->draining, __ATOMIC_SEQ_CST))
+        wake_all(w);
+}
+
+/* Watch a connection for its next request: one thread gets it, and the
+ * connection is not watched again until that thread (or the committer)
+ * hands it back here (EPOLLONESHOT). */
+static void conn_watch(struct worker *w, int fd, int op)
 {
     struct epoll_event ev;
-    int fd = -1;
 
-    while (!__atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE)) {
-        fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
-        if (fd >= 0)
-            break;
-        if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
-            log_warn("accept: %s", strerror(errno));
-            break;
-        }
-        if ((errno == EAGAIN || errno == EWOULDBLOCK) && epoll_wait(ep, &ev, 1, -1) < 0 && errno != EINTR) {
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN | EPOLLONESHOT;
+    ev.data.fd = fd;
+    if (epoll_ctl(w->ep, op, fd, &ev) < 0) {
+        log_warn("epoll_ctl: %s; closing a connection from nginx", strerror(errno));
+        close(fd);
+        conn_closed(w);
+    }
+}
+
+/* After a request: keep its connection for nginx's next one (fd >= 0), or
+ * count it closed (-1, http_finish closed it). Also the committer's
+ * api_ctx.conn_done. */
+static void conn_done(void *arg, int fd)
+{
+    struct worker *w = arg;
+
+    if (fd >= 0)
+        conn_watch(w, fd, EPOLL_CTL_MOD);
+    else
+        conn_closed(w);
+}
+
+/* Wait for a connection with something to read (a request, or its end:
+ * nginx closes an idle connection past keepalive_timeout or
+ * keepalive_time) and return its fd, or -1 when the thread must exit. New
+ * connections are accepted here and watched like the others. */
+static int next_request(struct worker *w)
+{
+    struct epoll_event ev;
+    int fd = -1, n;
+
+    for (;;) {
+        n = epoll_wait(w->ep, &ev, 1, -1);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
             log_warn("epoll_wait: %s", strerror(errno));
             break;
         }
+        if (ev.data.fd == w->stop_fd)
+            break;
+        if (ev.data.fd == w->listen_fd) {
+            /* Non-blocking: another thread or process may take it first. */
+            if ((fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
+                __atomic_add_fetch(&w->conns, 1, __ATOMIC_SEQ_CST);
+                board_inc(&w->slot->conns);
+                board_inc(&w->slot->c.connections);
+                conn_watch(w, fd, EPOLL_CTL_ADD);
+            } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
+                log_warn("accept: %s", strerror(errno));
+            }
+            fd = -1;
+            continue;
+        }
+        fd = ev.data.fd;
+        break;
     }
     return fd;
-}
-
-/* This thread's epoll instance: the listening socket (exclusive wakeup)
- * and the stop eventfd. -1 on failure. */
-static int thread_epoll(struct worker *w)
-{
-    struct epoll_event ev;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
-
-    if (ep < 0)
-        goto out;
-    memset(&ev, 0, sizeof ev);
-    ev.events = EPOLLIN | EPOLLEXCLUSIVE;
-    ev.data.fd = w->listen_fd;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
-        goto fail;
-    ev.events = EPOLLIN;
-    ev.data.fd = w->stop_fd;
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
-        goto fail;
-    goto out;
-fail:
-    close(ep);
-    ep = -1;
-out:
-    return ep;
 }
 
 static void *request_thread(void *arg)
@@ -181,15 +230,10 @@ static void *request_thread(void *arg)
     FCGX_Request *req = NULL;     /* ours until api_handle defers it */
     char err[256];
     db *rd;
-    int rc, active, fd, ep;
+    int rc, active, fd;
 
-    if ((ep = thread_epoll(w)) < 0) {
-        log_error("request thread: epoll: %s", strerror(errno));
-        goto out;
-    }
     if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
         log_error("request thread: %s", err);
-        close(ep);
         goto out;
     }
     for (;;) {
@@ -198,48 +242,53 @@ static void *request_thread(void *arg)
                 log_error("request thread: out of memory");
                 break;
             }
-            FCGX_InitRequest(req, w->listen_fd, 0);
+            /* No listening socket: libfcgi must never accept by itself. */
+            FCGX_InitRequest(req, -1, 0);
         }
-        if ((fd = next_connection(w, ep)) < 0)
+        if ((fd = next_request(w)) < 0)
             break;                        /* stopping */
         pthread_mutex_lock(&t->mu);
         t->state = T_BUSY;
         pthread_mutex_unlock(&t->mu);
-        /* libfcgi reads the request from the connection we accepted: with
-         * ipcFd set and keepConnection on, FCGX_Accept_r neither closes it
-         * nor accepts another. */
+        /* libfcgi reads the request from our connection: with ipcFd set
+         * and keepConnection on, FCGX_Accept_r neither closes it nor
+         * accepts another; it then sets keepConnection from nginx's
+         * FCGI_KEEP_CONN flag. */
         req->ipcFd = fd;
         req->keepConnection = 1;
         rc = FCGX_Accept_r(req);
         if (rc < 0) {
-            log_warn("a FastCGI connection failed before its request was read: %s", strerror(-rc));
-            pthread_mutex_lock(&t->mu);
-            t->state = T_IDLE;
-            pthread_mutex_unlock(&t->mu);
-            continue;
+            /* No request: nginx closed the connection (so it is always
+             * nginx that closes first, and a connection it has just
+             * picked for a request is never closed under it), or sent
+             * something that is not FastCGI. libfcgi has closed it. */
+            log_debug("a FastCGI connection ended without a request");
+            conn_closed(w);
+            req->ipcFd = -1;
+        } else {
+            active = (int)board_inc(&w->slot->active);
+            if (active >= w->nthreads)
+                board_inc(&w->slot->c.saturated);
+            /* api_handle counts routes, statuses and slow requests. A
+             * submit goes to the committer with its request, which answers
+             * it after the commit: this thread is free for the next one at
+             * once. */
+            if (api_handle(&w->api, rd, req) == API_DEFERRED)
+                req = NULL;
+            else
+                conn_done(w, http_finish(req));
+            board_dec(&w->slot->active);
+            board_inc(&w->slot->c.accepted);
         }
-        active = (int)board_inc(&w->slot->active);
-        if (active >= w->nthreads)
-            board_inc(&w->slot->c.saturated);
-        /* api_handle counts routes, statuses and slow requests. A submit
-         * goes to the committer with its request, which answers it after
-         * the commit: this thread is free for the next one at once. */
-        if (api_handle(&w->api, rd, req) == API_DEFERRED)
-            req = NULL;
-        else
-            http_finish(req);
-        board_dec(&w->slot->active);
-        board_inc(&w->slot->c.accepted);
         pthread_mutex_lock(&t->mu);
         t->state = T_IDLE;
         pthread_mutex_unlock(&t->mu);
     }
     if (req) {
-        FCGX_Free(req, 1);
+        FCGX_Free(req, 0);
         free(req);
     }
     db_close(rd);
-    close(ep);
 out:
     pthread_mutex_lock(&t->mu);
     t->state = T_DONE;
@@ -251,18 +300,30 @@ out:
     return NULL;
 }
 
-/* Wake the threads waiting for a connection and wait until every thread
- * has finished the request in hand, or the deadline. */
+/* Drain: stop taking connections, serve requests on the ones nginx holds
+ * until nginx has closed them all (its keepalive_time and
+ * keepalive_timeout bound that), then let the threads exit; or, at the
+ * deadline, exit anyway. Returns once every thread has exited, or at the
+ * deadline. */
 static void stop_threads(struct worker *w, int64_t deadline)
 {
     struct timespec ts;
-    uint64_t one = 1;
+    int forced = 0;
 
-    __atomic_store_n(&w->stopping, 1, __ATOMIC_RELEASE);
-    if (write(w->stop_fd, &one, sizeof one) < 0)
-        log_warn("stop: eventfd: %s", strerror(errno));
+    if (epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL) < 0)
+        log_warn("stop: epoll_ctl: %s", strerror(errno));
+    __atomic_store_n(&w->draining, 1, __ATOMIC_SEQ_CST);
+    if (__atomic_load_n(&w->conns, __ATOMIC_SEQ_CST) == 0)
+        wake_all(w);
     pthread_mutex_lock(&w->mu);
     while (w->alive > 0 && mono_ms() < deadline) {
+        if (!forced && mono_ms() >= deadline - DRAIN_GRACE_MS) {
+            /* nginx kept connections open longer than we can wait */
+            log_warn("stop: nginx still holds %d connections; closing them",
+                     __atomic_load_n(&w->conns, __ATOMIC_SEQ_CST));
+            wake_all(w);
+            forced = 1;
+        }
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += 50 * 1000000L;
         if (ts.tv_nsec >= 1000000000L)
@@ -270,6 +331,28 @@ static void stop_threads(struct worker *w, int64_t deadline)
         pthread_cond_timedwait(&w->exited, &w->mu, &ts);
     }
     pthread_mutex_unlock(&w->mu);
+}
+
+/* The worker's epoll instance: the listening socket and the stop eventfd
+ * (both level-triggered) and, later, every connection (one-shot). */
+static int worker_epoll(struct worker *w)
+{
+    struct epoll_event ev;
+    int rc = -1;
+
+    if ((w->ep = epoll_create1(EPOLL_CLOEXEC)) < 0)
+        goto out;
+    memset(&ev, 0, sizeof ev);
+    ev.events = EPOLLIN;
+    ev.data.fd = w->listen_fd;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->listen_fd, &ev) < 0)
+        goto out;
+    ev.data.fd = w->stop_fd;
+    if (epoll_ctl(w->ep, EPOLL_CTL_ADD, w->stop_fd, &ev) < 0)
+        goto out;
+    rc = 0;
+out:
+    return rc;
 }
 
 static void worker_main(conf *cf, int listen_fd, board *b, int idx)
@@ -282,6 +365,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     int64_t deadline;
 
     memset(&w, 0, sizeof w);
+    w.ep = -1;
     /* Keep freed memory: by default malloc hands the top of each thread's
      * heap back to the kernel (madvise) after nearly every request, and the
      * next request faults it back in. */
@@ -301,7 +385,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     /* Non-blocking: the threads of several processes accept from the one
      * listening socket, and the loser of a race must not block. */
     if ((w.stop_fd = eventfd(0, EFD_CLOEXEC)) < 0 ||
-        fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0) {
+        fcntl(listen_fd, F_SETFL, fcntl(listen_fd, F_GETFL) | O_NONBLOCK) < 0 || worker_epoll(&w) < 0) {
         log_error("worker: %s", strerror(errno));
         goto out;
     }
@@ -320,6 +404,8 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
         goto out;
     }
     w.api.auth = w.auth;
+    w.api.conn_done = conn_done;
+    w.api.conn_arg = &w;
     if (!(w.threads = calloc((size_t)cf->threads, sizeof *w.threads)))
         goto out;
     FCGX_Init();

@@ -197,6 +197,9 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
     put(b, "ragrade_pool_threads{state=\"idle\"} %d\n", threads - active);
     family(b, "ragrade_pool_accepted_requests_total", "counter", "Requests accepted by request threads.");
     put(b, "ragrade_pool_accepted_requests_total %llu\n", U(c->accepted));
+    family(b, "ragrade_pool_connections_total", "counter",
+           "FastCGI connections accepted from nginx; with fastcgi_keep_conn each carries many requests.");
+    put(b, "ragrade_pool_connections_total %llu\n", U(c->connections));
     family(b, "ragrade_pool_saturated_total", "counter",
            "Requests that found every thread of their worker busy.");
     put(b, "ragrade_pool_saturated_total %llu\n", U(c->saturated));
@@ -353,6 +356,8 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_object_add(w, "active_threads", json_object_new_int(act));
         json_object_object_add(w, "idle_threads", json_object_new_int(thr - act));
         json_object_object_add(w, "accepted", json_object_new_uint64(board_load(&s->c.accepted)));
+        json_object_object_add(w, "connections", json_object_new_uint64(board_load(&s->c.connections)));
+        json_object_object_add(w, "open_connections", json_object_new_int(board_load(&s->conns)));
         json_object_object_add(w, "saturated", json_object_new_uint64(board_load(&s->c.saturated)));
         json_object_object_add(w, "slow_requests", json_object_new_uint64(board_load(&s->c.slow)));
         json_object_object_add(w, "evaluated", json_object_new_uint64(board_load(&s->c.evaluated)));
@@ -371,6 +376,7 @@ json_object *prom_status(const conf *cf, board *bd)
     json_object_object_add(o, "start_time", json_object_new_string(iso));
     json_object_object_add(o, "start_since", json_object_new_int64((now - board_started_ms(bd)) / 1000));
     json_object_object_add(o, "accepted", json_object_new_uint64(c.accepted));
+    json_object_object_add(o, "connections", json_object_new_uint64(c.connections));
     json_object_object_add(o, "workers", json_object_new_int(workers));
     json_object_object_add(o, "configured_workers", json_object_new_int(cf->workers));
     json_object_object_add(o, "total_threads", json_object_new_int(threads));

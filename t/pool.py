@@ -1,7 +1,9 @@
 """The pool as an operator meets it: a SIGKILLed worker is respawned and
 no accepted row is lost; SIGHUP replaces the workers without refusing a
-request; SIGTERM leaves no process or socket behind; under a flood the WAL
-starts over instead of growing; spawn-fcgi works."""
+request; SIGTERM leaves no process or socket behind; nginx's FastCGI
+connections are kept, and a reloading worker lets nginx close them first;
+under a flood the WAL starts over instead of growing; spawn-fcgi works."""
+import json
 import os
 import re
 import shutil
@@ -12,6 +14,7 @@ import sys
 import threading
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import fcgi  # noqa: E402
 import tap  # noqa: E402
 from harness import ROW, Server, wait_for  # noqa: E402
 
@@ -48,6 +51,52 @@ class Load:
         self.stop_ev.set()
         for t in self.threads:
             t.join()
+
+
+def prom(s, name):
+    m = re.search(r"^" + name + r" (\d+)", s.get("/api/metrics").body.decode(), re.M)
+    return int(m.group(1)) if m else -1
+
+
+def check_keepalive():
+    """nginx keeps its FastCGI connections (fastcgi_keep_conn); the pool
+    serves many requests on each, closes one only when nginx did not ask to
+    keep it, and a draining worker serves what arrives on a kept connection
+    until nginx closes it."""
+    with Server(workers=1, threads=2) as s:
+        before = prom(s, "ragrade_pool_connections_total")
+        for _ in range(30):
+            s.get("/api/ping")
+        after = prom(s, "ragrade_pool_connections_total")
+        tap.ok(0 <= after - before <= 15, "nginx's FastCGI connections are kept: 30 requests, "
+               f"{after - before} new connections")
+        sock = os.path.join(s.data, "ragrade.sock")
+        body = json.dumps(ROW).encode()
+        c = fcgi.Conn(sock)
+        st, _, _ = c.request("POST", "/api/eval", body, keep=False)
+        tap.eq(st, 202, "raw FastCGI: a submit without FCGI_KEEP_CONN")
+        tap.ok(c.closed_by_server(), "the pool closes a connection nginx did not ask to keep")
+        c.close()
+        c = fcgi.Conn(sock)
+        codes = [c.request("POST", "/api/eval", body)[0], c.request("GET", "/api/ping")[0],
+                 c.request("POST", "/api/eval", body)[0]]
+        tap.eq(codes, [202, 200, 202], "with FCGI_KEEP_CONN one connection carries several requests, submits too")
+        old = s.worker_pids()
+        ready = s.workers_ready()
+        s.pool.send_signal(signal.SIGHUP)
+        wait_for(lambda: s.workers_ready() > ready and "worker stopping" in s.log(), 30,
+                 "the new worker and the old one draining")
+        st, _, _ = c.request("POST", "/api/eval", body)
+        tap.eq(st, 202, "a draining worker still answers a request on a connection it kept")
+        tap.ok(all(alive(p) for p in old), "and it stays until nginx closes its connections", old)
+        c.close()
+        try:
+            wait_for(lambda: not any(alive(p) for p in old), 30, "the old worker to exit")
+            gone = True
+        except TimeoutError:
+            gone = False
+        tap.ok(gone, "once the last kept connection is closed, the draining worker exits")
+        tap.ok("still holds" not in s.log(), "it never had to close a connection itself")
 
 
 def wal_restarts(s):
@@ -146,6 +195,7 @@ def main():
         tap.eq(s.query("SELECT count(*) FROM evaluations WHERE status = 'running'")[0][0], 0, "SIGTERM: no row stays running")
         tap.ok("worker stopped" in s.log() and "stopped" in s.log().splitlines()[-1], "the pool logs a graceful stop")
 
+    check_keepalive()
     check_wal_flood()
 
     # ---- spawn-fcgi: the listening socket arrives on fd 0 ----

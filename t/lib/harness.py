@@ -30,7 +30,7 @@ def ready_judges(s, f, workers, row, max_concurrency, timeout=60):
     """Bring every worker's LLM judge to ready, then let every row finish.
     A worker starts its judge on its own first submit, or on queued rows
     seen at its scheduler's idle poll (1 s); light traffic may all reach
-    one worker (a new connection wakes the first idle thread), so the fake
+    one worker (its kept nginx connections may carry all of it), so the fake
     holds its answers while more rows wait than the pool may run at once,
     until every worker has seen them and is ready."""
     f.control(delay_ms=400)
