@@ -40,6 +40,7 @@ static const struct key keys[] = {
     S("auth", "tokens_file", tokens_file),
     I("pool", "workers", workers, 0, 256),
     I("pool", "threads", threads, 1, 1024),
+    I("pool", "active_threads", active_threads, 1, 1024),
     I("pool", "graceful_timeout_ms", graceful_timeout_ms, 0, 3600000),
     I("pool", "backlog", backlog, 1, 65535),
     Z("limits", "max_body", max_body, 1024, 256L << 20),
@@ -125,6 +126,7 @@ void conf_defaults(conf *cf)
     cf->slow_request_ms = 1000;
     cf->workers = 0;
     cf->threads = 16;
+    cf->active_threads = 4;
     cf->graceful_timeout_ms = 10000;
     cf->backlog = 1024;
     cf->max_body = 1 << 20;

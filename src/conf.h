@@ -25,6 +25,7 @@ typedef struct conf {
     /* [pool] */
     int workers;                      /* 0: number of cores */
     int threads;                      /* request threads per worker */
+    int active_threads;               /* of which may serve submits at once */
     int graceful_timeout_ms;          /* SIGTERM: time to finish requests in hand */
     int backlog;
     /* [limits] */

@@ -11,7 +11,12 @@
  * own SQLite connection for reads; one committer thread (queue.c) that
  * writes submissions in groups and answers them once committed, so a
  * request thread hands a submit over and is free at once; and one
- * scheduler thread (sched.c) that does every slow thing. The worker's main
+ * scheduler thread (sched.c) that does every slow thing. Of the request
+ * threads, pool.active_threads hold a turn (a semaphore) and take
+ * requests. Submits are CPU work and run fastest on a few threads that do
+ * not take turns on the CPU; a thread that starts anything but a POST (a
+ * read that may be long) gives its turn to a spare thread first and waits
+ * for one again when it is done, so long reads never hold up submits. The worker's main
  * thread waits for SIGTERM; every thread blocks every signal. No signal
  * ever interrupts a request thread: a stop is an eventfd.
  *
@@ -74,6 +79,7 @@
 #include <errno.h>
 #include <fcgiapp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -119,6 +125,7 @@ struct worker {
     struct rthread *threads;
     int nthreads;
     int ep;                       /* epoll: listening socket, stop eventfd, connections */
+    sem_t turns;                  /* pool.active_threads: turns to take requests */
     int stop_fd;                  /* eventfd: written when the threads must exit */
     int draining;                 /* atomic: stopping; no new connections */
     int conns;                    /* atomic: open connections from nginx */
@@ -137,12 +144,17 @@ static int64_t mono_ms(void)
 
 static void notify_sched(void *arg, int wal_pages) { sched_notify(arg, wal_pages); }
 
+/* Let every thread exit: the stop eventfd wakes those in epoll_wait, and
+ * a turn for each wakes those waiting for one. */
 static void wake_all(struct worker *w)
 {
     uint64_t one = 1;
+    int i;
 
     if (write(w->stop_fd, &one, sizeof one) < 0)
         log_warn("stop: eventfd: %s", strerror(errno));
+    for (i = 0; i < w->nthreads; i++)
+        sem_post(&w->turns);
 }
 
 /* A connection was closed: once a draining worker has none left, its
@@ -229,8 +241,9 @@ static void *request_thread(void *arg)
     struct worker *w = t->w;
     FCGX_Request *req = NULL;     /* ours until api_handle defers it */
     char err[256];
+    const char *method;
     db *rd;
-    int rc, active, fd;
+    int rc, active, fd, turn = 0;
 
     if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
         log_error("request thread: %s", err);
@@ -245,6 +258,10 @@ static void *request_thread(void *arg)
             /* No listening socket: libfcgi must never accept by itself. */
             FCGX_InitRequest(req, -1, 0);
         }
+        /* Only a thread holding a turn waits for requests. */
+        while (!turn && sem_wait(&w->turns) < 0 && errno == EINTR)
+            ;
+        turn = 1;
         if ((fd = next_request(w)) < 0)
             break;                        /* stopping */
         pthread_mutex_lock(&t->mu);
@@ -266,6 +283,13 @@ static void *request_thread(void *arg)
             conn_closed(w);
             req->ipcFd = -1;
         } else {
+            /* Anything but a POST may read for long: give the turn to a
+             * spare thread first, so that submits keep being served. */
+            method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+            if (!method || strcmp(method, "POST") != 0) {
+                sem_post(&w->turns);
+                turn = 0;
+            }
             active = (int)board_inc(&w->slot->active);
             if (active >= w->nthreads)
                 board_inc(&w->slot->c.saturated);
@@ -380,6 +404,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     w.listen_fd = listen_fd;
     w.slot = slot;
     w.nthreads = cf->threads;
+    sem_init(&w.turns, 0, (unsigned)(cf->active_threads < cf->threads ? cf->active_threads : cf->threads));
     pthread_mutex_init(&w.mu, NULL);
     pthread_cond_init(&w.exited, NULL);
     /* Non-blocking: the threads of several processes accept from the one

@@ -99,6 +99,24 @@ def check_keepalive():
         tap.ok("still holds" not in s.log(), "it never had to close a connection itself")
 
 
+def check_turns():
+    """A thread that takes a read gives its turn (pool.active_threads) to a
+    spare one first: with one turn, a read stuck on its connection must
+    not hold up a submit."""
+    with Server(workers=1, threads=2, env={"RAGRADE_POOL_ACTIVE_THREADS": "1"}) as s:
+        c = fcgi.Conn(os.path.join(s.data, "ragrade.sock"))
+        # The read's thread answers, then waits for the end of its input.
+        c.send("GET", "/api/ping", end_input=False)
+        # /api/status counts its own thread too: 2 means the read is in hand
+        wait_for(lambda: s.get("/api/status").json()["active_threads"] >= 2, 20, "the read's thread to be busy")
+        r = s.post("/api/eval", ROW, timeout=20)
+        tap.eq(r.status, 202, "turns: with one turn, a submit is served while a read's thread waits")
+        c.end_input()
+        tap.eq(c.response()[0], 200, "turns: the read is answered once its input ends")
+        tap.eq(c.request("GET", "/api/ping")[0], 200, "turns: and its connection serves again")
+        c.close()
+
+
 def wal_restarts(s):
     m = re.search(r"^ragrade_wal_restarts_total (\d+)", s.get("/api/metrics").body.decode(), re.M)
     return int(m.group(1)) if m else -1
@@ -196,6 +214,7 @@ def main():
         tap.ok("worker stopped" in s.log() and "stopped" in s.log().splitlines()[-1], "the pool logs a graceful stop")
 
     check_keepalive()
+    check_turns()
     check_wal_flood()
 
     # ---- spawn-fcgi: the listening socket arrives on fd 0 ----

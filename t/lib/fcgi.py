@@ -40,6 +40,12 @@ class Conn:
 
     def request(self, method, path, body=b"", keep=True, headers=None):
         """Send one request; return (status, headers dict, body bytes)."""
+        self.send(method, path, body, keep, headers)
+        return self.response()
+
+    def send(self, method, path, body=b"", keep=True, headers=None, end_input=True):
+        """Send a request; end_input=False leaves its input open (no empty
+        FCGI_STDIN record yet: end_input() sends it)."""
         params = {"REQUEST_METHOD": method, "DOCUMENT_URI": path, "REQUEST_URI": path,
                   "QUERY_STRING": "", "CONTENT_LENGTH": str(len(body)),
                   "CONTENT_TYPE": "application/json", "SERVER_PROTOCOL": "HTTP/1.1"}
@@ -50,8 +56,15 @@ class Conn:
         out += _record(PARAMS, enc) + _record(PARAMS)
         for i in range(0, len(body), 32768):
             out += _record(STDIN, body[i:i + 32768])
-        out += _record(STDIN)
+        if end_input:
+            out += _record(STDIN)
         self.sock.sendall(out)
+
+    def end_input(self):
+        self.sock.sendall(_record(STDIN))
+
+    def response(self):
+        """Read one answer: (status, headers dict, body bytes)."""
         stdout = b""
         while True:
             _, kind, _, length, padding = struct.unpack(">BBHHBx", self._read(8))
