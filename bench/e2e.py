@@ -47,8 +47,10 @@ def main():
             print(f"rows stored           {rows} (at least {need} required)")
             vals = dict(re.findall(r"^(project|echo|php|fastapi|static)\s+(\d+)", out.stdout, re.M))
             p99 = re.search(r"^project\s+\d+\s+[\d.]+\s+([\d.]+)\s+(\d+)", out.stdout, re.M)
+            fp99 = re.search(r"^fastapi\s+\d+\s+[\d.]+\s+([\d.]+)", out.stdout, re.M)
             print(f"RESULT submit_rps={vals.get('project')} echo_rps={vals.get('echo')} php_rps={vals.get('php')} "
-                  f"fastapi_rps={vals.get('fastapi')} p99_ms={p99.group(1)} errors={p99.group(2)} "
+                  f"fastapi_rps={vals.get('fastapi')} p99_ms={p99.group(1)} fastapi_p99_ms={fp99.group(1) if fp99 else '-'} "
+                  f"errors={p99.group(2)} "
                   f"rows_ok={int(rows >= need)}")
     elif mode == "builtin":
         rows = int(sys.argv[2])
