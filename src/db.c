@@ -20,6 +20,10 @@ struct db {
     int busy_timeout_ms;
     int64_t busy_since_us;        /* when the current wait began */
     int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
+    int turn_depth;               /* db_turn_take calls not yet given back */
+    int txn_turn;                 /* 1: Q_BEGIN took the turn; COMMIT/ROLLBACK give it */
+    int ckpt_fd;                  /* DB-checkpoint.lock, held by the pool's checkpointer; -1 */
+    int ckpt_held;
     sqlite3_stmt *stmts[Q__COUNT];
 };
 
@@ -28,6 +32,7 @@ struct db {
  * claim would scan and sort every queued row, O(queue depth) per claim. */
 static const char *const sql[Q__COUNT] = {
     [Q_BEGIN] = "BEGIN IMMEDIATE",
+    [Q_WAL_MARK] = "PRAGMA application_id = 1380405828",   /* "RGRD" */
     [Q_COMMIT] = "COMMIT",
     [Q_ROLLBACK] = "ROLLBACK",
     [Q_SAVEPOINT] = "SAVEPOINT submit",
@@ -231,7 +236,7 @@ static int migrate(db *d, char *err, size_t errlen)
     static const char *const steps[] = { schema_001_init };
     sqlite3_stmt *st = NULL;
     char buf[64];
-    int rc, version, i;
+    int rc, version, i, turn = db_turn_take(d) == 0;
 
     if ((rc = exec_script(d->h, "BEGIN IMMEDIATE", err, errlen)) < 0)
         goto out;
@@ -263,6 +268,8 @@ rollback:
     sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
+    if (turn)
+        db_turn_give(d);
     return rc;
 }
 
@@ -278,6 +285,7 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     }
     d->busy_timeout_ms = busy_timeout_ms;
     d->turn_fd = -1;
+    d->ckpt_fd = -1;
     if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
         /* Create the file 0640 ourselves (SQLite would honour the umask),
          * but only when it does not exist: closing any descriptor of a file
@@ -302,6 +310,8 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     }
     sqlite3_extended_result_codes(d->h, 1);
     sqlite3_busy_handler(d->h, on_busy, d);
+    /* Only the pool's checkpointer checkpoints (db_checkpointer). */
+    sqlite3_wal_autocheckpoint(d->h, 0);
     /* Read pages through a shared mapping, not pread copies: every write by
      * another process invalidates this connection's page cache, and the
      * submit path would otherwise spend its time copying pages back in. */
@@ -331,40 +341,64 @@ void db_close(db *d)
     sqlite3_close(d->h);
     if (d->turn_fd >= 0)
         close(d->turn_fd);
+    if (d->ckpt_fd >= 0)
+        close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
 }
 
-int db_turn_take(db *d)
+/* Open DB<suffix> (a lock file beside the database) once. */
+static int lock_file(db *d, int *fd, const char *suffix)
 {
     const char *file;
     char path[4096];
     int rc = 0;
 
-    if (d->turn_fd < 0) {
+    if (*fd < 0) {
         if (!(file = sqlite3_db_filename(d->h, "main")) || !*file ||
-            snprintf(path, sizeof path, "%s-write.lock", file) >= (int)sizeof path) {
+            snprintf(path, sizeof path, "%s%s", file, suffix) >= (int)sizeof path) {
             rc = -ENAMETOOLONG;
             goto out;
         }
-        if ((d->turn_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0) {
+        if ((*fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640)) < 0)
             rc = -errno;
-            goto out;
-        }
     }
+out:
+    return rc;
+}
+
+int db_turn_take(db *d)
+{
+    int rc = 0;
+
+    if (d->turn_depth > 0) {
+        d->turn_depth++;
+        goto out;
+    }
+    if ((rc = lock_file(d, &d->turn_fd, "-write.lock")) < 0)
+        goto out;
     while (flock(d->turn_fd, LOCK_EX) < 0) {
         if (errno != EINTR) {
             rc = -errno;
             goto out;
         }
     }
+    d->turn_depth = 1;
 out:
     return rc;
 }
 
 void db_turn_give(db *d)
 {
-    if (d->turn_fd >= 0)
+    if (d->turn_depth > 0 && --d->turn_depth == 0)
         flock(d->turn_fd, LOCK_UN);
+}
+
+int db_checkpointer(db *d)
+{
+    if (!d->ckpt_held && lock_file(d, &d->ckpt_fd, "-checkpoint.lock") == 0 &&
+        flock(d->ckpt_fd, LOCK_EX | LOCK_NB) == 0)
+        d->ckpt_held = 1;
+    return d->ckpt_held;
 }
 
 sqlite3_stmt *db_stmt(db *d, enum db_stmt which)
@@ -394,7 +428,29 @@ static int step_done(sqlite3_stmt *st)
 
 int db_exec(db *d, enum db_stmt which)
 {
-    return step_done(db_stmt(d, which));
+    int rc;
+
+    /* Every write transaction holds the writers' turn (see db.h). */
+    if (which == Q_BEGIN && !d->txn_turn)
+        d->txn_turn = db_turn_take(d) == 0;
+    rc = step_done(db_stmt(d, which));
+    if (d->txn_turn && sqlite3_get_autocommit(d->h) &&
+        (which == Q_BEGIN || which == Q_COMMIT || which == Q_ROLLBACK)) {
+        d->txn_turn = 0;          /* the transaction ended, or never began */
+        db_turn_give(d);
+    }
+    return rc;
+}
+
+int db_wal_mark(db *d)
+{
+    int rc;
+
+    if ((rc = db_exec(d, Q_BEGIN)) == 0 && (rc = db_exec(d, Q_WAL_MARK)) == 0)
+        rc = db_exec(d, Q_COMMIT);
+    if (rc < 0 && !sqlite3_get_autocommit(d->h))
+        db_exec(d, Q_ROLLBACK);
+    return rc;
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)

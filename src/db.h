@@ -17,7 +17,7 @@ typedef struct db db;
 
 /* Statements cached per connection; see db.c for the SQL of each. */
 enum db_stmt {
-    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO,
+    Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_WAL_MARK,
     Q_INSERT, Q_IDEM_LOOKUP,
     Q_REAP_RETRY, Q_REAP_FAIL, Q_RUNNING_COUNT, Q_CLAIM, Q_RENEW,
     Q_FINISH, Q_SCORE, Q_RETRY, Q_FAIL, Q_RELEASE_OWNER, Q_NEXT_DUE, Q_HAS_QUEUED,
@@ -37,15 +37,33 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
 void db_close(db *d);                      /* NULL is a no-op */
 sqlite3 *db_handle(db *d);                 /* borrowed */
 
-/* The pool's writers (every committer and scheduler) take turns through
- * flock(2) on DB-write.lock around their write transactions: the kernel
- * hands the turn straight to the next waiter, where SQLite's busy handler
- * would poll in sleeps while the waiter holds up its own group. The lock
- * dies with its process, so a killed worker never wedges the others.
- * take: 0, or a negative errno (the lock file cannot be opened; the busy
- * handler still keeps writers apart). give after every successful take. */
+/* The writers' turn: flock(2) on DB-write.lock. Every write transaction
+ * (db_exec(Q_BEGIN) takes it, COMMIT or ROLLBACK gives it back) and every
+ * checkpoint holds it, in every process of ours, admin commands included.
+ * - Speed: the kernel hands the turn straight to the next waiter, where
+ *   SQLite's busy handler would poll in sleeps while the waiter holds up
+ *   its own group.
+ * - Safety: SQLite before 3.51.3 (Debian 12 has 3.40) can corrupt a
+ *   database when a checkpoint starts while another connection's commit
+ *   restarts the WAL (https://sqlite.org/wal.html#walresetbug). A restart
+ *   happens only in a write transaction that begins with the whole WAL
+ *   checkpointed; with one checkpointer (db_checkpointer), which forces the
+ *   restart under the turn after every checkpoint that copied the whole
+ *   WAL (db_wal_mark), no checkpoint ever starts while one can happen.
+ * The lock dies with its process, so a killed worker never wedges the
+ * others. Nested takes on one connection count. take: 0, or a negative
+ * errno (the lock file cannot be opened; the busy handler still keeps
+ * writers apart). give after every successful take. */
 int db_turn_take(db *d);
 void db_turn_give(db *d);
+/* 1 if this connection is the pool's one checkpointer: it holds
+ * DB-checkpoint.lock (taken here without waiting; kept until db_close, so
+ * when its process dies another connection takes the role). Every
+ * connection has SQLite's automatic checkpoint off. */
+int db_checkpointer(db *d);
+/* A one-page write transaction (PRAGMA application_id) that makes SQLite
+ * restart a fully checkpointed WAL now. Call with the turn held. */
+int db_wal_mark(db *d);
 
 /* A cached prepared statement, reset and with bindings cleared. NULL with
  * err filled if it cannot be prepared. */

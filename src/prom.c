@@ -225,7 +225,7 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
     family(b, "ragrade_wal_checkpoints_total", "counter", "Passive WAL checkpoints run by the schedulers.");
     put(b, "ragrade_wal_checkpoints_total %llu\n", U(c->checkpoints));
     family(b, "ragrade_wal_restarts_total", "counter",
-           "Checkpoints that copied the last WAL frames while writers waited, so that the next commit restarts the WAL.");
+           "WAL restarts made by the checkpointing scheduler, while writers waited, after a checkpoint that copied the whole WAL.");
     put(b, "ragrade_wal_restarts_total %llu\n", U(c->wal_restarts));
 }
 
@@ -363,6 +363,8 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_object_add(w, "evaluated", json_object_new_uint64(board_load(&s->c.evaluated)));
         json_object_object_add(w, "failed", json_object_new_uint64(board_load(&s->c.failed)));
         json_object_object_add(w, "retried", json_object_new_uint64(board_load(&s->c.retried)));
+        json_object_object_add(w, "checkpoints", json_object_new_uint64(board_load(&s->c.checkpoints)));
+        json_object_object_add(w, "wal_restarts", json_object_new_uint64(board_load(&s->c.wal_restarts)));
         json_object_object_add(w, "judge_inflight", json_object_new_int(board_load(&s->inflight)));
         j = json_object_new_object();
         st = board_get_judge(s, err, sizeof err);

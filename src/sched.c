@@ -61,15 +61,20 @@
  * stays running forever: if the process is killed instead, the master or
  * the lease expiry requeues them.
  *
- * Checkpoints. The submit path's committers never checkpoint (queue.c);
- * this connection does, in place of SQLite's automatic checkpoint (which
- * would run only after our own commits, at 1000 pages): a wal_hook notes
- * the WAL's length after each of our commits, and a PASSIVE checkpoint
- * (it never waits for readers or writers) runs when that passes
- * db.checkpoint_pages, and at least once a second, so the WAL stays short
- * even while only the committers write (say, with the judge down). The
- * committer of this worker reports the WAL's length after its commits
- * (sched_notify). A WAL restarts (its next frame goes to its start) only
+ * Checkpoints. One scheduler in the pool checkpoints (db_checkpointer: the
+ * one holding DB-checkpoint.lock; another takes over when its process
+ * dies); no other connection does, SQLite's automatic checkpoint is off
+ * everywhere. A wal_hook notes the WAL's length after each of our
+ * commits, the committer of this worker reports it after its own
+ * (sched_notify), and a PASSIVE checkpoint (it never waits for readers or
+ * writers) runs when that passes db.checkpoint_pages, and at least once a
+ * second, so the WAL stays short even while only the committers write
+ * (say, with the judge down). Whenever a checkpoint has copied the whole
+ * WAL, the scheduler takes the writers' turn and restarts the WAL itself
+ * (db_wal_mark), so that no checkpoint of ours ever starts while some
+ * commit may restart it: SQLite before 3.51.3 can corrupt the database
+ * then (db.h). Until that restart is done (if it failed, or at start),
+ * checkpoints run while holding the turn. A WAL restarts (its next frame goes to its start) only
  * when a write transaction begins with every frame checkpointed, which a
  * steady flood of commits never allows: past RESTART_FACTOR x
  * db.checkpoint_pages (16 MiB by default), the scheduler
@@ -131,6 +136,7 @@ struct sched {
     int last_state;
     int wal_pages;                /* WAL length after our last commit */
     int wal_seen;                 /* atomic: WAL length after the committer's last commit */
+    int reset_pending;            /* the WAL may be all copied and not restarted: checkpoint under the turn */
     int64_t ckpt_at;              /* next timed checkpoint */
     int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
@@ -195,7 +201,7 @@ static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
 
 static void checkpoint(sched *s, int64_t now)
 {
-    int log = 0, done = 0, seen = __atomic_load_n(&s->wal_seen, __ATOMIC_RELAXED), rc;
+    int log = 0, done = 0, seen = __atomic_load_n(&s->wal_seen, __ATOMIC_RELAXED), rc, full, turn;
 
     if (seen > s->wal_pages)
         s->wal_pages = seen;
@@ -203,21 +209,48 @@ static void checkpoint(sched *s, int64_t now)
         s->ckpt_at = now + IDLE_POLL_MS;
         s->wal_pages = 0;
         __atomic_store_n(&s->wal_seen, 0, __ATOMIC_RELAXED);
+        if (!db_checkpointer(s->d)) {
+            s->reset_pending = 1;     /* should this one take the role later */
+            return;
+        }
         background(s, 0);
+        /* While a restart may be pending (see db.h), checkpoint only while
+         * holding the writers' turn. */
+        if ((turn = s->reset_pending))
+            write_begin(s);
         rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+        full = rc == SQLITE_OK && log > 0 && done == log;
         /* Under a steady flood of commits the WAL never restarts: that
          * needs a write transaction that begins with every frame already
          * in the database, and some committer has always appended more.
          * Past RESTART_FACTOR checkpoints' worth, copy the last few frames
-         * while holding the writers' turn, so that the next writer starts
-         * the WAL over. */
-        if (rc == SQLITE_OK && log >= RESTART_FACTOR * s->cf->checkpoint_pages && done == log) {
+         * while holding the writers' turn. And whenever the WAL is all
+         * copied, restart it now, still holding the turn. */
+        if (!turn && rc == SQLITE_OK && (full || log >= RESTART_FACTOR * s->cf->checkpoint_pages)) {
             write_begin(s);
-            rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+            turn = 1;
+            if (!full) {
+                rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+                full = rc == SQLITE_OK && log > 0 && done == log;
+            }
+        }
+        if (turn) {
+            if (full && log > 1) {    /* 1: only our last mark, nothing new */
+                s->wal_pages = 0;
+                s->reset_pending = db_wal_mark(s->d) < 0;
+                /* A reader still in a transaction keeps the WAL from
+                 * restarting; the mark then goes at its end, and the next
+                 * checkpoint tries again. on_wal tells which it was. */
+                if (!s->reset_pending && s->wal_pages > 0 && s->wal_pages <= 2 && s->slot)
+                    board_inc(&s->slot->c.wal_restarts);
+                s->wal_pages = 0;
+            } else {
+                s->reset_pending = full || rc != SQLITE_OK;
+            }
             write_end(s);
             background(s, 0);
-            if (s->slot && rc == SQLITE_OK && done == log)
-                board_inc(&s->slot->c.wal_restarts);
+        } else if (rc != SQLITE_OK) {
+            s->reset_pending = 1;
         }
         if (rc == SQLITE_OK && done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
             if (s->slot)
@@ -242,6 +275,7 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     s->cf = cf;
     s->b = b;
     s->slot = slot;
+    s->reset_pending = 1;         /* the last checkpointer may have died before its restart */
     s->done_tail = &s->done;
     s->last_state = -1;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -135,7 +135,8 @@ def parse_log(text):
 
 def check(s, accepted, killed, what, expect_rows=None):
     """Every accepted id: once in the table, done, its scores once, its
-    claims explained by kills."""
+    claims explained by kills; and the database file sound."""
+    tap.eq([r[0] for r in s.query("PRAGMA quick_check")], ["ok"], f"{what}: PRAGMA quick_check says ok")
     tap.eq(len(set(accepted)), len(accepted), f"{what}: no id handed out twice")
     if expect_rows is not None:
         n = s.query("SELECT count(*) FROM evaluations")[0][0]
