@@ -25,7 +25,7 @@ struct judge {
     char error[256];
 };
 
-judge *judge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen)
+judge *judge_new(const conf *cf, struct db *cache, char *err, size_t errlen)
 {
     judge *j = calloc(1, sizeof *j);
 
@@ -37,7 +37,7 @@ judge *judge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen)
     j->wake_fd = -1;
     j->opts.jaro_winkler = cf->similarity_jaro_winkler;
     if (strcmp(cf->backend, "builtin") != 0) {
-        if (!(j->llm = llmjudge_new(cf, db, err, errlen)))
+        if (!(j->llm = llmjudge_new(cf, cache, err, errlen)))
             goto fail;
         snprintf(j->name, sizeof j->name, "%s", llmjudge_name(j->llm));
     } else {

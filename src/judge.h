@@ -55,10 +55,11 @@ typedef void (*judge_done_fn)(void *arg, const judge_result *res);
 typedef struct judge judge;
 
 /* A new judge for cf->backend. Does no I/O: initialisation is lazy
- * (judge_start_init). db is the calling thread's connection (borrowed; the
- * judge keeps its reply cache there), or NULL for no cache. NULL with err
- * filled on failure. */
-judge *judge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen);
+ * (judge_start_init). d is the calling thread's connection (borrowed; the
+ * judge keeps its reply cache there, writing under the writers' turn), or
+ * NULL for no cache. NULL with err filled on failure. */
+struct db;                        /* db.h, which includes this header */
+judge *judge_new(const conf *cf, struct db *d, char *err, size_t errlen);
 void judge_free(judge *j);        /* NULL is a no-op; abandons evaluations in flight */
 
 /* "builtin/-", "openai/MODEL" or "ollama/MODEL" (stored per row). */

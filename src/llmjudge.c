@@ -7,6 +7,7 @@
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "auth.h"
+#include "db.h"
 #include "llm.h"
 #include "log.h"
 #include "metrics.h"
@@ -31,6 +32,7 @@ struct llmjudge {
     char name[160];
     llm *http;
     sqlite3_stmt *get, *put;      /* NULL: no cache */
+    db *cache_db;                 /* their connection (borrowed) */
     metrics_ctx *mx;
     int state;
     char error[512];
@@ -73,31 +75,37 @@ out:
     return rc;
 }
 
-static int prepare_cache(llmjudge *lj, sqlite3 *db, char *err, size_t errlen)
+/* The cache's table (made under the writers' turn: it is a write) and
+ * its statements. */
+static int prepare_cache(llmjudge *lj, db *d, char *err, size_t errlen)
 {
+    sqlite3 *h = db_handle(d);
     sqlite3_stmt *st = NULL;
-    int rc = -EIO;
+    int rc = -EIO, turn = db_turn_take(d) == 0;
 
-    if (sqlite3_prepare_v2(db, "CREATE TABLE IF NOT EXISTS judge_cache(key TEXT PRIMARY KEY, "
+    lj->cache_db = d;
+    if (sqlite3_prepare_v2(h, "CREATE TABLE IF NOT EXISTS judge_cache(key TEXT PRIMARY KEY, "
                            "reply TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens "
                            "INTEGER, created_at TEXT)", -1, &st, NULL) != SQLITE_OK ||
         sqlite3_step(st) != SQLITE_DONE ||
-        sqlite3_prepare_v2(db, "SELECT reply FROM judge_cache WHERE key = ?1", -1, &lj->get,
+        sqlite3_prepare_v2(h, "SELECT reply FROM judge_cache WHERE key = ?1", -1, &lj->get,
                            NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO judge_cache(key, reply, prompt_tokens, "
+        sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO judge_cache(key, reply, prompt_tokens, "
                            "completion_tokens, created_at) VALUES (?1, ?2, ?3, ?4, "
                            "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", -1, &lj->put,
                            NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "judge cache: %s", sqlite3_errmsg(db));
+        snprintf(err, errlen, "judge cache: %s", sqlite3_errmsg(h));
         goto out;
     }
     rc = 0;
 out:
     sqlite3_finalize(st);
+    if (turn)
+        db_turn_give(d);
     return rc;
 }
 
-llmjudge *llmjudge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen)
+llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
 {
     llmjudge *lj = NULL, *ret = NULL;
     const char *urls[CONF_MAX_URLS];
@@ -131,7 +139,7 @@ llmjudge *llmjudge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (db && cf->cache && prepare_cache(lj, db, err, errlen) < 0)
+    if (cache && cf->cache && prepare_cache(lj, cache, err, errlen) < 0)
         goto out;
     lj->state = JUDGE_UNINITIALIZED;
     ret = lj;
@@ -419,8 +427,12 @@ static void cache_put(struct eval *ev, const char *reply, int64_t ptok, int64_t 
 {
     llmjudge *lj = ev->lj;
 
+    int turn;
+
     if (!lj->put || !ev->key[0])
         return;
+    /* A write like any other: under the writers' turn (db.h). */
+    turn = db_turn_take(lj->cache_db) == 0;
     sqlite3_bind_text(lj->put, 1, ev->key, -1, SQLITE_STATIC);
     sqlite3_bind_text(lj->put, 2, reply, -1, SQLITE_STATIC);
     sqlite3_bind_int64(lj->put, 3, ptok);
@@ -429,6 +441,8 @@ static void cache_put(struct eval *ev, const char *reply, int64_t ptok, int64_t 
         log_debug("judge cache: %s", sqlite3_errmsg(sqlite3_db_handle(lj->put)));
     sqlite3_reset(lj->put);
     sqlite3_clear_bindings(lj->put);
+    if (turn)
+        db_turn_give(lj->cache_db);
 }
 
 /* Run the evaluation until it waits for a reply or is done. rep (owned)

@@ -9,7 +9,8 @@
 
 typedef struct llmjudge llmjudge;
 
-llmjudge *llmjudge_new(const conf *cf, sqlite3 *db, char *err, size_t errlen);
+/* cache: the reply cache's connection (borrowed), or NULL for none. */
+llmjudge *llmjudge_new(const conf *cf, struct db *cache, char *err, size_t errlen);
 void llmjudge_free(llmjudge *lj);                 /* NULL is a no-op */
 const char *llmjudge_name(const llmjudge *lj);     /* "openai/MODEL" */
 int llmjudge_metric_known(const char *name);       /* the LLM metrics only */

@@ -283,7 +283,7 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     snprintf(s->owner, sizeof s->owner, "w%d-%08x", (int)getpid(), (unsigned)rand_r(&s->seed));
     if (!(s->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
-    if (!(s->j = judge_new(cf, db_handle(s->d), err, errlen)))
+    if (!(s->j = judge_new(cf, s->d, err, errlen)))
         goto fail;
     sqlite3_wal_hook(db_handle(s->d), on_wal, s);
     if (slot)

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "conf.h"
+#include "db.h"
 #include "llm.h"
 #include "llmjudge.h"
 #include "prompts.h"
@@ -218,10 +219,10 @@ static int outcome_done(llmjudge *lj, void *arg)
     return ((struct outcome *)arg)->done > 0;
 }
 
-static llmjudge *ready_judge(const conf *cf, sqlite3 *db)
+static llmjudge *ready_judge(const conf *cf, db *cache)
 {
     char err[256];
-    llmjudge *lj = llmjudge_new(cf, db, err, sizeof err);
+    llmjudge *lj = llmjudge_new(cf, cache, err, sizeof err);
 
     assert_non_null(lj);
     assert_int_equal(llmjudge_start_init(lj), 0);
@@ -733,8 +734,9 @@ static void test_concurrency_bound(void **state)
 static void test_cache(void **state)
 {
     const char *m[] = { "faithfulness", "semantic_similarity", NULL };
+    char dir[64], path[96], err[256];
     struct outcome o;
-    sqlite3 *db;
+    db *cache;
     llmjudge *lj;
     conf cf;
     double first;
@@ -742,10 +744,13 @@ static void test_cache(void **state)
 
     (void)state;
     control("{\"reset\": true}");
-    assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
+    snprintf(dir, sizeof dir, "/tmp/ragrade-llm-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/cache.db", dir);
+    assert_non_null(cache = db_open(path, 1000, 0, err, sizeof err));
     base_conf(&cf, "openai");
     cf.cache = 1;
-    lj = ready_judge(&cf, db);
+    lj = ready_judge(&cf, cache);
     eval_row(lj, "What is Paris?", paris_answer, "Paris.", paris_ctx, m, &o);
     first = o.s[0].score;
     assert_true(o.ptok > 0);
@@ -760,13 +765,15 @@ static void test_cache(void **state)
     outcome_clear(&o);
     llmjudge_free(lj);
     cf.cache = 0;                             /* off: asks again */
-    lj = ready_judge(&cf, db);
+    lj = ready_judge(&cf, cache);
     before = stat_int("requests");
     eval_row(lj, "What is Paris?", paris_answer, "Paris.", paris_ctx, m, &o);
     assert_int_equal(stat_int("requests"), before + 3);
     outcome_clear(&o);
     llmjudge_free(lj);
-    sqlite3_close(db);
+    db_close(cache);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
 }
 
 static int n_cancelled;
