@@ -15,6 +15,7 @@ struct board {
     int64_t started_ms;
     uint64_t restarts;
     int64_t submit_ms;            /* board_note_submit: the last commit that added rows */
+    int wal_pages;                /* board_note_wal */
     unsigned fold_seq;            /* odd while the master folds a slot */
     board_counters dead;          /* counters of workers that exited */
     board_slot slots[];
@@ -56,6 +57,8 @@ void board_add_restart(board *b) { board_inc(&b->restarts); }
 uint64_t board_restarts(const board *b) { return board_load(&b->restarts); }
 void board_note_submit(board *b, int64_t now_ms) { board_store(&b->submit_ms, now_ms); }
 int64_t board_last_submit(const board *b) { return board_load(&b->submit_ms); }
+void board_note_wal(board *b, int pages) { board_store(&b->wal_pages, pages); }
+int board_take_wal(board *b) { return __atomic_exchange_n(&b->wal_pages, 0, __ATOMIC_RELAXED); }
 
 void board_fold(board *b, board_slot *s)
 {

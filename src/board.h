@@ -75,6 +75,10 @@ uint64_t board_restarts(const board *b);
  * while any worker commits submits (they share one writers' turn). */
 void board_note_submit(board *b, int64_t now_ms);
 int64_t board_last_submit(const board *b);
+/* The WAL's length in pages after the last commit of any committer, for
+ * the pool's one checkpointer (sched.c); the checkpointer clears it. */
+void board_note_wal(board *b, int pages);
+int board_take_wal(board *b);
 
 /* Master: add a dead worker's counters to the pool-wide total and clear its
  * slot, atomically for board_sum. */

@@ -65,8 +65,8 @@
  * one holding DB-checkpoint.lock; another takes over when its process
  * dies); no other connection does, SQLite's automatic checkpoint is off
  * everywhere. A wal_hook notes the WAL's length after each of our
- * commits, the committer of this worker reports it after its own
- * (sched_notify), and a PASSIVE checkpoint (it never waits for readers or
+ * commits, every committer of the pool reports it after its own
+ * (sched_notify, through the scoreboard), and a PASSIVE checkpoint (it never waits for readers or
  * writers) runs when that passes db.checkpoint_pages, and at least once a
  * second, so the WAL stays short even while only the committers write
  * (say, with the judge down). Whenever a checkpoint has copied the whole
@@ -136,6 +136,7 @@ struct sched {
     int last_state;
     int wal_pages;                /* WAL length after our last commit */
     int wal_seen;                 /* atomic: WAL length after the committer's last commit */
+    int checkpointer;             /* 1: this scheduler holds the pool's checkpointer role */
     int reset_pending;            /* the WAL may be all copied and not restarted: checkpoint under the turn */
     int64_t ckpt_at;              /* next timed checkpoint */
     int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
@@ -201,18 +202,24 @@ static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
 
 static void checkpoint(sched *s, int64_t now)
 {
-    int log = 0, done = 0, seen = __atomic_load_n(&s->wal_seen, __ATOMIC_RELAXED), rc, full, turn;
+    int log = 0, done = 0, rc, full, turn, seen;
 
+    if (!s->cf->checkpoint_pages)
+        return;
+    if (!s->checkpointer) {           /* try for the role once a second */
+        if (now < s->ckpt_at)
+            return;
+        s->ckpt_at = now + IDLE_POLL_MS;
+        if (!(s->checkpointer = db_checkpointer(s->d)))
+            return;
+        s->reset_pending = 1;         /* the last one may have died before its restart */
+    }
+    seen = s->b ? board_take_wal(s->b) : __atomic_exchange_n(&s->wal_seen, 0, __ATOMIC_RELAXED);
     if (seen > s->wal_pages)
         s->wal_pages = seen;
-    if (s->cf->checkpoint_pages && (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at)) {
+    if (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at) {
         s->ckpt_at = now + IDLE_POLL_MS;
         s->wal_pages = 0;
-        __atomic_store_n(&s->wal_seen, 0, __ATOMIC_RELAXED);
-        if (!db_checkpointer(s->d)) {
-            s->reset_pending = 1;     /* should this one take the role later */
-            return;
-        }
         background(s, 0);
         /* While a restart may be pending (see db.h), checkpoint only while
          * holding the writers' turn. */
@@ -275,7 +282,6 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     s->cf = cf;
     s->b = b;
     s->slot = slot;
-    s->reset_pending = 1;         /* the last checkpointer may have died before its restart */
     s->done_tail = &s->done;
     s->last_state = -1;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -618,7 +624,10 @@ int sched_start(sched *s, char *err, size_t errlen)
 
 void sched_notify(sched *s, int wal_pages)
 {
-    __atomic_store_n(&s->wal_seen, wal_pages, __ATOMIC_RELAXED);
+    if (s->b)
+        board_note_wal(s->b, wal_pages);      /* for the checkpointer, whichever worker it is */
+    else
+        __atomic_store_n(&s->wal_seen, wal_pages, __ATOMIC_RELAXED);
     if (s->b)
         board_note_submit(s->b, db_now_ms());
     else

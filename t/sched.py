@@ -68,11 +68,18 @@ def builtin_cases():
         tap.ok(percentile(waits, 50) < 500, "a submitted row starts at once (woken, not polled)", waits)
 
         # ---- an idle pool does not spin ----
+        # Busy polling is steady; the work that follows the last request
+        # (the last checkpoint, nginx closing its kept connections after
+        # 1 s) happens once. So: the lesser of two 3 s windows.
         pids = [s.pool.pid] + s.worker_pids()
-        t0 = cpu_ticks(pids)
-        time.sleep(3)   # measuring over an interval: this sleep is the measurement, not synchronisation
-        used = cpu_ticks(pids) - t0
-        tap.diag(f"idle pool: {used} clock ticks of CPU in 3 s across master and 4 workers ({used * 10 / 3:.1f} ms/s)")
+        windows = []
+        for _ in range(2):
+            t0 = cpu_ticks(pids)
+            time.sleep(3)   # measuring over an interval: this sleep is the measurement, not synchronisation
+            windows.append(cpu_ticks(pids) - t0)
+        used = min(windows)
+        tap.diag(f"idle pool: {windows} clock ticks of CPU in two 3 s windows across master and 4 workers "
+                 f"({used * 10 / 3:.1f} ms/s in the quieter)")
         tap.ok(used <= 10, "an idle pool uses next to no CPU (no busy polling)", used)
 
 
