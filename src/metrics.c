@@ -36,10 +36,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "distance.h"
 #include "metrics.h"
 #include "text.h"
 
-#define MAX_CELLS ((size_t)1 << 27)
+#define MAX_CELLS DIST_MAX_CELLS
 #define MAX_CTX_CELLS ((size_t)1 << 28)
 
 typedef struct ids {
@@ -61,10 +62,7 @@ struct metrics_ctx {
     uint32_t nids;
     int32_t *ca, *cb;             /* code point scratch */
     size_t cacap, cbcap;
-    uint32_t *row;                /* one DP row */
-    size_t rowcap;
-    unsigned char *flags;         /* Jaro's matched flags, marks for overlap */
-    size_t flagcap;
+    dist_scratch ds;              /* DP rows, Jaro's flags; also borrowed below */
 };
 
 const char *const metrics_builtin_names[] = {
@@ -112,8 +110,7 @@ void metrics_ctx_free(metrics_ctx *m)
     free(m->tab);
     free(m->ca);
     free(m->cb);
-    free(m->row);
-    free(m->flags);
+    dist_scratch_free(&m->ds);
     free(m);
 }
 
@@ -211,174 +208,6 @@ static int intern_pair(metrics_ctx *m)
         rc = intern_list(m, &m->ta, &m->ia);
     if (rc == 0)
         rc = intern_list(m, &m->tb, &m->ib);
-    return rc;
-}
-
-/* ---- dynamic programmes ---- */
-
-/* Levenshtein distance of a (n) and b (k) code points. Gives up (returns
- * limit + 1) as soon as the distance must exceed limit. -ENOMEM, or
- * -E2BIG when the table is over cells. */
-static long levenshtein(metrics_ctx *m, const int32_t *a, size_t n, const int32_t *b, size_t k,
-                        size_t limit, size_t cells)
-{
-    size_t i, j;
-    long rc;
-
-    while (n && k && a[0] == b[0])
-        a++, b++, n--, k--;
-    while (n && k && a[n - 1] == b[k - 1])
-        n--, k--;
-    if (n < k) {
-        const int32_t *t = a;
-        size_t tn = n;
-        a = b, n = k, b = t, k = tn;
-    }
-    /* now k <= n; the distance is at least n - k */
-    if (n - k > limit) {
-        rc = (long)limit + 1;
-        goto out;
-    }
-    if (k == 0) {
-        rc = (long)n;
-        goto out;
-    }
-    if (n > cells / k) {
-        rc = -E2BIG;
-        goto out;
-    }
-    rc = text_grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
-    if (rc < 0)
-        goto out;
-    for (j = 0; j <= k; j++)
-        m->row[j] = (uint32_t)j;
-    for (i = 1; i <= n; i++) {
-        uint32_t diag = m->row[0], best;
-        int32_t c = a[i - 1];
-        m->row[0] = (uint32_t)i;
-        best = m->row[0];
-        for (j = 1; j <= k; j++) {
-            uint32_t up = m->row[j], v = diag + (c != b[j - 1]);
-            if (up + 1 < v)
-                v = up + 1;
-            if (m->row[j - 1] + 1 < v)
-                v = m->row[j - 1] + 1;
-            m->row[j] = v;
-            diag = up;
-            if (v < best)
-                best = v;
-        }
-        if (best > limit) {
-            rc = (long)limit + 1;
-            goto out;
-        }
-    }
-    rc = (long)m->row[k];
-out:
-    return rc;
-}
-
-/* Length of the longest common subsequence of a (n) and b (k). -ENOMEM or
- * -E2BIG (over MAX_CELLS). */
-static long lcs(metrics_ctx *m, const uint32_t *a, size_t n, const uint32_t *b, size_t k)
-{
-    size_t i, j, pre = 0;
-    long rc;
-
-    while (n && k && a[0] == b[0])
-        a++, b++, n--, k--, pre++;
-    while (n && k && a[n - 1] == b[k - 1])
-        n--, k--, pre++;
-    if (n < k) {
-        const uint32_t *t = a;
-        size_t tn = n;
-        a = b, n = k, b = t, k = tn;
-    }
-    if (k == 0) {
-        rc = (long)pre;
-        goto out;
-    }
-    if (n > MAX_CELLS / k) {
-        rc = -E2BIG;
-        goto out;
-    }
-    rc = text_grow((void **)&m->row, &m->rowcap, k + 1, sizeof(*m->row));
-    if (rc < 0)
-        goto out;
-    memset(m->row, 0, (k + 1) * sizeof(*m->row));
-    for (i = 0; i < n; i++) {
-        uint32_t diag = 0, x = a[i];
-        for (j = 1; j <= k; j++) {
-            uint32_t up = m->row[j];
-            if (x == b[j - 1])
-                m->row[j] = diag + 1;
-            else if (m->row[j - 1] > up)
-                m->row[j] = m->row[j - 1];
-            diag = up;
-        }
-    }
-    rc = (long)(m->row[k] + pre);
-out:
-    return rc;
-}
-
-/* rapidfuzz's Jaro-Winkler similarity (prefix weight 0.1, threshold 0.7). */
-static int jaro_winkler(metrics_ctx *m, const int32_t *a, size_t n, const int32_t *b, size_t k,
-                        double *out)
-{
-    size_t win, i, j, match = 0, trans = 0, pre = 0;
-    unsigned char *fa, *fb;
-    double jaro;
-    int rc = 0;
-
-    if (n == 0 || k == 0) {
-        *out = (n == 0 && k == 0) ? 1.0 : 0.0;
-        goto out;
-    }
-    if (n > MAX_CELLS / k) {
-        rc = -E2BIG;
-        goto out;
-    }
-    rc = text_grow((void **)&m->flags, &m->flagcap, n + k, 1);
-    if (rc < 0)
-        goto out;
-    fa = m->flags, fb = m->flags + n;
-    memset(m->flags, 0, n + k);
-    win = (n > k ? n : k) / 2;
-    win = win > 0 ? win - 1 : 0;
-    for (i = 0; i < n; i++) {
-        size_t lo = i > win ? i - win : 0, hi = i + win + 1 < k ? i + win + 1 : k;
-        for (j = lo; j < hi; j++) {
-            if (!fb[j] && a[i] == b[j]) {
-                fa[i] = fb[j] = 1;
-                match++;
-                break;
-            }
-        }
-    }
-    if (match == 0) {
-        *out = 0.0;
-        goto out;
-    }
-    for (i = 0, j = 0; i < n; i++) {
-        if (!fa[i])
-            continue;
-        while (!fb[j])
-            j++;
-        if (a[i] != b[j])
-            trans++;
-        j++;
-    }
-    trans /= 2;
-    jaro = ((double)match / (double)n + (double)match / (double)k +
-            (double)(match - trans) / (double)match) / 3.0;
-    if (jaro > 0.7) {
-        while (pre < 4 && pre < n && pre < k && a[pre] == b[pre])
-            pre++;
-        jaro += (double)pre * 0.1 * (1.0 - jaro);
-    }
-    *out = jaro;
-out:
     return rc;
 }
 
@@ -555,7 +384,7 @@ static int m_rouge(metrics_ctx *m, const metrics_opts *o, const row *r, metric_r
         out->score = 0;
         goto out;
     }
-    l = lcs(m, m->ia.v, m->ia.n, m->ib.v, m->ib.n);
+    l = dist_lcs(&m->ds, m->ia.v, m->ia.n, m->ib.v, m->ib.n);
     if (l == -E2BIG) {
         set_null(out, "answer and ground_truth are too long for ROUGE-L (over 2^27 token pairs)");
         goto out;
@@ -581,7 +410,7 @@ static int lev_sim(metrics_ctx *m, size_t na, size_t nb, double *sim)
         *sim = 1.0;
         return 0;
     }
-    d = levenshtein(m, m->ca, na, m->cb, nb, mx, MAX_CELLS);
+    d = dist_levenshtein(&m->ds, m->ca, na, m->cb, nb, mx, MAX_CELLS);
     if (d < 0)
         return (int)d;
     *sim = 1.0 - (double)d / (double)mx;
@@ -602,7 +431,7 @@ static int m_string_similarity(metrics_ctx *m, const metrics_opts *o, const row 
     if (rc < 0)
         goto out;
     if (o && o->jaro_winkler)
-        rc = jaro_winkler(m, m->ca, na, m->cb, nb, &out->score);
+        rc = dist_jaro_winkler(&m->ds, m->ca, na, m->cb, nb, &out->score);
     else
         rc = lev_sim(m, na, nb, &out->score);
     if (rc == -E2BIG) {
@@ -636,10 +465,10 @@ static int m_token_f1(metrics_ctx *m, const metrics_opts *o, const row *r, metri
         out->score = m->ia.n == 0 && m->ib.n == 0;
         goto out;
     }
-    rc = text_grow((void **)&m->row, &m->rowcap, m->nids + 1, sizeof(*m->row));
+    rc = text_grow((void **)&m->ds.row, &m->ds.rowcap, m->nids + 1, sizeof(*m->ds.row));
     if (rc < 0)
         goto out;
-    count = m->row;
+    count = m->ds.row;
     memset(count, 0, m->nids * sizeof(*count));
     for (i = 0; i < m->ib.n; i++)
         count[m->ib.v[i]]++;
@@ -690,7 +519,7 @@ static int similar_any(metrics_ctx *m, const char *s, char *const *set, size_t n
             break;
         }
         *budget -= ns * nt;
-        d = levenshtein(m, m->ca, ns, m->cb, nt, limit, (size_t)-1);
+        d = dist_levenshtein(&m->ds, m->ca, ns, m->cb, nt, limit, (size_t)-1);
         if (d < 0) {
             rc = (int)d;
             break;
@@ -793,10 +622,10 @@ static int m_context_overlap(metrics_ctx *m, const metrics_opts *o, const row *r
         set_null(out, "the answer has no content words");
         goto out;
     }
-    rc = text_grow((void **)&m->flags, &m->flagcap, m->nids + 1, 1);
+    rc = text_grow((void **)&m->ds.flags, &m->ds.flagcap, m->nids + 1, 1);
     if (rc < 0)
         goto out;
-    seen = m->flags;
+    seen = m->ds.flags;
     memset(seen, 0, m->nids);
     for (i = 0; i < m->ib.n; i++)
         seen[m->ib.v[i]] = 1;
