@@ -19,7 +19,6 @@
 #include <string.h>
 #include <unistd.h>
 #include <strings.h>
-#include <time.h>
 
 #define MAX_KEY 200
 
@@ -32,14 +31,6 @@ static int is_json(const char *ct)
     while (*ct == ' ')
         ct++;
     return !strncasecmp(ct, "application/json", n) && (ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ');
-}
-
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 /* A copy of s fit for a log line: printable ASCII only, at most len - 1. */
@@ -134,7 +125,7 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
     int fd;
 
     send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
-    account(p->a, &p->r, p->route, mono_us() - p->t0);
+    account(p->a, &p->r, p->route, db_mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
     fd = http_finish(fcgi);
@@ -617,7 +608,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
 {
     http_req r;
     const char *label;
-    int64_t t0 = mono_us();
+    int64_t t0 = db_mono_us();
     int route, need, listed;
 
     http_req_init(&r, fcgi);
@@ -631,7 +622,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
         if (need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
-    account(a, &r, route, mono_us() - t0);
+    account(a, &r, route, db_mono_us() - t0);
     http_req_clear(&r);
     return r.status;
 }

@@ -163,7 +163,7 @@ void db_iso(int64_t ms, char *buf, size_t len)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
 }
 
-static int64_t mono_us(void)
+int64_t db_mono_us(void)
 {
     struct timespec ts;
 
@@ -177,7 +177,7 @@ static int64_t mono_us(void)
 static int on_busy(void *arg, int count)
 {
     db *d = arg;
-    int64_t now = mono_us();
+    int64_t now = db_mono_us();
     struct timespec ts;
     long step_us;
 

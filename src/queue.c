@@ -64,14 +64,6 @@ struct queue {
 #define MAX_ROWS_PER_TXN 4096
 #define EARLY_ROWS 512            /* this many waiting rows commit without waiting */
 
-static int64_t mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 static void store_one(queue *q, struct sub *s, const char *now)
 {
     size_t found = 0;
@@ -154,7 +146,7 @@ static void wait_interval(queue *q)
     int64_t until = q->last_commit_us + q->cf->commit_interval_us, now;
     struct timespec ts;
 
-    while (!q->stopping && q->queued < EARLY_ROWS && (now = mono_us()) < until) {
+    while (!q->stopping && q->queued < EARLY_ROWS && (now = db_mono_us()) < until) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)((until - now) / 1000000);
         ts.tv_nsec += (long)((until - now) % 1000000) * 1000;
@@ -185,7 +177,7 @@ static void *committer(void *arg)
         pthread_mutex_unlock(&q->mu);
         turn = db_turn_take(q->d) == 0;
         pthread_mutex_lock(&q->mu);
-        q->last_commit_us = mono_us();
+        q->last_commit_us = db_mono_us();
         list = take_group(q);
         pthread_mutex_unlock(&q->mu);
 
