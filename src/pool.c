@@ -16,9 +16,10 @@
  * requests. Submits are CPU work and run fastest on a few threads that do
  * not take turns on the CPU; a thread that starts anything but a POST (a
  * read that may be long) gives its turn to a spare thread first and waits
- * for one again when it is done, so long reads never hold up submits. The worker's main
- * thread waits for SIGTERM; every thread blocks every signal. No signal
- * ever interrupts a request thread: a stop is an eventfd.
+ * for one again when it is done, so long reads never hold up submits. The
+ * worker's main thread waits for SIGTERM; every thread blocks every
+ * signal. No signal ever interrupts a request thread: a stop is an
+ * eventfd.
  *
  * Connections. nginx keeps its FastCGI connections (fastcgi_keep_conn, an
  * upstream keepalive pool), which saves a connect, an accept and two
@@ -128,7 +129,6 @@ struct worker {
     sem_t turns;                  /* pool.active_threads: turns to take requests */
     int stop_fd;                  /* eventfd: written when the threads must exit */
     int draining;                 /* atomic: stopping; no new connections */
-    int conns;                    /* atomic: open connections from nginx */
     pthread_mutex_t mu;
     pthread_cond_t exited;
     int alive;
@@ -158,11 +158,11 @@ static void wake_all(struct worker *w)
 }
 
 /* A connection was closed: once a draining worker has none left, its
- * threads may exit. */
+ * threads may exit. The count of open connections is the scoreboard's
+ * (slot->conns), changed here and in next_request. */
 static void conn_closed(struct worker *w)
 {
-    board_dec(&w->slot->conns);
-    if (__atomic_sub_fetch(&w->conns, 1, __ATOMIC_SEQ_CST) == 0 &&
+    if (__atomic_sub_fetch(&w->slot->conns, 1, __ATOMIC_SEQ_CST) == 0 &&
         __atomic_load_n(&w->draining, __ATOMIC_SEQ_CST))
         wake_all(w);
 }
@@ -219,8 +219,7 @@ static int next_request(struct worker *w)
         if (ev.data.fd == w->listen_fd) {
             /* Non-blocking: another thread or process may take it first. */
             if ((fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0) {
-                __atomic_add_fetch(&w->conns, 1, __ATOMIC_SEQ_CST);
-                board_inc(&w->slot->conns);
+                __atomic_add_fetch(&w->slot->conns, 1, __ATOMIC_SEQ_CST);
                 board_inc(&w->slot->c.connections);
                 conn_watch(w, fd, EPOLL_CTL_ADD);
             } else if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR && errno != ECONNABORTED) {
@@ -337,14 +336,14 @@ static void stop_threads(struct worker *w, int64_t deadline)
     if (epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL) < 0)
         log_warn("stop: epoll_ctl: %s", strerror(errno));
     __atomic_store_n(&w->draining, 1, __ATOMIC_SEQ_CST);
-    if (__atomic_load_n(&w->conns, __ATOMIC_SEQ_CST) == 0)
+    if (__atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST) == 0)
         wake_all(w);
     pthread_mutex_lock(&w->mu);
     while (w->alive > 0 && mono_ms() < deadline) {
         if (!forced && mono_ms() >= deadline - DRAIN_GRACE_MS) {
             /* nginx kept connections open longer than we can wait */
             log_warn("stop: nginx still holds %d connections; closing them",
-                     __atomic_load_n(&w->conns, __ATOMIC_SEQ_CST));
+                     __atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST));
             wake_all(w);
             forced = 1;
         }
