@@ -1,7 +1,7 @@
 /* board.h - the pool's scoreboard, in the manner of php-fpm's: one shared
  * memory region made by the master before it forks, one slot per worker.
- * Each worker writes only its own slot (and the pool-wide submit clock,
- * board_note_submit); anyone may read every slot. Counters
+ * Each worker writes only its own slot (and the pool-wide submit clock
+ * and WAL length, board_note_*); anyone may read every slot. Counters
  * are atomics; the judge's state and error are guarded by a sequence
  * number so that readers never see a torn string. When a worker dies the
  * master folds its counters into a pool-wide total (board_fold), so sums
@@ -40,7 +40,7 @@ typedef struct board_counters {
     uint64_t failed;              /* rows failed */
     uint64_t retried;             /* rows put back for a retry */
     uint64_t checkpoints;         /* WAL checkpoints run by the scheduler */
-    uint64_t wal_restarts;        /* checkpoints that let the next writer restart the WAL */
+    uint64_t wal_restarts;        /* WAL restarts made by the checkpointing scheduler */
 } board_counters;
 
 typedef struct board_slot {

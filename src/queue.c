@@ -229,9 +229,8 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
      * the database and fsyncs, which would stall every request of the
-     * group. The scheduler's connection checkpoints instead (sched.c),
-     * told the WAL's length by notify. This hook replaces SQLite's
-     * automatic checkpoint. */
+     * group. The pool's one checkpointing scheduler does (sched.c), told
+     * the WAL's length by notify: this hook only records it. */
     sqlite3_wal_hook(db_handle(q->d), on_wal, q);
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");

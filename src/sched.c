@@ -97,7 +97,7 @@
 
 #define IDLE_POLL_MS 1000
 #define MAX_BATCH 64
-#define FLOOD_MS 20               /* a local commit this recent: submits are flowing */
+#define FLOOD_MS 20               /* a commit in the pool this recent: submits are flowing */
 #define YIELD_MAX_MS 1000         /* but claim at least this often */
 #define RESTART_FACTOR 16        /* a WAL of 16 x db.checkpoint_pages is started over */
 
@@ -124,8 +124,7 @@ struct sched {
     int started;
     int stop;                     /* atomic: sched_stop was called */
     int notified;                 /* atomic: new local rows */
-    board *b;                     /* the pool's submit clock; NULL: submit_at */
-    int64_t submit_at;            /* atomic: when the last local commit added rows (ms) */
+    board *b;                     /* the pool's submit clock and WAL length */
     char owner[BOARD_OWNER_MAX];
     unsigned seed;
     struct done *done, **done_tail;
@@ -135,7 +134,6 @@ struct sched {
     int init_failures;
     int last_state;
     int wal_pages;                /* WAL length after our last commit */
-    int wal_seen;                 /* atomic: WAL length after the committer's last commit */
     int checkpointer;             /* 1: this scheduler holds the pool's checkpointer role */
     int reset_pending;            /* the WAL may be all copied and not restarted: checkpoint under the turn */
     int64_t ckpt_at;              /* next timed checkpoint */
@@ -214,7 +212,7 @@ static void checkpoint(sched *s, int64_t now)
             return;
         s->reset_pending = 1;         /* the last one may have died before its restart */
     }
-    seen = s->b ? board_take_wal(s->b) : __atomic_exchange_n(&s->wal_seen, 0, __ATOMIC_RELAXED);
+    seen = board_take_wal(s->b);
     if (seen > s->wal_pages)
         s->wal_pages = seen;
     if (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at) {
@@ -526,13 +524,6 @@ static int claim(sched *s, int64_t now)
 
 static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; }
 
-/* When a committer of the pool (or of this worker, without a board) last
- * added rows; 0 for never. */
-static int64_t last_submit(sched *s)
-{
-    return s->b ? board_last_submit(s->b) : __atomic_load_n(&s->submit_at, __ATOMIC_ACQUIRE);
-}
-
 static void *loop(void *arg)
 {
     sched *s = arg;
@@ -558,7 +549,7 @@ static void *loop(void *arg)
             /* Submits first: while any worker commits submits, hold the
              * next claim (and the write of results) back, up to
              * YIELD_MAX_MS since the last claim. */
-            yield_until = min64(last_submit(s) + FLOOD_MS,
+            yield_until = min64(board_last_submit(s->b) + FLOOD_MS,
                                 claimed_at + YIELD_MAX_MS);
             yield = state == JUDGE_READY && want && now < yield_until;
             if (state == JUDGE_READY && want && !yield) {
@@ -624,14 +615,8 @@ int sched_start(sched *s, char *err, size_t errlen)
 
 void sched_notify(sched *s, int wal_pages)
 {
-    if (s->b)
-        board_note_wal(s->b, wal_pages);      /* for the checkpointer, whichever worker it is */
-    else
-        __atomic_store_n(&s->wal_seen, wal_pages, __ATOMIC_RELAXED);
-    if (s->b)
-        board_note_submit(s->b, db_now_ms());
-    else
-        __atomic_store_n(&s->submit_at, db_now_ms(), __ATOMIC_RELEASE);
+    board_note_wal(s->b, wal_pages);      /* for the checkpointer, whichever worker it is */
+    board_note_submit(s->b, db_now_ms());
     __atomic_store_n(&s->notified, 1, __ATOMIC_RELEASE);
     judge_wakeup(s->j);
 }

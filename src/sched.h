@@ -11,10 +11,10 @@
 
 typedef struct sched sched;
 
-/* b, slot: the pool's scoreboard and this worker's slot in it (borrowed;
- * both may be NULL, and the scheduler then sees only its own worker's
- * submits). Opens the thread's database connection and makes the judge (no
- * I/O). NULL with err filled on failure. */
+/* b: the pool's scoreboard (borrowed; its submit clock and WAL length);
+ * slot: this worker's slot in it (borrowed; may be NULL). Opens the
+ * thread's database connection and makes the judge (no I/O). NULL with err
+ * filled on failure. */
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen);
 int sched_start(sched *s, char *err, size_t errlen);
 /* This worker's committer queued new rows: claim them soon, and stamp the
