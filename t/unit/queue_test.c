@@ -31,6 +31,8 @@ struct seen {
     int64_t first_id[8];          /* by submission */
 };
 
+#define SEEN_INIT { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }
+
 struct post {
     struct seen *s;
     int index;
@@ -143,7 +145,7 @@ static void cleanup(void)
  * posted within the interval after it, share one transaction. */
 static void test_burst_is_one_commit(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
+    struct seen s = SEEN_INIT;
     struct post p[4];
     char err[256];
     conf cf;
@@ -179,25 +181,35 @@ static void test_burst_is_one_commit(void **state)
     cleanup();
 }
 
-/* With an interval far longer than the test's timeout, 512 waiting rows
- * must commit without waiting for it. */
+/* A queue whose interval (ten minutes, past what conf allows) is far
+ * longer than any test's timeout, and which has just committed one row,
+ * posted as p[0]: the next submission has the whole interval to wait. */
+static queue *after_first_commit(conf *cf, struct seen *s, struct post *p, row **one)
+{
+    char err[256];
+    queue *q;
+
+    setup_conf(cf, 600 * 1000000);
+    assert_non_null(q = queue_new(cf, on_commit, s, err, sizeof err));
+    *one = rows_of(cf, 1);
+    assert_int_equal(queue_post(q, *one, 1, NULL, on_done, &p[0]), 0);
+    wait_done(s, 1);
+    return q;
+}
+
+/* With the interval far out, 512 waiting rows must commit without waiting
+ * for it. */
 static void test_large_group_commits_early(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
+    struct seen s = SEEN_INIT;
     struct post p[2] = { { &s, 0 }, { &s, 1 } };
-    char err[256];
     conf cf;
     queue *q;
     row *one, *many;
 
     (void)state;
-    setup_conf(&cf, 0);
-    cf.commit_interval_us = 600 * 1000000;    /* ten minutes, past what conf allows */
-    assert_non_null(q = queue_new(&cf, on_commit, &s, err, sizeof err));
-    one = rows_of(&cf, 1);
+    q = after_first_commit(&cf, &s, p, &one);
     many = rows_of(&cf, 512);
-    assert_int_equal(queue_post(q, one, 1, NULL, on_done, &p[0]), 0);
-    wait_done(&s, 1);
     assert_int_equal(queue_post(q, many, 512, NULL, on_done, &p[1]), 0);
     wait_done(&s, 2);
     assert_int_equal(s.failed, 0);
@@ -212,21 +224,15 @@ static void test_large_group_commits_early(void **state)
  * answered before queue_free returns. */
 static void test_stop_commits_what_waits(void **state)
 {
-    struct seen s = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0, 0, { 0 } };
+    struct seen s = SEEN_INIT;
     struct post p[2] = { { &s, 0 }, { &s, 1 } };
-    char err[256];
     conf cf;
     queue *q;
     row *a, *b;
 
     (void)state;
-    setup_conf(&cf, 0);
-    cf.commit_interval_us = 600 * 1000000;
-    assert_non_null(q = queue_new(&cf, on_commit, &s, err, sizeof err));
-    a = rows_of(&cf, 1);
+    q = after_first_commit(&cf, &s, p, &a);
     b = rows_of(&cf, 2);
-    assert_int_equal(queue_post(q, a, 1, NULL, on_done, &p[0]), 0);
-    wait_done(&s, 1);
     assert_int_equal(queue_post(q, b, 2, NULL, on_done, &p[1]), 0);
     queue_free(q);                /* must not wait ten minutes */
     assert_int_equal(s.done, 2);
