@@ -1,8 +1,13 @@
 // api.js - calls to /api/ and the words a person reads when one fails.
 // Every failure becomes an ApiError whose .words say what happened and what
-// to do; .field names the input at fault when the server said which.
+// to do; .field names the input at fault when the server said which. The
+// tab's bearer token (sessionStorage) goes with every call; a refusal for
+// want of a token or of a role says which role, and is announced as `auth`
+// on the hub so that the token box can ask for one.
 
-const TOKEN_KEY = 'ragrade.adminToken';
+import {emit} from './hub.js';
+
+const TOKEN_KEY = 'ragrade.token';
 
 export function getToken() {
     try {
@@ -31,6 +36,7 @@ export class ApiError extends Error {
         this.detail = message;    // the server's own message, if any
         this.field = field;       // e.g. "question" or "[3].contexts[2]"
         this.words = words;
+        this.role = null;         // for a 401/403: the role the call needs
     }
 }
 
@@ -66,8 +72,8 @@ export function fieldWords(field) {
 
 const BY_STATUS = {
     400: 'The server did not accept the input.',
-    401: 'This action needs an admin token: enter it under “Admin token” and try again.',
-    403: 'The admin token was not accepted for this action: check it under “Admin token”.',
+    401: 'The server asks for a token: enter it under “Token” at the top of the page.',
+    403: 'The server refused this action.',
     404: 'Not found: there is no such evaluation (it may have been deleted).',
     405: 'The server does not allow this action.',
     409: 'That cannot be done right now.',
@@ -92,7 +98,45 @@ const BY_CODE = {
     rate_limited: BY_STATUS[429],
     body_too_large: BY_STATUS[413],
     conflict: BY_STATUS[409],
+    admin_disabled: 'Retry and delete are off on this server until an admin token is configured ' +
+        '(auth.admin_tokens): ask its operator.',
 };
+
+// What each role may do, for the words; the server's roles, weakest first.
+const ROLE_WORDS = {
+    read: 'a token with the read role (a submit or admin token works too)',
+    submit: 'a token with the submit role (an admin token works too)',
+    admin: 'a token with the admin role',
+};
+const ROLE_DOES = {read: 'Reading evaluations', submit: 'Submitting rows', admin: 'Retry and delete'};
+
+// The role a call needs, as the server's routes say (auth.h): the server's
+// own message names it, this is for when it does not.
+export function roleFor(method, path) {
+    const p = path.split('?')[0];
+    if (method === 'POST' && p === '/api/eval')
+        return 'submit';
+    if (method === 'DELETE' || /\/retry$/.test(p))
+        return 'admin';
+    return 'read';
+}
+
+function roleIn(message) {
+    const m = /\b(read|submit|admin) role\b/.exec(message || '');
+    return m ? m[1] : null;
+}
+
+// Words for a 401 or 403 that a token would fix, naming the role.
+function authWords(status, code, role) {
+    const where = 'under “Token” at the top of the page';
+    if (status === 401 && code === 'invalid_token')
+        return getToken() ? `The server did not accept the saved token. ${ROLE_DOES[role]} needs ` +
+            `${ROLE_WORDS[role]}: check it ${where}.` : `The server did not accept the token: enter ${ROLE_WORDS[role]} ${where}.`;
+    if (status === 401)
+        return `${ROLE_DOES[role]} needs ${ROLE_WORDS[role]}: enter it ${where}.`;
+    return `The saved token may not do this: ${ROLE_DOES[role].toLowerCase()} needs ${ROLE_WORDS[role]}. ` +
+        `Enter one ${where}.`;
+}
 
 function wordsFor(status, code, message, field) {
     let w = BY_CODE[code] || BY_STATUS[status] ||
@@ -108,12 +152,13 @@ function wordsFor(status, code, message, field) {
     return w;
 }
 
-// fetch JSON. opts.admin sends the admin token; opts.key an Idempotency-Key.
+// fetch JSON, with the tab's token if there is one; opts.key sends an
+// Idempotency-Key.
 export async function api(method, path, body, opts = {}) {
     const headers = {Accept: 'application/json'};
     if (body !== undefined)
         headers['Content-Type'] = 'application/json';
-    if (opts.admin && getToken())
+    if (getToken())
         headers.Authorization = `Bearer ${getToken()}`;
     if (opts.key)
         headers['Idempotency-Key'] = opts.key;
@@ -145,5 +190,12 @@ export async function api(method, path, body, opts = {}) {
     const err = data && data.error && typeof data.error === 'object' ? data.error : {};
     const message = typeof err.message === 'string' ? err.message : null;
     const field = typeof err.field === 'string' ? err.field : null;
+    if ((r.status === 401 || r.status === 403) && err.code !== 'admin_disabled') {
+        const role = roleIn(message) || roleFor(method, path);
+        const e = new ApiError(r.status, err.code || null, message, field, authWords(r.status, err.code, role));
+        e.role = role;
+        emit('auth', e);
+        throw e;
+    }
     throw new ApiError(r.status, err.code || null, message, field, wordsFor(r.status, err.code, message, field));
 }

@@ -1,61 +1,39 @@
-// app.js - the page's entry point: hash routing between the views
-// (#/ list, #/new, #/eval/{id}, #/summary), the judge's health in the
-// header, the list of known datasets, and one-shot flash messages.
+// app.js - the page's entry point, and the top of the import graph: the
+// table of views and hash routing between them, the judge's health in the
+// header, and the wiring of the hub's events. No module imports this one.
+//
+// Adding a view: write a module with init(), show(arg) and hide() that
+// imports only lower modules (api, dom, hub, nav, datasets, poll, render),
+// add its <section id="view-..."> to index.html (and a [data-nav] link if it
+// has one), and add a row to VIEWS below.
 
 import {api} from './api.js';
 import {$, fill, h} from './dom.js';
+import * as datasets from './datasets.js';
+import {emit, on} from './hub.js';
+import {takeFlash} from './nav.js';
+import * as token from './token.js';
 import * as list from './list.js';
 import * as form from './form.js';
 import * as detail from './detail.js';
 import * as summary from './summary.js';
 
-const VIEWS = {
-    list: {el: 'view-list', mod: list, title: 'Evaluations', nav: 'list'},
-    new: {el: 'view-new', mod: form, title: 'New evaluation', nav: 'new'},
-    detail: {el: 'view-detail', mod: detail, title: 'Evaluation', nav: 'list'},
-    summary: {el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
-};
+// path: matched against the hash's path (#/eval/12?x=1 -> "/eval/12");
+// arg(match, query) is what the view's show() gets (default: the query).
+// The first row is also where an unknown hash lands.
+const VIEWS = [
+    {path: /^\/?$/, el: 'view-list', mod: list, title: 'Evaluations', nav: 'list'},
+    {path: /^\/new$/, el: 'view-new', mod: form, title: 'New evaluation', nav: 'new'},
+    {path: /^\/eval\/([1-9][0-9]{0,17})$/, el: 'view-detail', mod: detail, title: 'Evaluation', nav: 'list',
+        arg: (m) => m[1]},
+    {path: /^\/summary$/, el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
+];
 
 let active = null;
-let datasets = [];
-let pendingFlash = null;
+let activeArg = null;
 let routed = false;
 
-export function knownDatasets() {
-    return datasets;
-}
-
-export function setHash(hash) {
-    if (location.hash === hash)
-        route();
-    else
-        location.hash = hash;
-}
-
-export function flash(msg) {
-    pendingFlash = msg;
-}
-
-// Something was submitted, retried or deleted: refresh what depends on it.
-export function activity(dataset) {
-    if (dataset && !datasets.includes(dataset))
-        datasetsChanged();
-    list.kick();
-}
-
-export async function datasetsChanged() {
-    try {
-        const s = await api('GET', '/api/summary');
-        datasets = (s.datasets || []).map((d) => d.dataset).filter((d) => typeof d === 'string' && d).sort();
-    } catch (e) {
-        return;              // the views report their own errors
-    }
-    fill($('datasets'), datasets.map((d) => h('option', {value: d})));
-    if (active === VIEWS.list)
-        list.refreshFilters();
-}
-
-export function setHealth(health) {
+function renderPill(health) {
     const j = health && health.judge || {};
     const st = j.state || 'unknown';
     const pill = $('judge-pill');
@@ -63,14 +41,13 @@ export function setHealth(health) {
     fill(pill, `judge: ${st}`);
     pill.title = `Judge ${j.backend || ''} ${j.model || ''}: ${st}${j.error ? ' (' + j.error + ')' : ''}`;
     pill.setAttribute('aria-label', `Judge ${st}${j.error ? ': ' + j.error : ''}. Open the summary.`);
-    form.setMetrics(health);
 }
 
 async function refreshHealth() {
     if (document.hidden)
         return;
     try {
-        setHealth(await api('GET', '/api/health'));
+        emit('health', await api('GET', '/api/health'));
     } catch (e) {
         const pill = $('judge-pill');
         pill.className = 'pill pill-failed';
@@ -88,25 +65,23 @@ function parse() {
         return null;         // an in-page anchor such as the skip link
     const [path, qs] = raw.slice(1).split('?');
     const q = new URLSearchParams(qs || '');
-    let m;
-    if (path === '/' || path === '')
-        return {view: VIEWS.list, arg: q};
-    if (path === '/new')
-        return {view: VIEWS.new, arg: q};
-    if (path === '/summary')
-        return {view: VIEWS.summary, arg: q};
-    if ((m = /^\/eval\/([1-9][0-9]{0,17})$/.exec(path)))
-        return {view: VIEWS.detail, arg: m[1]};
-    return {view: VIEWS.list, arg: new URLSearchParams(), unknown: raw};
+    for (const v of VIEWS) {
+        const m = v.path.exec(path);
+        if (m)
+            return {view: v, arg: v.arg ? v.arg(m, q) : q};
+    }
+    return {view: VIEWS[0], arg: new URLSearchParams(), unknown: raw};
 }
 
-function route() {
+// Show the hash's view. quiet: the same view again (a new token), without
+// moving focus or the flash.
+function route(quiet) {
     const r = parse();
     if (!r)
         return;
-    if (active && active !== r.view)
+    if (active)
         active.mod.hide();
-    for (const v of Object.values(VIEWS))
+    for (const v of VIEWS)
         $(v.el).hidden = v !== r.view;
     for (const a of document.querySelectorAll('[data-nav]'))
         if (a.getAttribute('data-nav') === r.view.nav)
@@ -114,17 +89,18 @@ function route() {
         else
             a.removeAttribute('aria-current');
     active = r.view;
+    activeArg = r.arg;
     document.title = `${r.view.title} · ragrade`;
-    const fl = $('flash');
-    if (r.unknown)
-        pendingFlash = `There is no page at ${r.unknown}; here are the evaluations.`;
-    fill(fl, pendingFlash || '');
-    fl.hidden = !pendingFlash;
-    pendingFlash = null;
-    r.view.mod.show(r.arg);
+    if (!quiet) {
+        const fl = $('flash');
+        const msg = r.unknown ? `There is no page at ${r.unknown}; here are the evaluations.` : takeFlash();
+        fill(fl, msg || '');
+        fl.hidden = !msg;
+    }
+    r.view.mod.show(activeArg);
     // After a navigation (not the first load), move focus to the new view's
     // heading so keyboard and screen-reader users land in it.
-    if (routed) {
+    if (routed && !quiet) {
         const h1 = $(r.view.el).querySelector('h1');
         if (h1 && !$(r.view.el).contains(document.activeElement))
             h1.focus({preventScroll: true});
@@ -134,16 +110,25 @@ function route() {
 }
 
 function boot() {
-    list.init();
-    form.init();
-    detail.init();
-    summary.init();
-    window.addEventListener('hashchange', route);
+    token.init();
+    for (const v of VIEWS)
+        v.mod.init();
+    on('health', renderPill);
+    on('activity', (a) => datasets.seen([a && a.dataset]));
+    on('datasets', (names) => fill($('datasets'), names.map((d) => h('option', {value: d}))));
+    on('reroute', () => route(false));
+    // A new token: everything that was refused may work now.
+    on('token', () => {
+        refreshHealth();
+        datasets.refresh();
+        route(true);
+    });
+    window.addEventListener('hashchange', () => route(false));
     document.addEventListener('visibilitychange', refreshHealth);
     setInterval(refreshHealth, 15000);
     refreshHealth();
-    datasetsChanged();
-    route();
+    datasets.refresh();
+    route(false);
 }
 
 if (document.readyState === 'loading')

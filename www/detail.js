@@ -1,12 +1,13 @@
 // detail.js - one evaluation (#/eval/{id}): its inputs, each metric's score
 // with the judge's reasoning, errors, attempts, timings and tokens, and the
-// admin actions retry and delete (with an optional bearer token).
+// admin actions retry and delete.
 
-import {api, getToken, setToken} from './api.js';
+import {api} from './api.js';
 import {$, badge, fill, fmtDuration, fmtInt, fmtScore, fmtTime, h, human, parseTime, showError} from './dom.js';
 import {Poller} from './poll.js';
 import {renderReason, scaleOf, scoreBar} from './render.js';
-import {activity, flash, setHash} from './app.js';
+import {emit} from './hub.js';
+import {flash, setHash} from './nav.js';
 
 let id = null;
 let gen = 0;
@@ -129,10 +130,6 @@ function adminFailed(err) {
     const out = $('d-admin-result');
     out.className = 'result alert alert-error';
     showError(out, err, 'Not done.');
-    if (err.status === 401 || err.status === 403) {
-        $('token-box').open = true;
-        $('t-token').focus();
-    }
 }
 
 async function retry() {
@@ -140,12 +137,12 @@ async function retry() {
     out.className = 'result';
     fill(out, 'Asking for a retry…');
     try {
-        const j = await api('POST', `/api/eval/${id}/retry`, undefined, {admin: true});
+        const j = await api('POST', `/api/eval/${id}/retry`);
         out.className = 'result result-ok';
         fill(out, `Evaluation #${id} is queued again.`);
         render(j);
         poller.start();
-        activity(null);
+        emit('activity', {dataset: null});
     } catch (err) {
         adminFailed(err);
     }
@@ -157,18 +154,14 @@ async function del() {
     out.className = 'result';
     fill(out, 'Deleting…');
     try {
-        await api('DELETE', `/api/eval/${id}`, undefined, {admin: true});
+        await api('DELETE', `/api/eval/${id}`);
         flash(`Evaluation #${id} was deleted.`);
-        activity(null);
+        emit('activity', {dataset: null});
         setHash('#/');
     } catch (err) {
         adminFailed(err);
         $('d-delete').focus();
     }
-}
-
-function tokenState() {
-    fill($('t-state'), getToken() ? 'A token is saved for this tab.' : 'No token saved.');
 }
 
 export function init() {
@@ -183,16 +176,6 @@ export function init() {
         $('d-delete').focus();
     });
     $('d-confirm-yes').addEventListener('click', del);
-    $('token-form').addEventListener('submit', (e) => {
-        e.preventDefault();
-        setToken($('t-token').value.trim());
-        $('t-token').value = '';
-        tokenState();
-    });
-    $('t-forget').addEventListener('click', () => {
-        setToken('');
-        tokenState();
-    });
 }
 
 export function show(rid) {
@@ -207,7 +190,6 @@ export function show(rid) {
     $('d-confirm').hidden = true;
     fill($('d-admin-result'));
     $('d-admin-result').className = 'result';
-    tokenState();
     poller.start();
 }
 

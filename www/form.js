@@ -4,7 +4,7 @@
 
 import {api} from './api.js';
 import {$, clear, fill, h, human, showError} from './dom.js';
-import {activity} from './app.js';
+import {emit, on} from './hub.js';
 
 let ctxSeq = 0;
 let sentContexts = [];       // which block each sent context came from
@@ -59,7 +59,7 @@ function removeContext(block) {
 
 // ---- metrics ----
 
-export function setMetrics(health) {
+function setMetrics(health) {
     const list = $('r-metrics');
     const judge = health && health.judge || {};
     const all = Array.isArray(judge.metrics) ? judge.metrics : [];
@@ -173,7 +173,7 @@ async function submitRow(e) {
         $('r-ground-truth').value = '';
         clear($('r-contexts'));
         addContext();
-        activity(ds);
+        emit('activity', {dataset: ds});
     } catch (err) {
         if (err.status !== 0 && err.status < 500)
             rowKey = null;       // a refusal stored nothing; a network failure may have
@@ -284,7 +284,7 @@ async function submitFile(e) {
         fill(out, h('strong', {class: 'count'}, `Accepted ${r.count} ${r.count === 1 ? 'row' : 'rows'}`),
             ` from ${file.name}`, ids.length ? `: evaluations #${ids[0]}–#${ids[ids.length - 1]} are queued. ` : '. ',
             h('a', {href: ds ? `#/?dataset=${encodeURIComponent(ds)}` : '#/'}, 'Watch them'));
-        activity(ds);
+        emit('activity', {dataset: ds});
     } catch (err) {
         if (err.status !== 0 && err.status < 500)
             fileKey = null;
@@ -300,6 +300,7 @@ async function submitFile(e) {
 }
 
 export function init() {
+    on('health', setMetrics);
     addContext();
     $('r-add-context').addEventListener('click', () => addContext('', true));
     $('row-form').addEventListener('submit', submitRow);

@@ -5,7 +5,9 @@
 import {api} from './api.js';
 import {$, badge, clear, fill, fmtAge, fmtScore, h, human, shorten, showError} from './dom.js';
 import {Poller} from './poll.js';
-import {datasetsChanged, knownDatasets, setHash} from './app.js';
+import * as datasets from './datasets.js';
+import {on} from './hub.js';
+import {setHash} from './nav.js';
 
 const PAGE = 25;
 let params = {status: '', dataset: '', before: ''};
@@ -13,6 +15,7 @@ let newer = [];              // the `before` of each page we came from
 let gen = 0;
 let lastItems = [];
 let nextBefore = null;
+let shown = false;
 const poller = new Poller(load, liveState);
 
 function query() {
@@ -98,8 +101,7 @@ async function load() {
         lastItems = items;
         render(items);
         // A dataset we have not seen yet: refresh the filter's choices.
-        if (items.some((i) => i.dataset && !knownDatasets().includes(i.dataset)))
-            datasetsChanged();
+        datasets.seen(items.map((i) => i.dataset));
     } else {
         updateAges();
     }
@@ -121,20 +123,8 @@ function liveState(s) {
     }
 }
 
-export function fillDatasetSelect(sel, names, current) {
-    const want = current || '';
-    clear(sel);
-    sel.appendChild(h('option', {value: ''}, 'All datasets'));
-    const all = names.slice();
-    if (want && !all.includes(want))
-        all.push(want);
-    for (const n of all)
-        sel.appendChild(h('option', {value: n}, n));
-    sel.value = want;
-}
-
-export function refreshFilters() {
-    fillDatasetSelect($('f-dataset'), knownDatasets(), params.dataset);
+function refreshFilters() {
+    datasets.fillSelect($('f-dataset'), datasets.known(), params.dataset);
 }
 
 function go(p) {
@@ -147,6 +137,14 @@ function go(p) {
 }
 
 export function init() {
+    on('datasets', () => {
+        if (shown)
+            refreshFilters();
+    });
+    on('activity', () => {
+        if (shown)
+            poller.kick();
+    });
     $('list-filters').addEventListener('submit', (e) => e.preventDefault());
     $('f-status').addEventListener('change', () => {
         newer = [];
@@ -176,6 +174,7 @@ export function show(q) {
     if (!p.before || p.status !== params.status || p.dataset !== params.dataset)
         newer = [];
     params = p;
+    shown = true;
     gen++;
     $('f-status').value = params.status;
     refreshFilters();
@@ -187,10 +186,7 @@ export function show(q) {
 }
 
 export function hide() {
+    shown = false;
     gen++;
     poller.stop();
-}
-
-export function kick() {
-    poller.kick();
 }

@@ -6,8 +6,9 @@ import {api} from './api.js';
 import {$, fill, fmtInt, fmtScore, h, human, showError} from './dom.js';
 import {Poller} from './poll.js';
 import {histogram} from './render.js';
-import {fillDatasetSelect} from './list.js';
-import {knownDatasets, setHash, setHealth} from './app.js';
+import * as datasets from './datasets.js';
+import {emit} from './hub.js';
+import {setHash} from './nav.js';
 
 let dataset = '';
 let gen = 0;
@@ -41,7 +42,7 @@ function renderMetrics(s) {
     $('s-metrics-empty').hidden = names.length > 0;
 }
 
-export function renderJudge(health) {
+function renderJudge(health) {
     const j = health.judge || {};
     const rows = [
         ['State', h('span', {class: `pill pill-${j.state || 'unknown'}`}, j.state || 'unknown')],
@@ -72,11 +73,11 @@ async function load() {
     renderCounts(s);
     renderMetrics(s);
     renderJudge(health);
-    setHealth(health);
+    emit('health', health);
     const names = (s.datasets || []).map((d) => d.dataset).filter((d) => typeof d === 'string' && d);
     if (JSON.stringify(names) !== $('s-dataset').getAttribute('data-names')) {
         $('s-dataset').setAttribute('data-names', JSON.stringify(names));
-        fillDatasetSelect($('s-dataset'), names, dataset);
+        datasets.fillSelect($('s-dataset'), names, dataset);
     }
     return JSON.stringify([s, health.judge, health.queue]);
 }
@@ -92,7 +93,7 @@ export function init() {
 export function show(q) {
     gen++;
     dataset = q.get('dataset') || '';
-    fillDatasetSelect($('s-dataset'), knownDatasets(), dataset);
+    datasets.fillSelect($('s-dataset'), datasets.known(), dataset);
     $('s-dataset').removeAttribute('data-names');
     $('summary-error').hidden = true;
     poller.onState = (st) => {
