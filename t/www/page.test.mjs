@@ -3,14 +3,16 @@
 // line: {"ok": bool, "name": ..., "diag": ...} or {"comment": ...}; t/page.py
 // turns them into TAP. Waits are on DOM states, never fixed sleeps.
 //
-// usage: node page.test.mjs BASE_URL ARTIFACT_DIR TMP_DIR
+// usage: node page.test.mjs BASE_URL ARTIFACT_DIR TMP_DIR [TOKENED_URL]
+// TOKENED_URL is a second server with read, submit and admin tokens, which
+// RAGRADE_PAGE_TOKENS ({"read": ..., "submit": ..., "admin": ...}) holds.
 
 import {chromium} from 'playwright-core';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const [base, artifacts, tmpArg] = process.argv.slice(2);
+const [base, artifacts, tmpArg, tokenBase] = process.argv.slice(2);
 if (!base || !artifacts) {
     console.error('usage: node page.test.mjs BASE_URL ARTIFACT_DIR [TMP_DIR]');
     process.exit(2);
@@ -180,11 +182,11 @@ async function main() {
     await step('retry through the page', async () => {
         needRow();
         // Admin routes need an admin token (the server is started with one).
-        await page.evaluate(() => sessionStorage.setItem('ragrade.adminToken', 's3cret'));
+        await page.evaluate(() => sessionStorage.setItem('ragrade.token', 's3cret'));
         await page.getByRole('button', {name: 'Retry'}).click();
         await page.locator('#d-admin-result').getByText('queued again').waitFor();
         await page.locator('#d-status.badge-done').waitFor({timeout: 60000});
-        await page.evaluate(() => sessionStorage.removeItem('ragrade.adminToken'));
+        await page.evaluate(() => sessionStorage.removeItem('ragrade.token'));
         ok(true, 'Retry requeues the row and the detail follows it back to done');
     });
 
@@ -356,11 +358,13 @@ async function main() {
         await page.locator('#d-status.badge-done').waitFor();
         await page.getByRole('button', {name: 'Delete'}).click();
         await page.getByRole('button', {name: 'Yes, delete'}).click();
-        await page.locator('#d-admin-result.alert-error').getByText('needs an admin token').waitFor();
-        ok(await page.locator('#token-box').evaluate((d) => d.open), '401 in words, and the token box opens');
-        await page.getByLabel('Token', {exact: true}).fill('s3cret');
+        await page.locator('#d-admin-result.alert-error').getByText('needs a token with the admin role').waitFor();
+        ok(await page.locator('#token-box').isVisible() &&
+           /admin role/.test(await page.locator('#t-need').textContent()),
+        '401 in words naming the admin role, and the token box opens');
+        await page.getByRole('textbox', {name: 'Token', exact: true}).fill('s3cret');
         await page.getByRole('button', {name: 'Save token'}).click();
-        ok(await page.evaluate(() => sessionStorage.getItem('ragrade.adminToken')) === 's3cret', 'the token is kept in sessionStorage');
+        ok(await page.evaluate(() => sessionStorage.getItem('ragrade.token')) === 's3cret', 'the token is kept in sessionStorage');
         await page.getByRole('button', {name: 'Delete'}).click();
         await page.getByRole('button', {name: 'Yes, delete'}).click();
         await page.locator('#flash').getByText(`Evaluation #${xssId} was deleted.`).waitFor();
@@ -396,7 +400,162 @@ async function main() {
         }
     });
     ok(phoneProblems.length === 0, 'no problems at phone width', phoneProblems.join('\n'));
+    await phone.context.close();
+    if (tokenBase)
+        await withTokens(browser);
+    else
+        comment('no server with tokens given: the token steps are skipped');
     await browser.close();
+}
+
+// ---- a server with read, submit and admin tokens ----
+async function withTokens(browser) {
+    const T = JSON.parse(process.env.RAGRADE_PAGE_TOKENS || '{}');
+    const bearer = (role) => ({Authorization: `Bearer ${T[role]}`});
+    const problems = [];
+    const context = await browser.newContext({viewport: {width: 1280, height: 900}, baseURL: tokenBase});
+    await context.route('**/*', (route) => {
+        const u = new URL(route.request().url());
+        if (u.hostname === '127.0.0.1' || u.protocol === 'data:')
+            return route.continue();
+        problems.push(`request off loopback: ${u.href}`);
+        return route.abort();
+    });
+    const page = await context.newPage();
+    page.setDefaultTimeout(60000);
+    page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
+    page.on('console', (m) => {
+        if (m.type() === 'error' && !/Failed to load resource/.test(m.text()))
+            problems.push(`console error: ${m.text()}`);
+    });
+    const calls = [];                  // every /api/ request: [method, path, Authorization]
+    page.on('request', (req) => {
+        const u = new URL(req.url());
+        if (u.pathname.startsWith('/api/'))
+            calls.push([req.method(), u.pathname, req.headers().authorization || null]);
+    });
+    const shotTmp = async (name) => {
+        const file = path.join(tmp, `page-${name}.png`);
+        await page.screenshot({path: file, fullPage: true});
+        comment(`screenshot: ${file}`);
+        fs.copyFileSync(file, path.join(artifacts, `page-${name}.png`));
+    };
+    const saveToken = async (t) => {
+        await page.getByRole('textbox', {name: 'Token', exact: true}).fill(t);
+        await page.getByRole('button', {name: 'Save token'}).click();
+    };
+    let seeded = null;
+
+    await step('the server with tokens refuses calls without one', async () => {
+        const bare = await fetch(`${tokenBase}/api/eval`);
+        const r = await fetch(`${tokenBase}/api/eval`, {method: 'POST', headers: {'Content-Type': 'application/json',
+            ...bearer('submit')}, body: JSON.stringify({question: 'Seeded with a token?', answer: 'Yes.',
+            contexts: ['It was seeded.'], dataset: 'tok-ds', metrics: ['token_f1']})});
+        const body = await r.json();
+        seeded = body.id;
+        ok(bare.status === 401 && r.status === 202 && seeded > 0,
+            'GET /api/eval without a token is 401; a submit token stores a row', `${bare.status} ${r.status}`);
+    });
+
+    await step('the page asks for a token and names the read role', async () => {
+        await page.goto('/#/');
+        await page.locator('#token-box').waitFor();
+        await page.locator('#t-need').getByText('read role').waitFor();
+        ok(true, 'a 401 on the list opens the token box, saying the read role is needed');
+        ok(/read role/.test(await page.locator('#list-error').textContent()),
+            'the list\'s own error names the role', await page.locator('#list-error').textContent());
+        ok(await page.evaluate(() => document.activeElement && document.activeElement.id) === 't-token',
+            'focus moves to the token field');
+        ok(!/needs an admin token/i.test(await page.locator('#t-need').textContent()),
+            'the page no longer says an admin token is needed', await page.locator('#t-need').textContent());
+        await shotTmp('token-asked');
+    });
+
+    await step('with a read token the page lists and shows the summary', async () => {
+        const from = calls.length;
+        await saveToken(T.read);
+        await page.locator(`#list-body tr[data-id="${seeded}"]`).waitFor();
+        ok(await page.locator('#t-need').isHidden() && await page.locator('#list-error').isHidden(),
+            'the list loads and the refusal goes away');
+        ok(await page.evaluate(() => sessionStorage.getItem('ragrade.token')) === T.read,
+            'the token is kept in the tab\'s sessionStorage');
+        await page.getByRole('navigation', {name: 'Views'}).getByRole('link', {name: 'Summary'}).click();
+        await page.locator('#s-metrics tr[data-metric="token_f1"]').waitFor();
+        const counts = await page.locator('#s-counts').innerText();
+        ok(/1\s*total/i.test(counts) && await page.locator('#summary-error').isHidden(),
+            'the summary shows the counts', counts);
+        const sent = calls.slice(from);
+        const bad = sent.filter((c) => c[2] !== `Bearer ${T.read}`);
+        ok(sent.length >= 3 && bad.length === 0, 'every call after saving carries the token',
+            JSON.stringify(bad.length ? bad : sent));
+        ok(sent.some((c) => c[1] === '/api/summary') && sent.some((c) => c[1] === '/api/eval'),
+            'list and summary calls were among them', JSON.stringify(sent));
+    });
+
+    let rowId = null;
+    await step('a read token submitting is told the submit role is needed', async () => {
+        await page.goto('/#/new');
+        await page.locator('#r-metrics input[value="token_f1"]').waitFor();
+        await page.locator('#view-new').getByLabel('Question').fill('Who wrote the token test?');
+        await page.getByRole('textbox', {name: /^Answer/}).fill('A test engineer wrote it.');
+        await page.getByRole('textbox', {name: 'Context 1', exact: true}).fill('The token test was written by a test engineer.');
+        await page.getByRole('button', {name: 'Evaluate', exact: true}).click();
+        await page.locator('#row-result.alert-error').waitFor();
+        const t = await page.locator('#row-result').textContent();
+        ok(/submit role/.test(t) && /read token|may not/.test(t), 'the refusal (403) names the submit role', t);
+        ok(await page.locator('#token-box').isVisible() && /submit role/.test(await page.locator('#t-need').textContent()),
+            'the token box asks for a submit token', await page.locator('#t-need').textContent());
+        await shotTmp('token-role');
+    });
+
+    await step('with a submit token the same row is submitted', async () => {
+        await saveToken(T.submit);
+        await page.getByRole('button', {name: 'Evaluate', exact: true}).click();
+        const res = page.locator('#row-result');
+        await res.getByText(/Queued as evaluation #\d+/).waitFor();
+        rowId = Number(/#(\d+)/.exec(await res.textContent())[1]);
+        const g = await fetch(`${tokenBase}/api/eval/${rowId}`, {headers: bearer('read')});
+        const j = await g.json();
+        ok(g.status === 200 && j.question === 'Who wrote the token test?', 'the row was stored', JSON.stringify(j));
+        const posts = calls.filter((c) => c[0] === 'POST' && c[1] === '/api/eval');
+        ok(posts.length === 2 && posts[1][2] === `Bearer ${T.submit}`, 'the submit carried the submit token',
+            JSON.stringify(posts));
+    });
+
+    await step('retry with a submit token names the admin role', async () => {
+        if (!rowId)
+            throw new Error('no row from the submit step');
+        await page.goto(`/#/eval/${rowId}`);
+        await page.locator('#d-status.badge-done').waitFor();
+        await page.getByRole('button', {name: 'Retry'}).click();
+        await page.locator('#d-admin-result.alert-error').waitFor();
+        const t = await page.locator('#d-admin-result').textContent();
+        ok(/admin role/.test(t), 'a 403 on retry names the admin role', t);
+    });
+
+    await step('a token the server does not know is said so', async () => {
+        await saveToken('not-a-token-of-this-server');
+        await page.goto('/#/');
+        await page.locator('#t-need').getByText('did not accept the saved token').waitFor();
+        const t = await page.locator('#t-need').textContent();
+        ok(/read role/.test(t), 'an unknown token reads "did not accept the saved token", with the role needed', t);
+        await page.getByRole('button', {name: 'Forget token'}).click();
+        ok(await page.evaluate(() => sessionStorage.getItem('ragrade.token')) === null, 'Forget token clears it');
+    });
+
+    await step('the token stays in its tab', async () => {
+        await saveToken(T.read);
+        await page.locator(`#list-body tr[data-id="${seeded}"]`).waitFor();
+        const other = await context.newPage();
+        await other.goto('/#/');
+        await other.locator('#t-need').getByText('read role').waitFor();
+        ok(await other.evaluate(() => sessionStorage.getItem('ragrade.token')) === null,
+            'a second tab has no token and asks for one');
+        await other.close();
+    });
+
+    ok(problems.length === 0, 'no page errors or off-loopback requests with tokens', problems.join('\n'));
+    await context.close();
 }
 
 main().catch((e) => {
