@@ -96,6 +96,11 @@ export function show(q) {
     datasets.fillSelect($('s-dataset'), datasets.known(), dataset);
     $('s-dataset').removeAttribute('data-names');
     $('summary-error').hidden = true;
+    // Another dataset's figures must not stand in for this one's.
+    fill($('s-counts'));
+    fill($('s-tokens'));
+    fill($('s-metrics'));
+    $('s-metrics-empty').hidden = true;
     poller.onState = (st) => {
         if (st.error)
             showError($('summary-error'), st.error, 'Could not load the summary.');
