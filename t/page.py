@@ -125,6 +125,12 @@ def check_imports():
     tap.ok(not missing, "every import in www/ is a module of www/", "\n".join(missing))
     tap.ok(not [n for n, ds in graph.items() if "app.js" in ds], "no module imports the entry point app.js",
            json.dumps(graph, indent=1))
+    with open(os.path.join(SRCDIR, "Makefile.am"), encoding="utf-8") as f:
+        am = f.read().replace("\\\n", " ")
+    m = re.search(r"^dist_www_DATA\s*=(.*)$", am, re.M)
+    listed = set(m.group(1).split()) if m else set()
+    unlisted = sorted(f"www/{n}" for n in os.listdir(WWW) if f"www/{n}" not in listed)
+    tap.ok(m and not unlisted, "Makefile.am installs every file of www/", " ".join(unlisted))
     if cycle is None:
         by = {}
         for n, h in layers(graph).items():
