@@ -194,6 +194,7 @@ export async function api(method, path, body, opts = {}) {
         const role = roleIn(message) || roleFor(method, path);
         const e = new ApiError(r.status, err.code || null, message, field, authWords(r.status, err.code, role));
         e.role = role;
+        e.method = method;
         emit('auth', e);
         throw e;
     }

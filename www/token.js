@@ -7,6 +7,8 @@ import {getToken, setToken} from './api.js';
 import {$, fill} from './dom.js';
 import {emit, on} from './hub.js';
 
+let dismissed = false;       // closed by the person: reads that fail do not reopen it
+
 function state() {
     const has = !!getToken();
     fill($('t-state'), has ? 'A token is saved for this tab.' : 'No token saved.');
@@ -22,6 +24,7 @@ function open(focus) {
 }
 
 function close() {
+    dismissed = true;
     $('token-box').hidden = true;
     $('token-btn').setAttribute('aria-expanded', 'false');
     $('token-btn').focus();
@@ -29,8 +32,14 @@ function close() {
 
 // A call was refused: say which role it needs and ask for a token. Focus
 // moves to the box only when it opens, so a poll that keeps failing does not
-// pull focus back again and again.
+// pull focus back again and again; once closed, only an action (a submit,
+// a retry) opens it again, while the views' reads show their own errors.
 function refused(err) {
+    if (dismissed && (err.method === 'GET' || err.method === 'HEAD')) {
+        fill($('token-btn'), 'Token needed');
+        $('token-btn').setAttribute('aria-label', `Token: needed. ${err.words}`);
+        return;
+    }
     fill($('t-need'), err.words);
     $('t-need').hidden = false;
     $('token-box').setAttribute('data-role', err.role || '');
@@ -44,8 +53,10 @@ export function init() {
     state();
     on('auth', refused);
     $('token-btn').addEventListener('click', () => {
-        if ($('token-box').hidden)
+        if ($('token-box').hidden) {
+            dismissed = false;
             open(true);
+        }
         else
             close();
     });
@@ -59,6 +70,7 @@ export function init() {
             return;
         }
         setToken(t);
+        dismissed = false;
         $('t-token').value = '';
         $('t-need').hidden = true;
         state();

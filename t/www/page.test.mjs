@@ -551,6 +551,11 @@ async function withTokens(browser) {
         await other.locator('#t-need').getByText('read role').waitFor();
         ok(await other.evaluate(() => sessionStorage.getItem('ragrade.token')) === null,
             'a second tab has no token and asks for one');
+        await other.getByRole('button', {name: 'Close'}).click();
+        await other.waitForFunction(() => document.getElementById('token-btn').textContent === 'Token needed');
+        ok(await other.locator('#token-box').isHidden() &&
+           /read role/.test(await other.locator('#list-error').textContent()),
+        'closed, the box stays closed while the list keeps failing; the list and the button say why');
         await other.close();
     });
 
