@@ -63,18 +63,21 @@ static const struct prompt prompts[PROMPT_N] = {
         {"answer", "question", NULL},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"question\":\"Who was Marie Curie and what did she discover?\",\"answer\":\"She "
-                 "was a Polish-born physicist and chemist who did her research in France. She discovered "
-                 "polonium and radium, and she was the first person to win two Nobel Prizes.\"}",
-                 "{\"statements\":[\"Marie Curie was a Polish-born physicist and chemist.\",\"Marie "
-                 "Curie did her research in France.\",\"Marie Curie discovered polonium and radium.\","
-                 "\"Marie Curie was the first person to win two Nobel Prizes.\"]}"},
+                {"{\"question\":\"Who was Marie Curie and what did she discover?\","
+                 "\"answer\":\"She was a Polish-born physicist and chemist who did her "
+                 "research in France. She discovered polonium and radium, and she was the "
+                 "first person to win two Nobel Prizes.\"}",
+                 "{\"statements\":[\"Marie Curie was a Polish-born physicist and chemist.\","
+                 "\"Marie Curie did her research in France.\",\"Marie Curie discovered "
+                 "polonium and radium.\",\"Marie Curie was the first person to win two Nobel "
+                 "Prizes.\"]}"},
             },
             [PROMPT_LANG_ZH] = {
-                {"{\"question\":\"鲁迅是谁？他有哪些代表作？\",\"answer\":\"他是中国现代作家和思想家，"
-                 "原名周树人。他的代表作有《狂人日记》和《阿Q正传》。\"}",
-                 "{\"statements\":[\"鲁迅是中国现代作家和思想家。\",\"鲁迅原名周树人。\",\"鲁迅的代表作有《狂人日记》。"
-                 "\",\"鲁迅的代表作有《阿Q正传》。\"]}"},
+                {"{\"question\":\"鲁迅是谁？他有哪些代表作？\","
+                 "\"answer\":\"他是中国现代作家和思想家，原名周树人。"
+                 "他的代表作有《狂人日记》和《阿Q正传》。\"}",
+                 "{\"statements\":[\"鲁迅是中国现代作家和思想家。\",\"鲁迅原名周树人。\","
+                 "\"鲁迅的代表作有《狂人日记》。\",\"鲁迅的代表作有《阿Q正传》。\"]}"},
             },
         },
         NULL },
@@ -92,43 +95,51 @@ static const struct prompt prompts[PROMPT_N] = {
         {"statements", "context", NULL},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"context\":\"Maria works as a nurse at the city hospital. She works night shifts "
-                 "three times a week. In her free time she trains for marathons and has run the "
-                 "Boston Marathon twice.\",\"statements\":[\"Maria is a nurse.\",\"Maria works at "
-                 "a school.\",\"Maria is physically fit.\",\"Maria has two children.\",\"Maria has "
-                 "won a marathon.\"]}",
-                 "{\"statements\":[{\"statement\":\"Maria is a nurse.\",\"reason\":\"The context "
-                 "says that Maria works as a nurse.\",\"verdict\":1},{\"statement\":\"Maria works "
-                 "at a school.\",\"reason\":\"The context names the city hospital as her workplace "
-                 "and mentions no school.\",\"verdict\":0},{\"statement\":\"Maria is physically "
-                 "fit.\",\"reason\":\"She trains for marathons and has run the Boston Marathon twice,"
-                 " which shows fitness.\",\"verdict\":1},{\"statement\":\"Maria has two children.\","
-                 "\"reason\":\"The context says nothing about children.\",\"verdict\":0},{\"statement\":\"Maria "
-                 "has won a marathon.\",\"reason\":\"The context says she ran the Boston Marathon,"
-                 " not that she won any race.\",\"verdict\":0}]}"},
-                {"{\"context\":\"The Great Barrier Reef lies off the coast of Queensland, Australia,"
-                 " and is the largest coral reef system in the world.\",\"statements\":[\"The Eiffel "
-                 "Tower is in Paris.\",\"Python is a programming language.\"]}",
-                 "{\"statements\":[{\"statement\":\"The Eiffel Tower is in Paris.\",\"reason\":\"The "
-                 "context is about a coral reef in Australia and has nothing to do with the statement.\","
-                 "\"verdict\":0},{\"statement\":\"Python is a programming language.\",\"reason\":\"The "
-                 "context is about a coral reef in Australia and has nothing to do with the statement.\","
+                {"{\"context\":\"Maria works as a nurse at the city hospital. She works "
+                 "night shifts three times a week. In her free time she trains for marathons "
+                 "and has run the Boston Marathon twice.\",\"statements\":[\"Maria is a "
+                 "nurse.\",\"Maria works at a school.\",\"Maria is physically fit.\",\"Maria "
+                 "has two children.\",\"Maria has won a marathon.\"]}",
+                 "{\"statements\":[{\"statement\":\"Maria is a nurse.\",\"reason\":\"The "
+                 "context says that Maria works as a nurse.\",\"verdict\":1},"
+                 "{\"statement\":\"Maria works at a school.\",\"reason\":\"The context names "
+                 "the city hospital as her workplace and mentions no school.\","
+                 "\"verdict\":0},{\"statement\":\"Maria is physically fit.\","
+                 "\"reason\":\"She trains for marathons and has run the Boston Marathon "
+                 "twice, which shows fitness.\",\"verdict\":1},{\"statement\":\"Maria has "
+                 "two children.\",\"reason\":\"The context says nothing about children.\","
+                 "\"verdict\":0},{\"statement\":\"Maria has won a marathon.\","
+                 "\"reason\":\"The context says she ran the Boston Marathon, not that she "
+                 "won any race.\",\"verdict\":0}]}"},
+                {"{\"context\":\"The Great Barrier Reef lies off the coast of Queensland, "
+                 "Australia, and is the largest coral reef system in the world.\","
+                 "\"statements\":[\"The Eiffel Tower is in Paris.\",\"Python is a "
+                 "programming language.\"]}",
+                 "{\"statements\":[{\"statement\":\"The Eiffel Tower is in Paris.\","
+                 "\"reason\":\"The context is about a coral reef in Australia and has "
+                 "nothing to do with the statement.\",\"verdict\":0},{\"statement\":\"Python "
+                 "is a programming language.\",\"reason\":\"The context is about a coral "
+                 "reef in Australia and has nothing to do with the statement.\","
                  "\"verdict\":0}]}"},
             },
             [PROMPT_LANG_ZH] = {
-                {"{\"context\":\"李娜是一名中学数学老师，在杭州工作了十年。她每天早上六点起床跑步，"
-                 "周末常去图书馆备课。\",\"statements\":[\"李娜是老师。\",\"李娜在北京工作。\",\"李娜有运动的习惯。"
+                {"{\"context\":\"李娜是一名中学数学老师，在杭州工作了十年。"
+                 "她每天早上六点起床跑步，周末常去图书馆备课。\","
+                 "\"statements\":[\"李娜是老师。\",\"李娜在北京工作。\",\"李娜有运动的习惯。"
                  "\",\"李娜已经结婚。\",\"李娜教英语。\"]}",
-                 "{\"statements\":[{\"statement\":\"李娜是老师。\",\"reason\":\"上下文明确说李娜是一名中学数学老师。"
-                 "\",\"verdict\":1},{\"statement\":\"李娜在北京工作。\",\"reason\":\"上下文说她在杭州工作，"
-                 "没有提到北京。\",\"verdict\":0},{\"statement\":\"李娜有运动的习惯。\",\"reason\":\"她每天早上六点起床跑步，"
-                 "说明她有运动的习惯。\",\"verdict\":1},{\"statement\":\"李娜已经结婚。\",\"reason\":\"上下文没有提到她的婚姻状况。"
-                 "\",\"verdict\":0},{\"statement\":\"李娜教英语。\",\"reason\":\"上下文说她教的是数学，"
-                 "不是英语。\",\"verdict\":0}]}"},
-                {"{\"context\":\"长江是中国最长的河流，全长约6300公里，流经十一个省级行政区。\","
-                 "\"statements\":[\"苹果富含维生素C。\",\"围棋起源于中国。\"]}",
-                 "{\"statements\":[{\"statement\":\"苹果富含维生素C。\",\"reason\":\"上下文只讲长江，"
-                 "与这条陈述毫无关系。\",\"verdict\":0},{\"statement\":\"围棋起源于中国。\",\"reason\":\"上下文只讲长江，"
+                 "{\"statements\":[{\"statement\":\"李娜是老师。\","
+                 "\"reason\":\"上下文明确说李娜是一名中学数学老师。\",\"verdict\":1},"
+                 "{\"statement\":\"李娜在北京工作。\",\"reason\":\"上下文说她在杭州工作，"
+                 "没有提到北京。\",\"verdict\":0},{\"statement\":\"李娜有运动的习惯。\","
+                 "\"reason\":\"她每天早上六点起床跑步，说明她有运动的习惯。\",\"verdict\":1},"
+                 "{\"statement\":\"李娜已经结婚。\",\"reason\":\"上下文没有提到她的婚姻状况。"
+                 "\",\"verdict\":0},{\"statement\":\"李娜教英语。\","
+                 "\"reason\":\"上下文说她教的是数学，不是英语。\",\"verdict\":0}]}"},
+                {"{\"context\":\"长江是中国最长的河流，全长约6300公里，流经十一个省级行政区。"
+                 "\",\"statements\":[\"苹果富含维生素C。\",\"围棋起源于中国。\"]}",
+                 "{\"statements\":[{\"statement\":\"苹果富含维生素C。\","
+                 "\"reason\":\"上下文只讲长江，与这条陈述毫无关系。\",\"verdict\":0},"
+                 "{\"statement\":\"围棋起源于中国。\",\"reason\":\"上下文只讲长江，"
                  "与这条陈述毫无关系。\",\"verdict\":0}]}"},
             },
         },
@@ -143,11 +154,14 @@ static const struct prompt prompts[PROMPT_N] = {
         {"response", NULL, NULL},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"response\":\"The Amazon River flows through Peru, Colombia and Brazil.\"}",
-                 "{\"question\":\"Which countries does the Amazon River flow through?\",\"noncommittal\":0}"},
-                {"{\"response\":\"I'm not sure what the battery life of the new model is; I haven't "
-                 "seen any figures for it.\"}",
-                 "{\"question\":\"What is the battery life of the new model?\",\"noncommittal\":1}"},
+                {"{\"response\":\"The Amazon River flows through Peru, Colombia and "
+                 "Brazil.\"}",
+                 "{\"question\":\"Which countries does the Amazon River flow through?\","
+                 "\"noncommittal\":0}"},
+                {"{\"response\":\"I'm not sure what the battery life of the new model is; I "
+                 "haven't seen any figures for it.\"}",
+                 "{\"question\":\"What is the battery life of the new model?\","
+                 "\"noncommittal\":1}"},
             },
             [PROMPT_LANG_ZH] = {
                 {"{\"response\":\"长城始建于春秋战国时期。\"}",
@@ -166,35 +180,42 @@ static const struct prompt prompts[PROMPT_N] = {
         {"answer", "question", NULL},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"question\":\"When did the Berlin Wall fall?\",\"context\":\"The Berlin Wall "
-                 "fell on 9 November 1989, when the East German authorities opened the border crossings.\","
-                 "\"answer\":\"It fell on 9 November 1989.\"}",
-                 "{\"reason\":\"The context gives the date on which the wall fell, which is the "
-                 "answer.\",\"verdict\":1}"},
-                {"{\"question\":\"How tall is the tallest building in Dubai?\",\"context\":\"At "
-                 "828 metres, Dubai's Burj Khalifa has been the tallest building in the world since "
-                 "2010.\",\"answer\":\"The tallest building in Dubai is 828 metres tall.\"}",
-                 "{\"reason\":\"The context does not speak of the tallest building in Dubai, but "
-                 "the Burj Khalifa stands in Dubai and is the tallest in the world, so it is also "
-                 "the tallest in Dubai, and its height is the answer.\",\"verdict\":1}"},
-                {"{\"question\":\"Who painted the Mona Lisa?\",\"context\":\"The Louvre in Paris "
-                 "is the most visited museum in the world; it was a royal palace before it opened "
-                 "to the public in 1793.\",\"answer\":\"Leonardo da Vinci.\"}",
-                 "{\"reason\":\"The context describes the Louvre and says nothing about who painted "
-                 "the Mona Lisa, so it does not help to reach the answer.\",\"verdict\":0}"},
+                {"{\"question\":\"When did the Berlin Wall fall?\",\"context\":\"The Berlin "
+                 "Wall fell on 9 November 1989, when the East German authorities opened the "
+                 "border crossings.\",\"answer\":\"It fell on 9 November 1989.\"}",
+                 "{\"reason\":\"The context gives the date on which the wall fell, which is "
+                 "the answer.\",\"verdict\":1}"},
+                {"{\"question\":\"How tall is the tallest building in Dubai?\","
+                 "\"context\":\"At 828 metres, Dubai's Burj Khalifa has been the tallest "
+                 "building in the world since 2010.\",\"answer\":\"The tallest building in "
+                 "Dubai is 828 metres tall.\"}",
+                 "{\"reason\":\"The context does not speak of the tallest building in Dubai, "
+                 "but the Burj Khalifa stands in Dubai and is the tallest in the world, so "
+                 "it is also the tallest in Dubai, and its height is the answer.\","
+                 "\"verdict\":1}"},
+                {"{\"question\":\"Who painted the Mona Lisa?\",\"context\":\"The Louvre in "
+                 "Paris is the most visited museum in the world; it was a royal palace "
+                 "before it opened to the public in 1793.\",\"answer\":\"Leonardo da "
+                 "Vinci.\"}",
+                 "{\"reason\":\"The context describes the Louvre and says nothing about who "
+                 "painted the Mona Lisa, so it does not help to reach the answer.\","
+                 "\"verdict\":0}"},
             },
             [PROMPT_LANG_ZH] = {
-                {"{\"question\":\"秦始皇统一六国是在哪一年？\",\"context\":\"公元前221年，秦王嬴政灭齐，"
-                 "完成统一，自称始皇帝。\",\"answer\":\"公元前221年。\"}",
+                {"{\"question\":\"秦始皇统一六国是在哪一年？\",\"context\":\"公元前221年，"
+                 "秦王嬴政灭齐，完成统一，自称始皇帝。\",\"answer\":\"公元前221年。\"}",
                  "{\"reason\":\"上下文直接给出了统一的年份，正是答案。\",\"verdict\":1}"},
-                {"{\"question\":\"中国最高的山峰有多高？\",\"context\":\"珠穆朗玛峰位于中国与尼泊尔边境，"
-                 "海拔8848.86米，是世界最高峰。\",\"answer\":\"8848.86米。\"}",
-                 "{\"reason\":\"上下文没有直接说中国最高的山峰，但珠穆朗玛峰在中国边境上且是世界最高峰，"
-                 "因此也是中国最高的山峰，它的海拔就是答案。\",\"verdict\":1}"},
-                {"{\"question\":\"《红楼梦》的作者是谁？\",\"context\":\"故宫位于北京中轴线的中心，"
-                 "是明清两代的皇家宫殿。\",\"answer\":\"曹雪芹。\"}",
-                 "{\"reason\":\"上下文介绍的是故宫，没有提到《红楼梦》或它的作者，对得出答案没有帮助。"
-                 "\",\"verdict\":0}"},
+                {"{\"question\":\"中国最高的山峰有多高？\","
+                 "\"context\":\"珠穆朗玛峰位于中国与尼泊尔边境，海拔8848.86米，是世界最高峰。"
+                 "\",\"answer\":\"8848.86米。\"}",
+                 "{\"reason\":\"上下文没有直接说中国最高的山峰，"
+                 "但珠穆朗玛峰在中国边境上且是世界最高峰，因此也是中国最高的山峰，"
+                 "它的海拔就是答案。\",\"verdict\":1}"},
+                {"{\"question\":\"《红楼梦》的作者是谁？\","
+                 "\"context\":\"故宫位于北京中轴线的中心，是明清两代的皇家宫殿。\","
+                 "\"answer\":\"曹雪芹。\"}",
+                 "{\"reason\":\"上下文介绍的是故宫，没有提到《红楼梦》或它的作者，"
+                 "对得出答案没有帮助。\",\"verdict\":0}"},
             },
         },
         NULL },
@@ -210,29 +231,34 @@ static const struct prompt prompts[PROMPT_N] = {
         {"answer", "question", NULL},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"question\":\"What do you know about the Golden Gate Bridge?\",\"context\":\"The "
-                 "Golden Gate Bridge is a suspension bridge spanning the strait between San Francisco "
-                 "Bay and the Pacific Ocean. It opened in 1937 and was then the longest suspension "
-                 "bridge in the world.\",\"answer\":\"The Golden Gate Bridge is a suspension bridge "
-                 "in San Francisco. It opened to traffic in 1937. Its towers are painted a colour "
+                {"{\"question\":\"What do you know about the Golden Gate Bridge?\","
+                 "\"context\":\"The Golden Gate Bridge is a suspension bridge spanning the "
+                 "strait between San Francisco Bay and the Pacific Ocean. It opened in 1937 "
+                 "and was then the longest suspension bridge in the world.\","
+                 "\"answer\":\"The Golden Gate Bridge is a suspension bridge in San "
+                 "Francisco. It opened to traffic in 1937. Its towers are painted a colour "
                  "called International Orange. About 112,000 vehicles cross it every day.\"}",
-                 "{\"classifications\":[{\"statement\":\"The Golden Gate Bridge is a suspension "
-                 "bridge in San Francisco.\",\"reason\":\"The context calls it a suspension bridge "
-                 "over the strait at San Francisco Bay.\",\"attributed\":1},{\"statement\":\"It "
-                 "opened to traffic in 1937.\",\"reason\":\"The context says it opened in 1937.\","
-                 "\"attributed\":1},{\"statement\":\"Its towers are painted a colour called International "
-                 "Orange.\",\"reason\":\"The context says nothing about the colour of the bridge.\","
-                 "\"attributed\":0},{\"statement\":\"About 112,000 vehicles cross it every day.\","
-                 "\"reason\":\"The context gives no traffic figures.\",\"attributed\":0}]}"},
+                 "{\"classifications\":[{\"statement\":\"The Golden Gate Bridge is a "
+                 "suspension bridge in San Francisco.\",\"reason\":\"The context calls it a "
+                 "suspension bridge over the strait at San Francisco Bay.\","
+                 "\"attributed\":1},{\"statement\":\"It opened to traffic in 1937.\","
+                 "\"reason\":\"The context says it opened in 1937.\",\"attributed\":1},"
+                 "{\"statement\":\"Its towers are painted a colour called International "
+                 "Orange.\",\"reason\":\"The context says nothing about the colour of the "
+                 "bridge.\",\"attributed\":0},{\"statement\":\"About 112,000 vehicles cross "
+                 "it every day.\",\"reason\":\"The context gives no traffic figures.\","
+                 "\"attributed\":0}]}"},
             },
             [PROMPT_LANG_ZH] = {
-                {"{\"question\":\"介绍一下西湖。\",\"context\":\"西湖位于浙江省杭州市西部，2011年被列入世界遗产名录。"
-                 "\",\"answer\":\"西湖位于杭州。西湖在2011年成为世界遗产。西湖的面积约为6.4平方公里。"
-                 "\"}",
-                 "{\"classifications\":[{\"statement\":\"西湖位于杭州。\",\"reason\":\"上下文说西湖位于杭州市西部。"
-                 "\",\"attributed\":1},{\"statement\":\"西湖在2011年成为世界遗产。\",\"reason\":\"上下文说它在2011年被列入世界遗产名录。"
-                 "\",\"attributed\":1},{\"statement\":\"西湖的面积约为6.4平方公里。\",\"reason\":\"上下文没有提到西湖的面积。"
-                 "\",\"attributed\":0}]}"},
+                {"{\"question\":\"介绍一下西湖。\",\"context\":\"西湖位于浙江省杭州市西部，"
+                 "2011年被列入世界遗产名录。\",\"answer\":\"西湖位于杭州。"
+                 "西湖在2011年成为世界遗产。西湖的面积约为6.4平方公里。\"}",
+                 "{\"classifications\":[{\"statement\":\"西湖位于杭州。\","
+                 "\"reason\":\"上下文说西湖位于杭州市西部。\",\"attributed\":1},"
+                 "{\"statement\":\"西湖在2011年成为世界遗产。\","
+                 "\"reason\":\"上下文说它在2011年被列入世界遗产名录。\",\"attributed\":1},"
+                 "{\"statement\":\"西湖的面积约为6.4平方公里。\","
+                 "\"reason\":\"上下文没有提到西湖的面积。\",\"attributed\":0}]}"},
             },
         },
         "classifications" },
@@ -248,45 +274,56 @@ static const struct prompt prompts[PROMPT_N] = {
         {"answer", "ground_truth", "question"},
         {
             [PROMPT_LANG_EN] = {
-                {"{\"question\":\"What causes the seasons on Earth?\",\"answer\":[\"The seasons "
-                 "are caused by the changing distance between the Earth and the Sun.\",\"In summer "
-                 "a hemisphere receives more direct sunlight.\"],\"ground_truth\":[\"The seasons "
-                 "are caused by the tilt of the Earth's axis.\",\"Because of the tilt, a hemisphere "
-                 "receives more direct sunlight and has longer days in summer.\",\"When it is summer "
-                 "in the Northern Hemisphere, it is winter in the Southern Hemisphere.\"]}",
-                 "{\"TP\":[{\"statement\":\"In summer a hemisphere receives more direct sunlight.\","
-                 "\"reason\":\"The ground truth says the same about summer sunlight.\"}],\"FP\":[{\"statement\":\"The "
-                 "seasons are caused by the changing distance between the Earth and the Sun.\",\"reason\":\"The "
-                 "ground truth gives the tilt of the axis as the cause, not the distance.\"}],\"FN\":[{\"statement\":\"The "
-                 "seasons are caused by the tilt of the Earth's axis.\",\"reason\":\"The answer "
-                 "does not mention the tilt.\"},{\"statement\":\"Because of the tilt, a hemisphere "
-                 "receives more direct sunlight and has longer days in summer.\",\"reason\":\"The "
-                 "answer covers the direct sunlight only partly: it leaves out the tilt and the "
-                 "longer days.\"},{\"statement\":\"When it is summer in the Northern Hemisphere,"
-                 " it is winter in the Southern Hemisphere.\",\"reason\":\"The answer says nothing "
-                 "about the hemispheres having opposite seasons.\"}]}"},
-                {"{\"question\":\"How many bones does an adult human have?\",\"answer\":[\"An adult "
-                 "human has 206 bones.\"],\"ground_truth\":[\"An adult human skeleton has 206 bones.\","
-                 "\"Babies are born with about 270 bones, some of which fuse as they grow.\"]}",
-                 "{\"TP\":[{\"statement\":\"An adult human has 206 bones.\",\"reason\":\"The ground "
-                 "truth gives the same number.\"}],\"FP\":[],\"FN\":[{\"statement\":\"Babies are "
-                 "born with about 270 bones, some of which fuse as they grow.\",\"reason\":\"The "
-                 "answer does not mention the bones of babies.\"}]}"},
+                {"{\"question\":\"What causes the seasons on Earth?\",\"answer\":[\"The "
+                 "seasons are caused by the changing distance between the Earth and the "
+                 "Sun.\",\"In summer a hemisphere receives more direct sunlight.\"],"
+                 "\"ground_truth\":[\"The seasons are caused by the tilt of the Earth's "
+                 "axis.\",\"Because of the tilt, a hemisphere receives more direct sunlight "
+                 "and has longer days in summer.\",\"When it is summer in the Northern "
+                 "Hemisphere, it is winter in the Southern Hemisphere.\"]}",
+                 "{\"TP\":[{\"statement\":\"In summer a hemisphere receives more direct "
+                 "sunlight.\",\"reason\":\"The ground truth says the same about summer "
+                 "sunlight.\"}],\"FP\":[{\"statement\":\"The seasons are caused by the "
+                 "changing distance between the Earth and the Sun.\",\"reason\":\"The ground "
+                 "truth gives the tilt of the axis as the cause, not the distance.\"}],"
+                 "\"FN\":[{\"statement\":\"The seasons are caused by the tilt of the Earth's "
+                 "axis.\",\"reason\":\"The answer does not mention the tilt.\"},"
+                 "{\"statement\":\"Because of the tilt, a hemisphere receives more direct "
+                 "sunlight and has longer days in summer.\",\"reason\":\"The answer covers "
+                 "the direct sunlight only partly: it leaves out the tilt and the longer "
+                 "days.\"},{\"statement\":\"When it is summer in the Northern Hemisphere, it "
+                 "is winter in the Southern Hemisphere.\",\"reason\":\"The answer says "
+                 "nothing about the hemispheres having opposite seasons.\"}]}"},
+                {"{\"question\":\"How many bones does an adult human have?\","
+                 "\"answer\":[\"An adult human has 206 bones.\"],\"ground_truth\":[\"An "
+                 "adult human skeleton has 206 bones.\",\"Babies are born with about 270 "
+                 "bones, some of which fuse as they grow.\"]}",
+                 "{\"TP\":[{\"statement\":\"An adult human has 206 bones.\",\"reason\":\"The "
+                 "ground truth gives the same number.\"}],\"FP\":[],"
+                 "\"FN\":[{\"statement\":\"Babies are born with about 270 bones, some of "
+                 "which fuse as they grow.\",\"reason\":\"The answer does not mention the "
+                 "bones of babies.\"}]}"},
             },
             [PROMPT_LANG_ZH] = {
-                {"{\"question\":\"光合作用需要什么条件，会产生什么？\",\"answer\":[\"光合作用只需要水。"
-                 "\",\"光合作用会产生氧气。\"],\"ground_truth\":[\"光合作用需要光、水和二氧化碳。"
-                 "\",\"光合作用产生葡萄糖和氧气。\",\"光合作用主要在叶绿体中进行。\"]}",
-                 "{\"TP\":[{\"statement\":\"光合作用会产生氧气。\",\"reason\":\"参考答案说光合作用产生氧气。"
-                 "\"}],\"FP\":[{\"statement\":\"光合作用只需要水。\",\"reason\":\"参考答案说还需要光和二氧化碳，"
-                 "“只需要水”与之不符。\"}],\"FN\":[{\"statement\":\"光合作用需要光、水和二氧化碳。"
-                 "\",\"reason\":\"回答没有提到光和二氧化碳。\"},{\"statement\":\"光合作用产生葡萄糖和氧气。"
-                 "\",\"reason\":\"回答只部分涵盖了这一点：提到了氧气，但遗漏了葡萄糖。\"},{\"statement\":\"光合作用主要在叶绿体中进行。"
-                 "\",\"reason\":\"回答没有提到叶绿体。\"}]}"},
-                {"{\"question\":\"一年有多少天？\",\"answer\":[\"平年有365天。\"],\"ground_truth\":[\"平年有365天。"
-                 "\",\"闰年有366天。\"]}",
-                 "{\"TP\":[{\"statement\":\"平年有365天。\",\"reason\":\"参考答案给出了相同的天数。"
-                 "\"}],\"FP\":[],\"FN\":[{\"statement\":\"闰年有366天。\",\"reason\":\"回答没有提到闰年。"
+                {"{\"question\":\"光合作用需要什么条件，会产生什么？\","
+                 "\"answer\":[\"光合作用只需要水。\",\"光合作用会产生氧气。\"],"
+                 "\"ground_truth\":[\"光合作用需要光、水和二氧化碳。\","
+                 "\"光合作用产生葡萄糖和氧气。\",\"光合作用主要在叶绿体中进行。\"]}",
+                 "{\"TP\":[{\"statement\":\"光合作用会产生氧气。\","
+                 "\"reason\":\"参考答案说光合作用产生氧气。\"}],"
+                 "\"FP\":[{\"statement\":\"光合作用只需要水。\","
+                 "\"reason\":\"参考答案说还需要光和二氧化碳，“只需要水”与之不符。\"}],"
+                 "\"FN\":[{\"statement\":\"光合作用需要光、水和二氧化碳。\","
+                 "\"reason\":\"回答没有提到光和二氧化碳。\"},"
+                 "{\"statement\":\"光合作用产生葡萄糖和氧气。\","
+                 "\"reason\":\"回答只部分涵盖了这一点：提到了氧气，但遗漏了葡萄糖。\"},"
+                 "{\"statement\":\"光合作用主要在叶绿体中进行。\","
+                 "\"reason\":\"回答没有提到叶绿体。\"}]}"},
+                {"{\"question\":\"一年有多少天？\",\"answer\":[\"平年有365天。\"],"
+                 "\"ground_truth\":[\"平年有365天。\",\"闰年有366天。\"]}",
+                 "{\"TP\":[{\"statement\":\"平年有365天。\","
+                 "\"reason\":\"参考答案给出了相同的天数。\"}],\"FP\":[],"
+                 "\"FN\":[{\"statement\":\"闰年有366天。\",\"reason\":\"回答没有提到闰年。"
                  "\"}]}"},
             },
         },
@@ -333,7 +370,8 @@ static const struct prompt prompts[PROMPT_N] = {
         "ProbeOutput",
         "Reply with a JSON object whose key ok is true.",
         0, OBJ("\"ok\":{\"type\":\"boolean\"}", "\"ok\""), {NULL, NULL, NULL},
-        {[PROMPT_LANG_EN] = {{"{}", "{\"ok\":true}"}}, [PROMPT_LANG_ZH] = {{"{}", "{\"ok\":true}"}}},
+        {[PROMPT_LANG_EN] = {{"{}", "{\"ok\":true}"}},
+         [PROMPT_LANG_ZH] = {{"{}", "{\"ok\":true}"}}},
         NULL },
 };
 

@@ -10,12 +10,16 @@
 
 enum prompt_kind {
     PROMPT_STATEMENTS = 0,        /* {question, answer} -> {statements: [str]} */
-    PROMPT_NLI,                   /* {context, statements} -> {statements: [{statement, reason, verdict}]} */
+    PROMPT_NLI,                   /* {context, statements} ->
+                                   * {statements: [{statement, reason, verdict}]} */
     PROMPT_QUESTION,              /* {response} -> {question, noncommittal} */
     PROMPT_CTX_PRECISION,         /* {question, context, answer} -> {reason, verdict} */
-    PROMPT_CTX_RECALL,            /* {question, context, answer} -> {classifications: [{statement, reason, attributed}]} */
-    PROMPT_CLASSIFY,              /* {question, answer: [str], ground_truth: [str]} -> {TP, FP, FN} */
-    PROMPT_CORRECTNESS,           /* {query, reference_answer, generated_answer} -> {score, reasoning};
+    PROMPT_CTX_RECALL,            /* {question, context, answer} ->
+                                   * {classifications: [{statement, reason, attributed}]} */
+    PROMPT_CLASSIFY,              /* {question, answer: [str], ground_truth: [str]} ->
+                                   * {TP, FP, FN} */
+    PROMPT_CORRECTNESS,           /* {query, reference_answer, generated_answer} ->
+                                   * {score, reasoning};
                                    * a system and a user message (prompts_render_chat) */
     PROMPT_CTX_RELEVANCE,         /* {question, context} -> {rating: 0|1|2} */
     PROMPT_CTX_RELEVANCE_ALT,     /* the same, worded differently (see below) */
