@@ -55,8 +55,8 @@ enum prompt_lang {
  * the original question. */
 #define PROMPTS_LANG_RULE \
     "Write every statement, question, reason and reasoning in the language of the answer " \
-    "in the input (or of its statements), even where these instructions and the examples " \
-    "are in another language."
+    "or response in the input (or of its statements), even where these instructions and the " \
+    "examples are in another language."
 
 /* The schema's name ([a-zA-Z0-9_-]{1,64}, for OpenAI's response_format). */
 const char *prompts_name(enum prompt_kind k);

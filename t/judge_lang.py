@@ -9,7 +9,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import tap  # noqa: E402
 from harness import ROW, FakeLLM, Server  # noqa: E402
 
-LANG_RULE = "in the language of the answer in the input"
+LANG_RULE = "in the language of the answer or response in the input"
 METRICS = ["faithfulness", "answer_relevancy", "correctness"]
 ROW_ZH = {
     "question": "埃菲尔铁塔是哪一年建成的？",
