@@ -4,7 +4,10 @@
  * Where ragrade differs from ragas:
  * - bleu_score is sacrebleu's sentence BLEU (13a, exp smoothing, effective
  *   order) of the whole answer against the whole ground truth; ragas splits
- *   both on ". " and scores sentence pairs (its bug 2888).
+ *   both on ". " and scores sentence pairs (its bug 2888). A ground truth
+ *   written in Chinese, Japanese or Korean (text_script) is tokenised with
+ *   sacrebleu's zh tokeniser instead (tokenize='zh'): under 13a an unspaced
+ *   Chinese sentence is one token and a right answer scores 0.
  * - rouge_score is rouge_score's ROUGE-L F-measure with nltk's Porter stems,
  *   over Unicode words (text.c) instead of [a-z0-9]+ only, so Russian or
  *   Chinese answers are not scored 0; Han and Kana count one per character.
@@ -305,15 +308,17 @@ static int m_bleu(metrics_ctx *m, const metrics_opts *o, const row *r, metric_re
 {
     size_t correct[4] = {0}, total[4] = {0}, hyp, ref, n, any = 0;
     double bp, logsum = 0, smooth = 1;
+    int (*tok)(const char *, text_tokens *);
     int rc = 0, eff = 0;
 
     if (!need_gt(r, out))
         goto out;
     text_tokens_reset(&m->ta);
     text_tokens_reset(&m->tb);
-    rc = text_13a(r->answer, &m->ta);
+    tok = TEXT_SCRIPT_IS_CJK(text_script(r->ground_truth)) ? text_zh : text_13a;
+    rc = tok(r->answer, &m->ta);
     if (rc == 0)
-        rc = text_13a(r->ground_truth, &m->tb);
+        rc = tok(r->ground_truth, &m->tb);
     if (rc == 0)
         rc = intern_pair(m);
     if (rc < 0)

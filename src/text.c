@@ -19,9 +19,11 @@
  * tokens longer than 3 bytes are stemmed (Porter is English only).
  * t/metrics_oracle.py checks the result against nltk on a word list.
  *
- * 13a and SQuAD follow sacrebleu's and SQuAD's definitions over code points;
- * SQuAD's punctuation is string.punctuation plus every Unicode P* code
- * point, and Han/Kana characters are split as above. */
+ * sacrebleu's 13a and zh and SQuAD's tokens live in text_ref.c.
+ *
+ * Script: text_script() counts each Han, Kana or Hangul character as one
+ * word (they are written without spaces) and each run of other letters as
+ * one word; the text is CJK when the CJK words are at least as many. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,7 +91,7 @@ int text_grow(void **p, size_t *cap, size_t need, size_t elem)
     return 0;
 }
 
-static int tok_push(text_tokens *t, const char *s, size_t n)
+int text_push(text_tokens *t, const char *s, size_t n)
 {
     size_t ncap = t->ncap;
     int rc;
@@ -119,7 +121,7 @@ out:
 
 /* ---- code points ---- */
 
-static size_t decode(const char *s, size_t len, int32_t *c)
+size_t text_decode(const char *s, size_t len, int32_t *c)
 {
     utf8proc_ssize_t r = utf8proc_iterate((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)len, c);
 
@@ -143,7 +145,7 @@ int text_codepoints(const char *s, int32_t **cp, size_t *n, size_t *cap)
         if ((unsigned char)s[i] < 0x80)
             c = (unsigned char)s[i++];
         else
-            i += decode(s + i, len - i, &c);
+            i += text_decode(s + i, len - i, &c);
         (*cp)[k++] = c;
     }
     *n = k;
@@ -163,6 +165,56 @@ int text_is_cjk(int32_t c)
            c == 0x3005 || c == 0x3007;         /* 々 〇 */
 }
 
+/* ---- script ---- */
+
+static int is_han(int32_t c)
+{
+    return (c >= 0x3400 && c <= 0x4DBF) || (c >= 0x4E00 && c <= 0x9FFF) ||
+           (c >= 0xF900 && c <= 0xFAFF) || (c >= 0x20000 && c <= 0x3134F) ||
+           c == 0x3005 || c == 0x3007;
+}
+
+static int is_kana(int32_t c)
+{
+    return (c >= 0x3040 && c <= 0x30FF) || (c >= 0x31F0 && c <= 0x31FF) ||
+           (c >= 0xFF66 && c <= 0xFF9F);
+}
+
+static int is_hangul(int32_t c)
+{
+    return (c >= 0x1100 && c <= 0x11FF) || (c >= 0x3130 && c <= 0x318F) ||
+           (c >= 0xA960 && c <= 0xA97F) || (c >= 0xAC00 && c <= 0xD7FF) ||
+           (c >= 0xFFA0 && c <= 0xFFDC);
+}
+
+enum text_script text_script(const char *s)
+{
+    size_t len = strlen(s), i = 0, han = 0, kana = 0, hangul = 0, other = 0;
+    int in_word = 0;
+    int32_t c;
+
+    while (i < len) {
+        i += text_decode(s + i, len - i, &c);
+        if (is_han(c) || is_kana(c) || is_hangul(c)) {
+            han += is_han(c), kana += is_kana(c), hangul += is_hangul(c);
+            in_word = 0;
+        } else if (utf8proc_category(c) >= UTF8PROC_CATEGORY_LU &&
+                   utf8proc_category(c) <= UTF8PROC_CATEGORY_LO) {
+            other += !in_word;
+            in_word = 1;
+        } else {
+            in_word = 0;
+        }
+    }
+    if (han + kana + hangul == 0)
+        return other ? TEXT_SCRIPT_OTHER : TEXT_SCRIPT_NONE;
+    if (han + kana + hangul < other)
+        return TEXT_SCRIPT_OTHER;
+    if (hangul && hangul >= kana)
+        return TEXT_SCRIPT_KO;
+    return kana ? TEXT_SCRIPT_JA : TEXT_SCRIPT_HAN;
+}
+
 static int is_word_cp(int32_t c)
 {
     utf8proc_category_t k = utf8proc_category(c);
@@ -170,8 +222,7 @@ static int is_word_cp(int32_t c)
     return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_NO);   /* L*, M*, N* */
 }
 
-/* Python's str.isspace() (what str.split() splits on). */
-static int is_py_space(int32_t c)
+int text_is_space(int32_t c)
 {
     return (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x20) || c == 0x85 || c == 0xA0 ||
            c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
@@ -429,7 +480,7 @@ static int push_folded(text_tokens *t, const char *s, size_t n)
         r = utf8proc_decompose((const utf8proc_uint8_t *)s, (utf8proc_ssize_t)n, t->scratch,
                                (utf8proc_ssize_t)t->scap, opt);
         if (r < 0) {
-            rc = tok_push(t, s, n);        /* cannot happen for valid UTF-8 */
+            rc = text_push(t, s, n);        /* cannot happen for valid UTF-8 */
             goto out;
         }
         if ((size_t)r <= t->scap && t->scratch)
@@ -440,10 +491,10 @@ static int push_folded(text_tokens *t, const char *s, size_t n)
     }
     r = utf8proc_reencode(t->scratch, r, opt);
     if (r < 0) {
-        rc = tok_push(t, s, n);
+        rc = text_push(t, s, n);
         goto out;
     }
-    rc = tok_push(t, (const char *)t->scratch, (size_t)r);
+    rc = text_push(t, (const char *)t->scratch, (size_t)r);
 out:
     return rc;
 }
@@ -479,7 +530,7 @@ static int push_word(text_tokens *t, text_stemmer *st, int drop_stop, const char
         s = low, n = k;
     }
     if (!st || n <= 3 || n >= sizeof(low)) {
-        rc = tok_push(t, s, n);
+        rc = text_push(t, s, n);
         if (rc == 0)
             for (i = 0; i < n; i++)
                 if (t->buf[t->off[t->n - 1] + i] >= 'A' && t->buf[t->off[t->n - 1] + i] <= 'Z')
@@ -491,7 +542,7 @@ static int push_word(text_tokens *t, text_stemmer *st, int drop_stop, const char
     rc = text_stem(st, low, n, &stem, &k);
     if (rc < 0)
         goto out;
-    rc = tok_push(t, stem, k);
+    rc = text_push(t, stem, k);
 out:
     return rc;
 }
@@ -511,7 +562,7 @@ int text_words(const char *s, text_stemmer *st, int drop_stop, text_tokens *out)
             c = b, w = 1;
             cls = (b >= 'a' && b <= 'z') || (b >= 'A' && b <= 'Z') || (b >= '0' && b <= '9');
         } else {
-            w = decode(s + i, len - i, &c);
+            w = text_decode(s + i, len - i, &c);
             cls = text_is_cjk(c) ? 2 : is_word_cp(c);
         }
         if (cls != 1 && in) {
@@ -534,266 +585,5 @@ int text_words(const char *s, text_stemmer *st, int drop_stop, text_tokens *out)
     if (in)
         rc = push_word(out, st, drop_stop, s + start, i - start, ascii);
 out:
-    return rc;
-}
-
-/* ---- sacrebleu 13a ---- */
-
-typedef struct sbuf {
-    char *p;
-    size_t n, cap;
-} sbuf;
-
-static int sb_put(sbuf *b, const char *s, size_t n)
-{
-    int rc = text_grow((void **)&b->p, &b->cap, b->n + n + 1, 1);
-
-    if (rc == 0) {
-        memcpy(b->p + b->n, s, n);
-        b->n += n;
-        b->p[b->n] = '\0';
-    }
-    return rc;
-}
-
-/* Python's str.replace(from, to) of in into out. */
-static int replace_all(const sbuf *in, sbuf *out, const char *from, const char *to)
-{
-    size_t fl = strlen(from), tl = strlen(to), i = 0;
-    int rc = 0;
-
-    out->n = 0;
-    while (rc == 0 && i < in->n) {
-        if (in->n - i >= fl && memcmp(in->p + i, from, fl) == 0) {
-            rc = sb_put(out, to, tl);
-            i += fl;
-        } else {
-            rc = sb_put(out, in->p + i, 1);
-            i++;
-        }
-    }
-    if (rc == 0)
-        rc = sb_put(out, "", 0);
-    return rc;
-}
-
-static int is_digit(char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-static int in_13a_punct(char c)
-{
-    unsigned char u = (unsigned char)c;
-
-    return (u >= '{' && u <= '~') || (u >= '[' && u <= '`') || (u >= ' ' && u <= '&') ||
-           (u >= '(' && u <= '+') || (u >= ':' && u <= '@') || u == '/';
-}
-
-/* One of 13a's regular expressions over two characters, as re.sub does it:
- * left to right, matches do not overlap. kind 1: ([^0-9])([.,]) -> "\1 \2 ";
- * 2: ([.,])([^0-9]) -> " \1 \2"; 3: ([0-9])(-) -> "\1 \2 ". */
-static int sub_pair(const sbuf *in, sbuf *out, int kind)
-{
-    size_t i = 0;
-    int rc = 0;
-
-    out->n = 0;
-    while (rc == 0 && i < in->n) {
-        char a = in->p[i], b = i + 1 < in->n ? in->p[i + 1] : '\0';
-        int hit = 0;
-        if (i + 1 < in->n) {
-            if (kind == 1)
-                hit = !is_digit(a) && (b == '.' || b == ',');
-            else if (kind == 2)
-                hit = (a == '.' || a == ',') && !is_digit(b);
-            else
-                hit = is_digit(a) && b == '-';
-        }
-        if (!hit) {
-            rc = sb_put(out, &a, 1);
-            i++;
-            continue;
-        }
-        if (kind == 2) {
-            char r[4] = {' ', a, ' ', b};
-            rc = sb_put(out, r, 4);
-        } else {
-            char r[4] = {a, ' ', b, ' '};
-            rc = sb_put(out, r, 4);
-        }
-        i += 2;
-    }
-    if (rc == 0)
-        rc = sb_put(out, "", 0);
-    return rc;
-}
-
-static void sb_swap(sbuf *a, sbuf *b)
-{
-    sbuf t = *a;
-
-    *a = *b;
-    *b = t;
-}
-
-/* Split on Python white space and push the pieces. */
-static int split_push(const char *s, size_t len, text_tokens *out)
-{
-    size_t i = 0, start = 0;
-    int in = 0, rc = 0;
-
-    while (rc == 0 && i < len) {
-        int32_t c;
-        size_t w = 1;
-        if ((unsigned char)s[i] < 0x80)
-            c = (unsigned char)s[i];
-        else
-            w = decode(s + i, len - i, &c);
-        if (is_py_space(c)) {
-            if (in)
-                rc = tok_push(out, s + start, i - start);
-            in = 0;
-        } else if (!in) {
-            in = 1, start = i;
-        }
-        i += w;
-    }
-    if (rc == 0 && in)
-        rc = tok_push(out, s + start, len - start);
-    return rc;
-}
-
-int text_13a(const char *s, text_tokens *out)
-{
-    sbuf a = {0}, b = {0};
-    size_t i;
-    int rc;
-
-    rc = sb_put(&a, s, strlen(s));
-    if (rc < 0)
-        goto out;
-    static const char *const rep[][2] = {
-        {"<skipped>", ""}, {"-\n", ""}, {"\n", " "},
-        {"&quot;", "\""}, {"&amp;", "&"}, {"&lt;", "<"}, {"&gt;", ">"},
-    };
-    for (i = 0; i < sizeof(rep) / sizeof(rep[0]); i++) {
-        if (i == 3 && !memchr(a.p, '&', a.n))
-            break;
-        rc = replace_all(&a, &b, rep[i][0], rep[i][1]);
-        if (rc < 0)
-            goto out;
-        sb_swap(&a, &b);
-    }
-    b.n = 0;
-    rc = sb_put(&b, " ", 1);
-    for (i = 0; rc == 0 && i < a.n; i++) {
-        if (in_13a_punct(a.p[i])) {
-            char r[3] = {' ', a.p[i], ' '};
-            rc = sb_put(&b, r, 3);
-        } else {
-            rc = sb_put(&b, a.p + i, 1);
-        }
-    }
-    if (rc == 0)
-        rc = sb_put(&b, " ", 1);
-    for (i = 1; rc == 0 && i <= 3; i++) {
-        rc = sub_pair(&b, &a, (int)i);
-        sb_swap(&a, &b);
-    }
-    if (rc < 0)
-        goto out;
-    rc = split_push(b.p, b.n, out);
-out:
-    free(a.p);
-    free(b.p);
-    return rc;
-}
-
-/* ---- SQuAD ---- */
-
-static int is_squad_punct(int32_t c)
-{
-    utf8proc_category_t k;
-
-    if (c < 0x80)
-        return (c >= '!' && c <= '/') || (c >= ':' && c <= '@') || (c >= '[' && c <= '`') ||
-               (c >= '{' && c <= '~');
-    k = utf8proc_category(c);
-    return k >= UTF8PROC_CATEGORY_PC && k <= UTF8PROC_CATEGORY_PO;
-}
-
-/* Python's \w: letters, numbers and '_'. */
-static int is_py_word(int32_t c)
-{
-    utf8proc_category_t k;
-
-    if (c < 0x80)
-        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_';
-    k = utf8proc_category(c);
-    return (k >= UTF8PROC_CATEGORY_LU && k <= UTF8PROC_CATEGORY_LO) ||
-           (k >= UTF8PROC_CATEGORY_ND && k <= UTF8PROC_CATEGORY_NO);
-}
-
-static int is_article(const int32_t *c, size_t n)
-{
-    return (n == 1 && c[0] == 'a') || (n == 2 && c[0] == 'a' && c[1] == 'n') ||
-           (n == 3 && c[0] == 't' && c[1] == 'h' && c[2] == 'e');
-}
-
-int text_squad(const char *s, text_tokens *out)
-{
-    int32_t *cp = NULL;
-    size_t n = 0, cap = 0, i, k = 0, start;
-    sbuf word = {0};
-    int rc;
-
-    rc = text_codepoints(s, &cp, &n, &cap);
-    if (rc < 0)
-        goto out;
-    for (i = 0; i < n; i++) {                      /* lower, drop punctuation */
-        int32_t c = utf8proc_tolower(cp[i]);
-        if (!is_squad_punct(c))
-            cp[k++] = c;
-    }
-    n = k;
-    for (i = 0; i < n;) {                          /* \b(a|an|the)\b -> ' ' */
-        if (!is_py_word(cp[i])) {
-            i++;
-            continue;
-        }
-        start = i;
-        while (i < n && is_py_word(cp[i]))
-            i++;
-        if (is_article(cp + start, i - start))
-            for (k = start; k < i; k++)
-                cp[k] = ' ';
-    }
-    for (i = 0; i < n;) {                          /* split */
-        utf8proc_uint8_t enc[4];
-        if (is_py_space(cp[i]) || cp[i] == ' ') {
-            i++;
-            continue;
-        }
-        word.n = 0;
-        while (i < n && !is_py_space(cp[i])) {
-            utf8proc_ssize_t w = utf8proc_encode_char(cp[i], enc);
-            if (text_is_cjk(cp[i]) && word.n > 0)
-                break;
-            rc = sb_put(&word, (const char *)enc, (size_t)w);
-            if (rc < 0)
-                goto out;
-            i++;
-            if (text_is_cjk(cp[i - 1]))
-                break;
-        }
-        rc = tok_push(out, word.p, word.n);
-        if (rc < 0)
-            goto out;
-    }
-out:
-    free(cp);
-    free(word.p);
     return rc;
 }

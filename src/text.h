@@ -1,7 +1,8 @@
 /* text.h - Unicode tokenisers for the built-in metrics: words (letters and
  * digits of any script, case-folded, CJK split per character, optionally
- * Porter-stemmed like nltk), sacrebleu's 13a tokens and SQuAD's tokens,
- * and UTF-8 to code points. No global state: callers own every buffer. */
+ * Porter-stemmed like nltk), sacrebleu's 13a and zh tokens, SQuAD's
+ * tokens, the script of a text, and UTF-8 to code points. No global
+ * state: callers own every buffer. */
 #ifndef RAGRADE_TEXT_H
 #define RAGRADE_TEXT_H
 
@@ -45,6 +46,40 @@ int text_words(const char *s, text_stemmer *st, int drop_stop, text_tokens *out)
 
 /* sacrebleu's 13a tokens of s. Appends to out. 0 or -ENOMEM. */
 int text_13a(const char *s, text_tokens *out);
+
+/* sacrebleu's zh tokens of s (tokenize='zh'): s stripped, a space put on
+ * both sides of every character in sacrebleu's Chinese ranges (CJK
+ * ideographs and punctuation, full-width forms, and, as sacrebleu's table
+ * reads in Python, U+2001..U+2A6D), then 13a's regular expressions, without
+ * 13a's clean-up of "<skipped>", "-\n", newlines and HTML entities.
+ * Appends to out. 0 or -ENOMEM. */
+int text_zh(const char *s, text_tokens *out);
+
+/* The script a text is mostly written in: each Han, Kana or Hangul code
+ * point counts as one word, each run of other letters (L*) as one; CJK when
+ * the CJK words are at least as many, then KO when it has Hangul (and no
+ * more Kana), JA when it has Kana, else HAN. NONE: no letters at all. */
+enum text_script {
+    TEXT_SCRIPT_NONE = 0,
+    TEXT_SCRIPT_OTHER,
+    TEXT_SCRIPT_HAN,
+    TEXT_SCRIPT_JA,
+    TEXT_SCRIPT_KO,
+};
+enum text_script text_script(const char *s);
+
+/* 1 for the CJK scripts (HAN, JA, KO). */
+#define TEXT_SCRIPT_IS_CJK(x) ((x) >= TEXT_SCRIPT_HAN)
+
+/* Append the n bytes at s to t as one token. 0 or -ENOMEM. */
+int text_push(text_tokens *t, const char *s, size_t n);
+
+/* Decode one code point of s (len bytes, len > 0) into *c; invalid bytes
+ * give U+FFFD. Returns the bytes used (at least 1). */
+size_t text_decode(const char *s, size_t len, int32_t *c);
+
+/* Python's str.isspace() (what str.split() and str.strip() use). */
+int text_is_space(int32_t c);
 
 /* SQuAD tokens of s: lower-cased, punctuation dropped, articles dropped,
  * split on white space, CJK characters split one per token. 0 or -ENOMEM. */

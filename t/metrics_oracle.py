@@ -144,6 +144,33 @@ def sentence_pair():
     return a, sentence()
 
 
+ZH_WORDS = ("埃菲尔铁塔 于 1889 年 建成 。 它 是 巴黎 的 地标 ， 高 约 330 米 、 “ 铁娘子 ” "
+            "法国 首都 ２０２３ Ｐａｒｉｓ （ 世界 博览会 ） Eiffel tower 1,000.5 U.S. e-mail "
+            "&amp; 5. — … € → ∑ ☀ ㈠ ㎏ ﹐ 丽 𠀀 ⺀ ㄅ").split()
+JA_WORDS = "東京 タワー は 1958 年 に 完成 し ました 。 高さ 333 メートル です ね ｶﾀｶﾅ".split()
+KO_WORDS = "에펠탑은 1889년에 완공되었습니다 . 파리의 상징 입니다 높이는 330미터 ﾡ".split()
+
+
+def cjk_pairs(n):
+    out = []
+    for i in range(n):
+        words = (ZH_WORDS, JA_WORDS, KO_WORDS)[i % 3]
+        sep = " " if words is KO_WORDS or rng.random() < 0.3 else ""
+        a = [rng.choice(words) for _ in range(rng.randint(1, 14))]
+        b = list(a)
+        for _ in range(rng.randint(0, 4)):
+            if b and rng.random() < 0.5:
+                del b[rng.randrange(len(b))]
+            else:
+                b.insert(rng.randint(0, len(b)), rng.choice(words))
+        if rng.random() < 0.2:
+            b = [" "] + b + ["\n"]
+        out.append((sep.join(a), sep.join(b)))
+    return out + [("它于1889年建成。", "1889年"), ("1889年", "它于1889年建成。"),
+                  ("The tower (铁塔) was built in 1889.", "It was completed in 1889 (铁塔)."),
+                  ("巴黎", "Paris 巴黎"), ("巴黎。", "巴黎。"), ("Paris", "巴黎")]
+
+
 # ---- Python references ----
 stemmer = PorterStemmer()
 
@@ -180,7 +207,52 @@ def tok13a(line):
     if "&" in line:
         for a, b in (("&quot;", '"'), ("&amp;", "&"), ("&lt;", "<"), ("&gt;", ">")):
             line = line.replace(a, b)
-    line = " " + line + " "
+    return tok_re(" " + line + " ")
+
+
+# sacrebleu's tokenize='zh' (tokenizer_zh.py): its table of "Chinese"
+# ranges, written as sacrebleu writes them and compared as Python compares
+# strings, so that its five-digit escapes ("\u20000" is "\u2000" + "0")
+# mean here what they mean there.
+ZH_RANGES = [
+    ("\u3400", "\u4db5"), ("\u4e00", "\u9fa5"), ("\u9fa6", "\u9fbb"), ("\uf900", "\ufa2d"),
+    ("\ufa30", "\ufa6a"), ("\ufa70", "\ufad9"), ("\u20000", "\u2a6d6"), ("\u2f800", "\u2fa1d"),
+    ("\uff00", "\uffef"), ("\u2e80", "\u2eff"), ("\u3000", "\u303f"), ("\u31c0", "\u31ef"),
+    ("\u2f00", "\u2fdf"), ("\u2ff0", "\u2fff"), ("\u3100", "\u312f"), ("\u31a0", "\u31bf"),
+    ("\ufe10", "\ufe1f"), ("\ufe30", "\ufe4f"), ("\u2600", "\u26ff"), ("\u2700", "\u27bf"),
+    ("\u3200", "\u32ff"), ("\u3300", "\u33ff"),
+]
+
+
+def tok_zh(line):
+    out = ""
+    for c in line.strip():
+        out += " " + c + " " if any(lo <= c <= hi for lo, hi in ZH_RANGES) else c
+    return tok_re(out)
+
+
+def cjk_script(text):
+    """ragrade's rule (README): each Han, Kana or Hangul character is a word,
+    each run of other letters is a word; CJK when the first are at least as
+    many. Written from Unicode character names, not from text.c's ranges."""
+    cjk = other = 0
+    prev_letter = False
+    for c in text:
+        name = unicodedata.name(c, "")
+        if (name.startswith(("CJK UNIFIED IDEOGRAPH", "CJK COMPATIBILITY IDEOGRAPH",
+                              "HIRAGANA", "KATAKANA", "HALFWIDTH KATAKANA", "HANGUL",
+                              "HALFWIDTH HANGUL")) or c in "\u3005\u3007"):
+            cjk += 1
+            prev_letter = False
+        elif unicodedata.category(c).startswith("L"):
+            other += 0 if prev_letter else 1
+            prev_letter = True
+        else:
+            prev_letter = False
+    return cjk > 0 and cjk >= other
+
+
+def tok_re(line):
     line = re.sub(r"([\{-\~\[-\` -\&\(-\+\:-\@\/])", r" \1 ", line)
     line = re.sub(r"([^0-9])([\.,])", r"\1 \2 ", line)
     line = re.sub(r"([\.,])([^0-9])", r" \1 \2", line)
@@ -193,7 +265,8 @@ def ngrams(toks, n):
 
 
 def bleu(r):
-    hyp, ref = tok13a(r["answer"]), tok13a(r["ground_truth"])
+    tok = tok_zh if cjk_script(r["ground_truth"]) else tok13a
+    hyp, ref = tok(r["answer"]), tok(r["ground_truth"])
     if not ref:
         return None
     correct, total = [], []
@@ -389,6 +462,15 @@ def main():
             lambda r: float(r["ground_truth"] in r["answer"]) if r["ground_truth"] else None)
     compare("context_overlap equals its definition (ASCII)", rows, "context_overlap",
             context_overlap)
+
+    rows = [{"question": "q", "answer": a, "ground_truth": b, "contexts": []}
+            for a, b in cjk_pairs(120)]
+    compare("bleu_score on Chinese, Japanese and Korean references equals sacrebleu's "
+            "tokenize='zh'", rows, "bleu_score", bleu)
+    issue = {"question": "q", "answer": "它于1889年建成。", "ground_truth": "1889年", "contexts": []}
+    got = run_dump([issue])[0]["bleu_score"]
+    ok(got is not None and got > 0.1 and close(got, bleu(issue)),
+       "a right Chinese answer scores above 0 (zh tokens)", "got %r, expected %r" % (got, bleu(issue)))
 
     uni = [(mutate(a, al, 3), a) for al in ALPHABETS.values()
            for a in [rand_str(al, 1, 30) for _ in range(6)]]

@@ -20,7 +20,7 @@ contains it, and so on. POST /_control with a JSON object scripts it:
 
 A fault F applies to the next `count` requests (default 1; -1 forever)
 whose kind ("statements", "nli", "question", "ctx_precision", "ctx_recall",
-"classify", "correctness", "probe", "embed", "models") or path equals
+"classify", "correctness", "ctx_relevance", "probe", "embed", "models") or path equals
 F["match"] (absent: any request). F["mode"] is one of: hang, slow
 (F["delay_ms"]), status (F["status"], F["retry_after"] seconds,
 F["retry_after_ms"], F["message"]), garbage (the HTTP body is not JSON),
@@ -38,15 +38,19 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 KINDS = [
-    ("Given a question and an answer, analyze the complexity", "statements"),
-    ("Your task is to judge the faithfulness", "nli"),
-    ("Generate a question for the given answer", "question"),
-    ("Given question, answer and context verify", "ctx_precision"),
-    ("Given a context, and an answer, analyze each sentence", "ctx_recall"),
-    ("Given a ground truth and an answer statements", "classify"),
-    ("You are an expert evaluation system", "correctness"),
+    ("Rewrite the answer to the question as a list of short statements", "statements"),
+    ("Judge each statement against the context alone", "nli"),
+    ("Write one question that the given response answers", "question"),
+    ("Decide whether the context helped to arrive at the given answer", "ctx_precision"),
+    ("Take each sentence of the answer in turn", "ctx_recall"),
+    ("Compare the statements of the answer with the statements of the ground truth", "classify"),
+    ("You evaluate the answers of a question-answering chatbot", "correctness"),
+    ("Rate how relevant the context is to the question", "ctx_relevance"),
+    ("I am to rate the relevance of a context to a question", "ctx_relevance"),
     ("Reply with a JSON object whose key ok", "probe"),
 ]
+CORRECTNESS_SECTIONS = (("### User query\n", "query"), ("### Reference answer\n", "reference_answer"),
+                        ("### Generated answer\n", "generated_answer"))
 PROMPT_TOKENS, COMPLETION_TOKENS = 10, 5
 
 
@@ -91,8 +95,23 @@ def contains(context, statement):
     return statement.lower().rstrip(".!? ") in (context or "").lower()
 
 
-def prompt_input(content):
-    i = content.rfind("\ninput: ")
+def prompt_input(kind, content):
+    """The input in the message that holds it: the JSON after the last
+    "Input: ", or for correctness (a system and a user message, or the two
+    joined) the text of the user message's sections."""
+    if kind == "correctness":
+        inp = {}
+        for n, (head, key) in enumerate(CORRECTNESS_SECTIONS):
+            i = content.rfind(head)
+            if i < 0:
+                continue
+            i += len(head)
+            j = content.find("\n\n" + CORRECTNESS_SECTIONS[n + 1][0], i) if n < 2 else len(content)
+            inp[key] = content[i:j if j >= 0 else len(content)].rstrip("\n")
+        if inp.get("reference_answer") == "(NO REFERENCE ANSWER SUPPLIED)":
+            inp["reference_answer"] = None
+        return inp
+    i = content.rfind("\nInput: ")
     j = content.rfind("\nOutput: ")
     try:
         return json.loads(content[i + 8:j]) if 0 <= i < j else {}
@@ -129,6 +148,9 @@ def answer(kind, inp):
     if kind == "correctness":
         same = inp.get("generated_answer") == inp.get("reference_answer")
         return {"score": 5.0 if same else 3.0, "reasoning": "compared with the reference"}
+    if kind == "ctx_relevance":
+        shared = words(inp.get("context")) & words(inp.get("question"))
+        return {"rating": 2 if len(shared) > 1 else 1 if shared else 0}
     if kind == "probe":
         return {"ok": True}
     return {"unexpected": True}
@@ -223,7 +245,9 @@ class Handler(BaseHTTPRequestHandler):
             msgs = (body or {}).get("messages") or [{}]
             content = msgs[0].get("content", "")
             kind = next((k for p, k in KINDS if content.startswith(p)), "unknown")
-            inp = prompt_input(content)
+            inp = prompt_input(kind, next((m.get("content", "") for m in msgs
+                                           if "\nOutput: " in m.get("content", "") or
+                                           "### User query\n" in m.get("content", "")), ""))
         with S.lock:
             S.requests += 1
             S.by_kind[kind] = S.by_kind.get(kind, 0) + 1

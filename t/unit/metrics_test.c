@@ -124,6 +124,63 @@ static void test_bleu(void **state)
     is_null_metric(state, "bleu_score", &empty);
 }
 
+/* A Chinese reference picks sacrebleu's zh tokens: the issue's right answer
+ * is 7 tokens against 2; 1-grams 2/7, 2-grams 1/6, then 0/5 and 0/4
+ * smoothed to 1/(2*5) and 1/(4*4): (2/7 * 1/6 * 1/10 * 1/16)^(1/4). */
+static void test_bleu_cjk(void **state)
+{
+    row zh = mk("它于1889年建成。", "1889年", NULL, 0, NULL, 0);
+    row same = mk("埃菲尔铁塔于1889年建成。", "埃菲尔铁塔于1889年建成。", NULL, 0, NULL, 0);
+    row en = mk("It was built in 1889 (铁塔).", "Built in 1889.", NULL, 0, NULL, 0);
+
+    assert_close(score_of(state, "bleu_score", &zh, 0), pow(1.0 / 3360.0, 0.25));
+    assert_close(score_of(state, "bleu_score", &same, 0), 1);
+    /* an English reference stays 13a: "(铁塔)." is split at ( ) and . only */
+    assert_close(score_of(state, "bleu_score", &en, 0),
+                 pow(3.0 / 9 * 1.0 / 8 * 1.0 / (2 * 7) * 1.0 / (4 * 6), 0.25));
+}
+
+static void test_script(void **state)
+{
+    assert_int_equal(text_script(""), TEXT_SCRIPT_NONE);
+    assert_int_equal(text_script("1889 ..."), TEXT_SCRIPT_NONE);
+    assert_int_equal(text_script("The Eiffel Tower"), TEXT_SCRIPT_OTHER);
+    assert_int_equal(text_script("1889年"), TEXT_SCRIPT_HAN);
+    assert_int_equal(text_script("iPhone 15 是苹果公司发布的手机"), TEXT_SCRIPT_HAN);
+    assert_int_equal(text_script("The Forbidden City (紫禁城) is in Beijing"), TEXT_SCRIPT_OTHER);
+    assert_int_equal(text_script("東京タワーは1958年に完成しました"), TEXT_SCRIPT_JA);
+    assert_int_equal(text_script("에펠탑은 1889년에 완공되었습니다"), TEXT_SCRIPT_KO);
+    assert_int_equal(text_script("Москва"), TEXT_SCRIPT_OTHER);
+    (void)state;
+}
+
+/* zh: no 13a clean-up, no padding, strip() first, U+2001..U+2A6D split as
+ * sacrebleu's table reads in Python, Extension B (U+20000) not split. */
+static void test_zh_tokens(void **state)
+{
+    static const char *const want[] = {
+        "5", ".", "&", "amp", ";", "\xe2\x80\x9c", "x", "\xe2\x80\x9d", "\xe5\xb9\xb4",
+        "\xf0\xa0\x80\x80", "\xe5\xb9\xb4", "\xe2\x82\xac",
+    };
+    text_tokens t;
+    size_t i;
+
+    text_tokens_init(&t);
+    assert_int_equal(text_zh(" 5. &amp;\xe2\x80\x9cx\xe2\x80\x9d\xe5\xb9\xb4 "
+                             "\xf0\xa0\x80\x80\xe5\xb9\xb4\xe2\x82\xac\n", &t), 0);
+    assert_int_equal(t.n, sizeof(want) / sizeof(want[0]));
+    for (i = 0; i < t.n; i++)
+        assert_string_equal(t.buf + t.off[i], want[i]);
+    text_tokens_reset(&t);
+    /* after strip() nothing follows the period, so "5." stays one token
+     * (13a pads the line and splits it) */
+    assert_int_equal(text_zh(" 5.\n", &t), 0);
+    assert_int_equal(t.n, 1);
+    assert_string_equal(t.buf, "5.");
+    text_tokens_free(&t);
+    (void)state;
+}
+
 static void test_rouge(void **state)
 {
     row en = mk("The cats are running", "the cat runs", NULL, 0, NULL, 0);
@@ -321,6 +378,9 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_exact_and_presence, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bleu, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bleu_cjk, setup, teardown),
+        cmocka_unit_test(test_script),
+        cmocka_unit_test(test_zh_tokens),
         cmocka_unit_test_setup_teardown(test_rouge, setup, teardown),
         cmocka_unit_test_setup_teardown(test_similarity, setup, teardown),
         cmocka_unit_test_setup_teardown(test_similarity_cap, setup, teardown),
