@@ -24,6 +24,7 @@ struct run {
     const conf *cf;
     FILE *out;
     json_object **slots;          /* results waiting to be printed, by seq % window */
+    json_object **heads;          /* line, run, item, question of rows in the judge, by seq % window */
     int window;
     long next_print, next_seq;
     long rows, errors;
@@ -65,10 +66,14 @@ static void print_ready(struct run *r)
 static void on_done(void *arg, const judge_result *res)
 {
     struct run *r = arg;
-    json_object *o = json_object_new_object(), *scores, *reasons;
+    json_object *o = r->heads[res->id % r->window], *scores, *reasons;
     size_t i;
 
-    json_object_object_add(o, "line", json_object_new_int64(res->id));
+    r->heads[res->id % r->window] = NULL;
+    if (!o) {
+        o = json_object_new_object();
+        json_object_object_add(o, "line", json_object_new_int64(res->id));
+    }
     if (res->status < 0) {
         r->errors++;
         json_object_object_add(o, "error", json_object_new_string(res->error));
@@ -88,6 +93,20 @@ static void on_done(void *arg, const judge_result *res)
         json_object_object_add(o, "completion_tokens", json_object_new_int64(res->completion_tokens));
     }
     r->slots[res->id % r->window] = o;
+}
+
+/* The start of a row's output line: what `ragrade compare` pairs by. */
+static json_object *head(long seq, const row *rw)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "line", json_object_new_int64(seq));
+    if (rw->run)
+        json_object_object_add(o, "run", json_object_new_string(rw->run));
+    if (rw->item)
+        json_object_object_add(o, "item", json_object_new_string(rw->item));
+    json_object_object_add(o, "question", json_object_new_string(rw->question));
+    return o;
 }
 
 static void bad_line(struct run *r, long seq, const row_error *e)
@@ -132,7 +151,8 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     r.out = out;
     r.window = cf->max_concurrency + 1;
     r.next_print = r.next_seq = 1;
-    if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)))
+    if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)) ||
+        !(r.heads = calloc((size_t)r.window, sizeof *r.heads)))
         goto out;
     if (!(j = judge_new(cf, NULL, msg, sizeof msg))) {
         fprintf(errf, "ragrade eval: %s\n", msg);
@@ -171,7 +191,10 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
             row_clear(&rw);
         } else {
             rw.id = seq;
+            r.heads[seq % r.window] = head(seq, &rw);
             if (judge_submit(j, &rw, on_done, &r) < 0) {
+                json_object_put(r.heads[seq % r.window]);
+                r.heads[seq % r.window] = NULL;
                 snprintf(e.message, sizeof e.message, "the judge is not ready");
                 e.field[0] = '\0';
                 bad_line(&r, seq, &e);
@@ -191,8 +214,9 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     code = r.errors ? 1 : 0;
 out:
     for (i = 0; r.slots && i < r.window; i++)
-        json_object_put(r.slots[i]);
+        json_object_put(r.slots[i]), json_object_put(r.heads ? r.heads[i] : NULL);
     free(r.slots);
+    free(r.heads);
     free(line);
     judge_free(j);
     return code;
