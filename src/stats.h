@@ -80,7 +80,7 @@ int stats_paired_compare(const double *base, const double *cand, size_t n, stats
                          stats_paired *out);
 
 /* Two-sided p-value of the sign-flip test on differences d[0..n), by the
- * method stats_paired_compare would pick. Exposed for the tests. */
+ * method stats_paired_compare would pick; NaN for n = 0 or out of memory. */
 double stats_signflip_p(const double *d, size_t n, stats_rng *g, int *method);
 
 /* Holm's step-down adjustment of m p-values into adj (may alias p). NaN
