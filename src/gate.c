@@ -230,7 +230,7 @@ static int parse(struct opts *o, int argc, char **argv, int gate)
     o->min_pairs = 10;
     optind = 1;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, "+h", lo, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "h", lo, NULL)) != -1) {
         if (c == 'm' && split_metrics(o, optarg) < 0)
             return usage_error(o, "--metrics: want a comma-separated list of metric names, not '%s'", optarg);
         if (c == 'a' && number(optarg, 1e-12, 0.5, &o->co.alpha) < 0)
@@ -299,8 +299,8 @@ static void decide(const struct opts *o, const compare_metric *m, struct decisio
     } else if (stats_verdict(m->st.delta, m->p_holm, o->co.alpha, d->max_drop) == STATS_WORSE) {
         d->state = ST_REGRESSION;
         snprintf(d->reason, sizeof d->reason,
-                 "%s dropped by %.4f [%.4f, %.4f], p = %.3g (Holm %.3g), allowed drop %.4g, %zu pairs",
-                 m->name, -m->st.delta, m->st.lo, m->st.hi, m->st.p, m->p_holm, d->max_drop, m->pairs);
+                 "%s dropped: delta %+.4f, 95%% CI [%+.4f, %+.4f], p = %.3g (Holm %.3g), allowed drop %.4g, %zu pairs",
+                 m->name, m->st.delta, m->st.lo, m->st.hi, m->st.p, m->p_holm, d->max_drop, m->pairs);
     }
 }
 
@@ -448,14 +448,23 @@ static int write_markdown(const char *path, const compare_result *res, const str
 
 /* ---- the commands ---- */
 
-/* Metrics named by --max-drop must be compared even when --metrics leaves
- * them out; add them to the list. */
-static void add_drop_metrics(struct opts *o)
+/* Metrics named by --max-drop must be compared even when --metrics or
+ * both runs leave them out (then the gate cannot say: unknown). */
+static void add_drop_metrics(struct opts *o, const compare_run *b, const compare_run *c)
 {
     size_t i, k;
 
-    if (!o->co.metrics)
-        return;
+    if (!o->co.metrics) {         /* the union of the runs, then the drops */
+        for (i = 0; i < b->n_metrics + c->n_metrics && o->co.n_metrics < COMPARE_MAX_METRICS; i++) {
+            const char *name = i < b->n_metrics ? b->metric[i] : c->metric[i - b->n_metrics];
+
+            for (k = 0; k < o->co.n_metrics && strcmp(o->metrics[k], name); k++)
+                ;
+            if (k == o->co.n_metrics)
+                o->metrics[o->co.n_metrics++] = name;
+        }
+        o->co.metrics = o->metrics;
+    }
     for (i = 0; i < o->n_drops; i++) {
         for (k = 0; k < o->co.n_metrics && strcmp(o->metrics[k], o->drop_name[i]); k++)
             ;
@@ -476,12 +485,12 @@ static int run_compare(struct opts *o, int argc, char **argv, int gate, compare_
     memset(res, 0, sizeof *res);
     if ((rc = parse(o, argc, argv, gate)))
         return rc;
-    if (gate)
-        add_drop_metrics(o);
     if ((rc = gate_load(&o->src, b, c, err, sizeof err))) {
         fprintf(stderr, "ragrade %s: %s\n", o->cmd, err);
         return rc;
     }
+    if (gate && o->n_drops)
+        add_drop_metrics(o, b, c);
     if (compare_runs(b, c, &o->co, res, err, sizeof err) < 0) {
         fprintf(stderr, "ragrade %s: %s\n", o->cmd, err);
         return GATE_DATAERR;
