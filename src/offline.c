@@ -6,6 +6,7 @@
 #include "judge.h"
 #include "log.h"
 #include "row.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,8 +17,8 @@
 /* Per-metric totals for the summary. */
 struct total {
     char metric[64];
-    double sum;
-    long n, nulls;
+    double *v;                    /* the scores, for the interval (owned) */
+    long n, cap, nulls;
 };
 
 struct run {
@@ -43,10 +44,21 @@ static void add_total(struct run *r, const judge_score *s)
             return;
         snprintf(r->totals[r->ntotals++].metric, sizeof r->totals[0].metric, "%s", s->metric);
     }
-    if (s->is_null)
+    if (s->is_null) {
         r->totals[i].nulls++;
-    else
-        r->totals[i].sum += s->score, r->totals[i].n++;
+    } else {
+        struct total *t = &r->totals[i];
+
+        if (t->n == t->cap) {
+            double *nv = realloc(t->v, (size_t)(t->cap ? t->cap * 2 : 64) * sizeof *nv);
+
+            if (!nv)
+                return;
+            t->v = nv;
+            t->cap = t->cap ? t->cap * 2 : 64;
+        }
+        t->v[t->n++] = s->score;
+    }
 }
 
 static void print_ready(struct run *r)
@@ -119,6 +131,22 @@ static void bad_line(struct run *r, long seq, const row_error *e)
     json_object_object_add(o, "error", err);
     r->slots[seq % r->window] = o;
     r->errors++;
+}
+
+/* One metric's line of the summary: the mean with its 95 % interval. */
+static void print_total(FILE *f, const struct total *t)
+{
+    stats_summary s;
+    stats_rng g;
+
+    stats_rng_seed(&g, STATS_SEED);
+    if (t->n == 0 || stats_summarize(t->v, (size_t)t->n, &g, &s) < 0)
+        fprintf(f, "  %-42s mean - n %ld nulls %ld\n", t->metric, t->n, t->nulls);
+    else if (s.method == STATS_NONE)
+        fprintf(f, "  %-42s mean %.4f n %ld nulls %ld\n", t->metric, s.mean, t->n, t->nulls);
+    else
+        fprintf(f, "  %-42s mean %.4f ci95 [%.4f, %.4f] se %.4f (%s) n %ld nulls %ld\n", t->metric,
+                s.mean, s.lo, s.hi, s.se, stats_method_name(s.method), t->n, t->nulls);
 }
 
 /* Drive the judge until at most `left` rows are in flight. */
@@ -208,15 +236,15 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     print_ready(&r);
     fprintf(errf, "ragrade eval: %ld rows, %ld errors, judge %s\n", r.rows, r.errors, judge_name(j));
     for (i = 0; i < r.ntotals; i++)
-        fprintf(errf, "  %-42s mean %s n %ld nulls %ld\n", r.totals[i].metric,
-                r.totals[i].n ? (snprintf(msg, sizeof msg, "%.4f", r.totals[i].sum / r.totals[i].n), msg) : "-",
-                r.totals[i].n, r.totals[i].nulls);
+        print_total(errf, &r.totals[i]);
     code = r.errors ? 1 : 0;
 out:
     for (i = 0; r.slots && i < r.window; i++)
         json_object_put(r.slots[i]), json_object_put(r.heads ? r.heads[i] : NULL);
     free(r.slots);
     free(r.heads);
+    for (i = 0; i < r.ntotals; i++)
+        free(r.totals[i].v);
     free(line);
     judge_free(j);
     return code;
