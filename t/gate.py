@@ -194,6 +194,22 @@ def main():
     first = json.loads(open(outs[0]).readline())
     tap.ok(first.get("item") == "n0" and first.get("run") == "v1" and first.get("question") == "what is 0?",
            "ragrade eval carries run, item and question", first)
+    bad_rows = os.path.join(tmp, "bad_rows.jsonl")
+    base_row = {"question": "q", "answer": "a", "contexts": []}
+    cases = [({"item": ""}, "item", "must not be empty"), ({"run": "r" * 129}, "run", "longer than 128 bytes"),
+             ({"item": "i" * 201}, "item", "longer than 200 bytes"), ({"run": 7}, "run", "must be a string"),
+             ({"run": "r" * 128, "item": "i" * 200}, None, None), ({"run": None, "item": None}, None, None)]
+    with open(bad_rows, "w") as f:
+        for extra, _, _ in cases:
+            f.write(json.dumps(dict(base_row, **extra)) + "\n")
+    rc, out, err = run("eval", bad_rows, data=tmp)
+    got = [json.loads(x) for x in out.splitlines()]
+    for (extra, field, msg), g in zip(cases, got):
+        if field:
+            tap.ok(g.get("error", {}).get("field") == field and msg in g["error"]["message"],
+                   f"row validation: {field} {msg}", g)
+        else:
+            tap.ok("scores" in g, f"row validation: {sorted(extra)} at their limits (or null) accepted", g)
     rc, out, err = run("gate", *outs)
     tap.ok(rc == 1 and "token_f1 dropped" in err, "gate on ragrade eval output finds the worse answers", (rc, err))
     shutil.rmtree(tmp)
