@@ -439,3 +439,16 @@ json_object *compare_result_json(const compare_result *res, const compare_opts *
     json_object_object_add(root, "metrics", a);
     return root;
 }
+
+void compare_summary_json(json_object *obj, const stats_summary *s)
+{
+    json_object *ci = json_object_new_array();
+
+    json_object_array_add(ci, num(s->lo));
+    json_object_array_add(ci, num(s->hi));
+    json_object_object_add(obj, "n", json_object_new_int64((int64_t)s->n));
+    json_object_object_add(obj, "mean", num(s->mean));
+    json_object_object_add(obj, "se", num(s->se));
+    json_object_object_add(obj, "ci95", ci);
+    json_object_object_add(obj, "ci_method", json_object_new_string(stats_method_name(s->method)));
+}

@@ -98,4 +98,8 @@ void compare_result_free(compare_result *res);
  * "gains"}]}; NaN is null. */
 json_object *compare_result_json(const compare_result *res, const compare_opts *o);
 
+/* A summary's figures added to obj (the shape of GET /api/summary per
+ * metric): "n", "mean", "se", "ci95": [lo, hi], "ci_method"; NaN is null. */
+void compare_summary_json(json_object *obj, const stats_summary *s);
+
 #endif

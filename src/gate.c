@@ -66,12 +66,16 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
 
 int gate_read_jsonl(compare_run *r, FILE *in, const char *name, char *err, size_t errlen)
 {
+    json_tokener *tok = json_tokener_new();
     char *line = NULL;
     size_t cap = 0;
     ssize_t len;
     long lineno = 0;
-    int rc = 0;
+    int rc = -ENOMEM;
 
+    if (!tok)
+        goto out;
+    rc = 0;
     while ((len = getline(&line, &cap, in)) >= 0) {
         json_object *o;
 
@@ -80,7 +84,13 @@ int gate_read_jsonl(compare_run *r, FILE *in, const char *name, char *err, size_
             line[--len] = '\0';
         if (len == 0)
             continue;
-        if (len > MAX_LINE || !(o = json_tokener_parse(line))) {
+        json_tokener_reset(tok);
+        o = len > MAX_LINE ? NULL : json_tokener_parse_ex(tok, line, (int)len);
+        if (o && json_tokener_get_parse_end(tok) < (size_t)len) {
+            json_object_put(o);
+            o = NULL;
+        }
+        if (!o) {
             snprintf(err, errlen, "%s:%ld: %s", name, lineno, len > MAX_LINE ? "line too long" : "not valid JSON");
             rc = -EINVAL;
             goto out;
@@ -98,6 +108,8 @@ out:
     if (rc == -ENOMEM)
         snprintf(err, errlen, "%s: out of memory", name);
     free(line);
+    if (tok)
+        json_tokener_free(tok);
     return rc;
 }
 

@@ -19,9 +19,12 @@ enum {
     GATE_CANTCREAT = 73,    /* EX_CANTCREAT: --junit or --markdown cannot be written */
 };
 
-/* Where the two runs come from. Only the JSONL pair exists today; a
- * database source (db, dataset, baseline, candidate) fills the same
- * compare_run through its own loader. */
+/* Where the two runs come from. Only the JSONL pair exists today. A
+ * database source adds fields here (db, dataset, baseline, candidate and
+ * the two datasets) and a branch in gate_load() that calls a reader module
+ * owning its SQL, which fills each compare_run with compare_run_add_row()
+ * (item, question, evaluation id) and compare_run_set() (metric, score) for
+ * every done row of the run; the rest of compare and gate is unchanged. */
 typedef struct gate_source {
     const char *base_file;
     const char *cand_file;

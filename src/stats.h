@@ -51,7 +51,8 @@ typedef struct stats_summary {
     int method;             /* STATS_BOOTSTRAP, STATS_NORMAL or STATS_NONE */
 } stats_summary;
 
-/* Mean, standard error and 95 % interval of x[0..n). The bootstrap (n <=
+/* Mean, standard error and 95 % interval of x[0..n) (no NaN: the caller
+ * leaves null scores out). The bootstrap (n <=
  * STATS_BOOT_MAX) draws from g; seed it with STATS_SEED first for the
  * documented, reproducible interval. 0, or -ENOMEM. */
 int stats_summarize(const double *x, size_t n, stats_rng *g, stats_summary *out);
