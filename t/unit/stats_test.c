@@ -223,6 +223,28 @@ static void test_compare_top(void **state)
     compare_run_free(&c);
 }
 
+static void test_summary_json(void **state)
+{
+    const double x[] = { 0.25, 0.75 };
+    json_object *o = json_object_new_object(), *v;
+    stats_summary s;
+    stats_rng g;
+
+    (void)state;
+    stats_rng_seed(&g, STATS_SEED);
+    assert_int_equal(stats_summarize(x, 2, &g, &s), 0);
+    compare_summary_json(o, &s);
+    assert_true(json_object_object_get_ex(o, "ci95", &v) && json_object_array_length(v) == 2);
+    assert_true(json_object_get_double(json_object_array_get_idx(v, 0)) >= 0.25);
+    assert_true(json_object_get_double(json_object_array_get_idx(v, 1)) <= 0.75);
+    assert_string_equal(json_object_get_string(json_object_object_get(o, "ci_method")), "bootstrap");
+    assert_int_equal(stats_summarize(x, 0, &g, &s), 0);
+    compare_summary_json(o, &s);   /* replaces the keys */
+    assert_true(json_object_object_get_ex(o, "mean", &v) && v == NULL);
+    assert_int_equal(json_object_get_int(json_object_object_get(o, "n")), 0);
+    json_object_put(o);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -233,6 +255,7 @@ int main(void)
         cmocka_unit_test(test_agreement_by_hand),
         cmocka_unit_test(test_compare_pairing),
         cmocka_unit_test(test_compare_top),
+        cmocka_unit_test(test_summary_json),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
