@@ -149,6 +149,18 @@ static void print_total(FILE *f, const struct total *t)
                 s.mean, s.lo, s.hi, s.se, stats_method_name(s.method), t->n, t->nulls);
 }
 
+static void run_free(struct run *r)
+{
+    int i;
+
+    for (i = 0; r->slots && i < r->window; i++)
+        json_object_put(r->slots[i]), json_object_put(r->heads ? r->heads[i] : NULL);
+    free(r->slots);
+    free(r->heads);
+    for (i = 0; i < r->ntotals; i++)
+        free(r->totals[i].v);
+}
+
 /* Drive the judge until at most `left` rows are in flight. */
 static int drain(judge *j, struct run *r, int left)
 {
@@ -239,12 +251,7 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
         print_total(errf, &r.totals[i]);
     code = r.errors ? 1 : 0;
 out:
-    for (i = 0; r.slots && i < r.window; i++)
-        json_object_put(r.slots[i]), json_object_put(r.heads ? r.heads[i] : NULL);
-    free(r.slots);
-    free(r.heads);
-    for (i = 0; i < r.ntotals; i++)
-        free(r.totals[i].v);
+    run_free(&r);
     free(line);
     judge_free(j);
     return code;
