@@ -39,6 +39,10 @@ int agree_scale_compute(const double *judge, const double *human, size_t n, agre
  * x[0..n) into rank. 0, or -ENOMEM. */
 int agree_ranks(const double *x, size_t n, double *rank);
 
+/* The summary and the comparison show the corrected mean from this many
+ * randomly sampled labels on (issue 18). */
+#define AGREE_PPI_MIN_LABELS 30
+
 /* Prediction-powered estimate of the mean of the human scale. */
 typedef struct agree_ppi {
     size_t n_all, n_labelled;
