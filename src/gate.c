@@ -122,7 +122,8 @@ static int load_file(const char *path, compare_run *r, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return GATE_NOINPUT;
     }
-    compare_run_init(r, path);
+    free(r->name);
+    r->name = strdup(path);
     rc = gate_read_jsonl(r, f, path, err, errlen);
     if (f != stdin)
         fclose(f);
@@ -139,10 +140,8 @@ int gate_load(const gate_source *s, compare_run *base, compare_run *cand, char *
         snprintf(err, errlen, "only one of the files can be standard input");
         return GATE_USAGE;
     }
-    compare_run_free(base);
     if ((rc = load_file(s->base_file, base, err, errlen)))
         return rc;
-    compare_run_free(cand);
     return load_file(s->cand_file, cand, err, errlen);
 }
 

@@ -36,7 +36,9 @@ typedef struct gate_source {
  * filled ("FILE:LINE: why"). */
 int gate_read_jsonl(compare_run *r, FILE *in, const char *name, char *err, size_t errlen);
 
-/* Fill both runs from s. Returns 0 or a GATE_* exit code with err filled. */
+/* Fill both runs from s (initialised here; the caller frees them with
+ * compare_run_free in every case). Returns 0 or a GATE_* exit code with
+ * err filled. */
 int gate_load(const gate_source *s, compare_run *base, compare_run *cand, char *err,
               size_t errlen);
 
