@@ -3,6 +3,7 @@
 #include "config.h"
 #include "conf.h"
 #include "db.h"
+#include "gate.h"
 #include "log.h"
 #include "offline.h"
 #include "pool.h"
@@ -28,6 +29,8 @@ static void usage(FILE *f)
             "                     on stdout, a summary on stderr (--no-cache: no reply cache)\n"
             "  migrate            create the database or bring its schema up to date\n"
             "  admin SUBCOMMAND   work on the database directly (ragrade admin --help)\n"
+            "  compare B.jsonl C.jsonl  paired comparison of two `ragrade eval` outputs\n"
+            "  gate B.jsonl C.jsonl     the same as a CI gate: exit 0 pass, 1 regression, 2 unknown\n"
             "  version            print the version\n"
             "\n"
             "The configuration comes from --config FILE (INI), then RAGRADE_<SECTION>_<KEY>\n"
@@ -111,6 +114,10 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "admin"))
         return admin_main(&cf, argc - 1, argv + 1);
+    if (!strcmp(cmd, "compare"))
+        return gate_compare_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "gate"))
+        return gate_main(argc - 1, argv + 1);
     if ((first = load(&cf, argc - 1, argv + 1, &path, &no_cache)) < 0)
         return 2;
     first++;                      /* index in argv */

@@ -6,6 +6,7 @@
 #include "judge.h"
 #include "log.h"
 #include "row.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -16,14 +17,15 @@
 /* Per-metric totals for the summary. */
 struct total {
     char metric[64];
-    double sum;
-    long n, nulls;
+    double *v;                    /* the scores, for the interval (owned) */
+    long n, cap, nulls;
 };
 
 struct run {
     const conf *cf;
     FILE *out;
     json_object **slots;          /* results waiting to be printed, by seq % window */
+    json_object **heads;          /* line, run, item, question of rows in the judge, by seq % window */
     int window;
     long next_print, next_seq;
     long rows, errors;
@@ -42,10 +44,21 @@ static void add_total(struct run *r, const judge_score *s)
             return;
         snprintf(r->totals[r->ntotals++].metric, sizeof r->totals[0].metric, "%s", s->metric);
     }
-    if (s->is_null)
+    if (s->is_null) {
         r->totals[i].nulls++;
-    else
-        r->totals[i].sum += s->score, r->totals[i].n++;
+    } else {
+        struct total *t = &r->totals[i];
+
+        if (t->n == t->cap) {
+            double *nv = realloc(t->v, (size_t)(t->cap ? t->cap * 2 : 64) * sizeof *nv);
+
+            if (!nv)
+                return;
+            t->v = nv;
+            t->cap = t->cap ? t->cap * 2 : 64;
+        }
+        t->v[t->n++] = s->score;
+    }
 }
 
 static void print_ready(struct run *r)
@@ -65,10 +78,14 @@ static void print_ready(struct run *r)
 static void on_done(void *arg, const judge_result *res)
 {
     struct run *r = arg;
-    json_object *o = json_object_new_object(), *scores, *reasons;
+    json_object *o = r->heads[res->id % r->window], *scores, *reasons;
     size_t i;
 
-    json_object_object_add(o, "line", json_object_new_int64(res->id));
+    r->heads[res->id % r->window] = NULL;
+    if (!o) {
+        o = json_object_new_object();
+        json_object_object_add(o, "line", json_object_new_int64(res->id));
+    }
     if (res->status < 0) {
         r->errors++;
         json_object_object_add(o, "error", json_object_new_string(res->error));
@@ -90,6 +107,20 @@ static void on_done(void *arg, const judge_result *res)
     r->slots[res->id % r->window] = o;
 }
 
+/* The start of a row's output line: what `ragrade compare` pairs by. */
+static json_object *head(long seq, const row *rw)
+{
+    json_object *o = json_object_new_object();
+
+    json_object_object_add(o, "line", json_object_new_int64(seq));
+    if (rw->run)
+        json_object_object_add(o, "run", json_object_new_string(rw->run));
+    if (rw->item)
+        json_object_object_add(o, "item", json_object_new_string(rw->item));
+    json_object_object_add(o, "question", json_object_new_string(rw->question));
+    return o;
+}
+
 static void bad_line(struct run *r, long seq, const row_error *e)
 {
     json_object *o = json_object_new_object(), *err = json_object_new_object();
@@ -100,6 +131,34 @@ static void bad_line(struct run *r, long seq, const row_error *e)
     json_object_object_add(o, "error", err);
     r->slots[seq % r->window] = o;
     r->errors++;
+}
+
+/* One metric's line of the summary: the mean with its 95 % interval. */
+static void print_total(FILE *f, const struct total *t)
+{
+    stats_summary s;
+    stats_rng g;
+
+    stats_rng_seed(&g, STATS_SEED);
+    if (t->n == 0 || stats_summarize(t->v, (size_t)t->n, &g, &s) < 0)
+        fprintf(f, "  %-42s mean - n %ld nulls %ld\n", t->metric, t->n, t->nulls);
+    else if (s.method == STATS_NONE)
+        fprintf(f, "  %-42s mean %.4f n %ld nulls %ld\n", t->metric, s.mean, t->n, t->nulls);
+    else
+        fprintf(f, "  %-42s mean %.4f ci95 [%.4f, %.4f] se %.4f (%s) n %ld nulls %ld\n", t->metric,
+                s.mean, s.lo, s.hi, s.se, stats_method_name(s.method), t->n, t->nulls);
+}
+
+static void run_free(struct run *r)
+{
+    int i;
+
+    for (i = 0; r->slots && i < r->window; i++)
+        json_object_put(r->slots[i]), json_object_put(r->heads ? r->heads[i] : NULL);
+    free(r->slots);
+    free(r->heads);
+    for (i = 0; i < r->ntotals; i++)
+        free(r->totals[i].v);
 }
 
 /* Drive the judge until at most `left` rows are in flight. */
@@ -132,7 +191,8 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     r.out = out;
     r.window = cf->max_concurrency + 1;
     r.next_print = r.next_seq = 1;
-    if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)))
+    if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)) ||
+        !(r.heads = calloc((size_t)r.window, sizeof *r.heads)))
         goto out;
     if (!(j = judge_new(cf, NULL, msg, sizeof msg))) {
         fprintf(errf, "ragrade eval: %s\n", msg);
@@ -171,7 +231,10 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
             row_clear(&rw);
         } else {
             rw.id = seq;
+            r.heads[seq % r.window] = head(seq, &rw);
             if (judge_submit(j, &rw, on_done, &r) < 0) {
+                json_object_put(r.heads[seq % r.window]);
+                r.heads[seq % r.window] = NULL;
                 snprintf(e.message, sizeof e.message, "the judge is not ready");
                 e.field[0] = '\0';
                 bad_line(&r, seq, &e);
@@ -185,14 +248,10 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     print_ready(&r);
     fprintf(errf, "ragrade eval: %ld rows, %ld errors, judge %s\n", r.rows, r.errors, judge_name(j));
     for (i = 0; i < r.ntotals; i++)
-        fprintf(errf, "  %-42s mean %s n %ld nulls %ld\n", r.totals[i].metric,
-                r.totals[i].n ? (snprintf(msg, sizeof msg, "%.4f", r.totals[i].sum / r.totals[i].n), msg) : "-",
-                r.totals[i].n, r.totals[i].nulls);
+        print_total(errf, &r.totals[i]);
     code = r.errors ? 1 : 0;
 out:
-    for (i = 0; r.slots && i < r.window; i++)
-        json_object_put(r.slots[i]);
-    free(r.slots);
+    run_free(&r);
     free(line);
     judge_free(j);
     return code;

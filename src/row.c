@@ -141,11 +141,30 @@ static int pick(json_object *obj, const char *a, const char *b, const char *pref
     return rc;
 }
 
+/* An optional label (run, item): absent or null, else a non-empty string. */
+static int take_label(json_object *obj, const char *field, size_t max, const char *prefix,
+                      char **out, row_error *e)
+{
+    json_object *v;
+    int rc;
+
+    if (!json_object_object_get_ex(obj, field, &v) || json_object_is_type(v, json_type_null))
+        return 0;
+    if ((rc = take_string(v, max, prefix, field, out, e)) < 0)
+        return rc;
+    if (!**out) {
+        fail(e, prefix, field, "%s must not be empty (leave it out instead)", NULL);
+        return -EINVAL;
+    }
+    return 0;
+}
+
 static int known_field(const char *k)
 {
     static const char *const fields[] = {
         "question", "user_input", "answer", "response", "contexts", "retrieved_contexts",
-        "ground_truth", "reference", "reference_contexts", "metrics", "dataset", "id", NULL
+        "ground_truth", "reference", "reference_contexts", "metrics", "dataset", "id",
+        "run", "item", NULL
     };
     int i;
 
@@ -216,6 +235,9 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
         goto out;
     if (json_object_object_get_ex(obj, "dataset", &v) && !json_object_is_type(v, json_type_null) &&
         (rc = take_string(v, cf->max_dataset, prefix, "dataset", &r->dataset, e)) < 0)
+        goto out;
+    if ((rc = take_label(obj, "run", ROW_MAX_RUN, prefix, &r->run, e)) < 0 ||
+        (rc = take_label(obj, "item", ROW_MAX_ITEM, prefix, &r->item, e)) < 0)
         goto out;
     if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null)) {
         if ((rc = take_strings(v, 64, 63, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
@@ -350,6 +372,10 @@ json_object *row_to_json(const row *r)
                            ? strings_json(r->reference_contexts, r->n_reference_contexts) : NULL);
     json_object_object_add(o, "metrics", r->metrics ? strings_json(r->metrics, r->n_metrics) : NULL);
     json_object_object_add(o, "dataset", r->dataset ? json_object_new_string(r->dataset) : NULL);
+    if (r->run)
+        json_object_object_add(o, "run", json_object_new_string(r->run));
+    if (r->item)
+        json_object_object_add(o, "item", json_object_new_string(r->item));
     return o;
 }
 
@@ -417,6 +443,8 @@ void row_clear(row *r)
     row_strings_free(r->reference_contexts, r->n_reference_contexts);
     row_strings_free(r->metrics, r->n_metrics);
     free(r->dataset);
+    free(r->run);
+    free(r->item);
     memset(r, 0, sizeof *r);
 }
 

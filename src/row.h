@@ -25,7 +25,12 @@ typedef struct row {
     char **metrics;               /* NULL: the judge's defaults */
     size_t n_metrics;
     char *dataset;                /* NULL: none */
+    char *run;                    /* NULL: none; the system version under test */
+    char *item;                   /* NULL: none; the test case's id in its dataset */
 } row;
+
+#define ROW_MAX_RUN 128           /* bytes */
+#define ROW_MAX_ITEM 200
 
 /* Validation failure: which field, and why, in words for a person. */
 typedef struct row_error {
@@ -37,7 +42,8 @@ typedef struct row_error {
 typedef int (*row_metric_known_fn)(const conf *cf, const char *name);
 
 /* Parse one row object. Accepts ragas's synonyms user_input, response,
- * retrieved_contexts and reference. prefix names the row in a batch
+ * retrieved_contexts and reference; run and item are optional non-empty
+ * strings of at most ROW_MAX_RUN and ROW_MAX_ITEM bytes. prefix names the row in a batch
  * ("[3]." or ""). Returns 0, or -EINVAL with e filled. r is reset first and
  * must be released with row_clear() in both cases. */
 int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
