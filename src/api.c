@@ -6,6 +6,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_labels.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -448,6 +449,11 @@ static int classify(const http_req *r, int *need)
         route = *rest || !strcmp(m, "DELETE") ? BR_ADMIN : BR_GET;
         *need = (*rest && !strcmp(m, "POST")) || (!*rest && !strcmp(m, "DELETE")) ? AUTH_ADMIN
               : !*rest && is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strncmp(r->path, "/api/eval/", 10) && eval_id(r->path, &rest) > 0 &&
+               !strcmp(rest, "/labels")) {
+        *need = !strcmp(m, "POST") ? AUTH_SUBMIT : is_get(m) ? AUTH_READ : AUTH_OPEN;
+    } else if (!strcmp(r->path, "/api/agreement") || !strcmp(r->path, "/api/review")) {
+        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
     } else if (!strcmp(r->path, "/api/summary")) {
         route = BR_SUMMARY;
         *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
@@ -584,6 +590,21 @@ static int dispatch(const api_ctx *a, db *rd, http_req *r, int route, int64_t t0
             admin_write(rd, r, id, Q_ADMIN_RETRY);
         else
             http_send_error(r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
+    } else if (!strncmp(r->path, "/api/eval/", 10) && (id = eval_id(r->path, &rest)) > 0 &&
+               !strcmp(rest, "/labels")) {
+        if (!strcmp(m, "POST"))
+            api_labels_post(a, rd, r, id);
+        else if (is_get(m))
+            api_labels_get(rd, r, id);
+        else
+            http_send_error(r, 405, "method_not_allowed", "use POST to label or GET to read the labels", NULL);
+    } else if (!strcmp(r->path, "/api/agreement") || !strcmp(r->path, "/api/review")) {
+        if (!is_get(m))
+            http_send_error(r, 405, "method_not_allowed", "use GET", NULL);
+        else if (!strcmp(r->path, "/api/agreement"))
+            api_agreement(rd, r);
+        else
+            api_review(rd, r);
     } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/health") ||
                !strcmp(r->path, "/api/metrics") || !strcmp(r->path, "/api/status")) {
         if (!is_get(m))

@@ -233,7 +233,7 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
  * its own IMMEDIATE transaction so that concurrent openers wait their turn. */
 static int migrate(db *d, char *err, size_t errlen)
 {
-    static const char *const steps[] = { schema_001_init };
+    static const char *const steps[] = { schema_001_init, schema_006_labels };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;

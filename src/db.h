@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 typedef struct db db;
 

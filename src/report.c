@@ -2,6 +2,7 @@
  * cached prepared statements on the calling thread's connection; SQLite's
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
+#include "labels.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -260,7 +261,7 @@ int report_summary(db *d, const char *dataset, json_object **out)
     json_object_object_add(o, "counts", counts);
     metrics = json_object_new_object();
     json_object_object_add(o, "metrics", metrics);
-    if ((rc = metrics_json(d, dataset, metrics)) < 0)
+    if ((rc = metrics_json(d, dataset, metrics)) < 0 || (rc = labels_summary_add(d, dataset, metrics)) < 0)
         goto out;
     rc = -EIO;
     if (!(st = db_stmt(d, dataset ? Q_TOKENS_DATASET : Q_TOKENS_ALL)))
