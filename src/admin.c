@@ -822,7 +822,8 @@ static const struct cmd cmds[] = {
       "                  column per metric score (empty: no score)\n"
       "  --dataset D     only rows of dataset D\n"
       "  --status S      only rows in status S\n"
-      "  --with-scores   JSONL: add status and scores; such lines are NOT accepted back\n" },
+      "  --with-scores   JSONL: add status, scores and human labels ({metric: [{labeler,\n"
+      "                  value, sampled}]}); such lines are NOT accepted back\n" },
     { "labels", cmd_labels, O_FORMAT | O_DATASET | O_HISTORY, 1, 2,
       "labels import FILE | labels export [--format jsonl|csv] [--dataset D] [--history]",
       "import FILE (- for stdin): human labels from JSONL (objects with evaluation_id, metric,\n"
