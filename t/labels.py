@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sqlite3
 import statistics
 import subprocess
@@ -393,6 +394,36 @@ def test_round_trip(s):
            "export --with-scores: each row carries its labels", out[:400])
 
 
+def test_browser(s, ids):
+    """The page's label controls and review queue (t/www/labels.test.mjs)."""
+    node = shutil.which("node") or shutil.which("nodejs")
+    www = os.path.join(SRCDIR, "t", "www")
+    if not node or not os.path.isdir(os.path.join(www, "node_modules", "playwright-core")) or \
+            not os.access("/usr/bin/chromium", os.X_OK):
+        tap.ok(True, "# SKIP the browser part: node, playwright-core or chromium is missing")
+        return
+    out_dir = os.path.join(SRCDIR, "t", "artifacts")
+    os.makedirs(out_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="ragrade-labels-") as tmp:
+        env = dict(os.environ, NODE_PATH=os.path.join(www, "node_modules"), HOME=tmp)
+        p = subprocess.run([node, os.path.join(www, "labels.test.mjs"), f"http://127.0.0.1:{s.port}", out_dir,
+                            str(ids[2]), TOK["submit"]], cwd=www, env=env, capture_output=True, text=True,
+                           timeout=300)
+    seen = 0
+    for line in p.stdout.splitlines():
+        try:
+            o = json.loads(line)
+        except ValueError:
+            tap.diag(line)
+            continue
+        if "comment" in o:
+            tap.diag(o["comment"])
+        else:
+            seen += 1
+            tap.ok(bool(o.get("ok")), "page: " + o.get("name", "?"), o.get("diag"))
+    tap.ok(p.returncode == 0 and seen > 0, "the browser part exited cleanly", p.stderr[-2000:])
+
+
 def test_migration():
     with tempfile.TemporaryDirectory(prefix="ragrade-t-") as d:
         db = os.path.join(d, "ragrade.db")
@@ -440,6 +471,7 @@ def main():
         test_corrected(s, ids)
         test_queue(s, ids)
         test_round_trip(s)
+        test_browser(s, ids)
     test_migration()
 
 

@@ -32,7 +32,9 @@ function renderMetrics(s) {
         const x = m[name] || {};
         return h('tr', {'data-metric': name},
             h('th', {scope: 'row'}, human(name)),
-            h('td', {class: 'num strong'}, fmtScore(x.mean)),
+            h('td', {class: 'num strong'}, fmtScore(x.mean), x.corrected ? h('div', {class: 'corrected small'},
+                `${fmtScore(x.corrected.estimate)} [${fmtScore(x.corrected.ci95?.[0])}, ` +
+                `${fmtScore(x.corrected.ci95?.[1])}], ${x.corrected.phrase}`) : null),
             h('td', {class: 'num'}, fmtScore(x.min)),
             h('td', {class: 'num'}, fmtScore(x.max)),
             h('td', {class: 'num'}, fmtInt(x.n)),
