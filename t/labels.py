@@ -458,6 +458,21 @@ def test_migration():
         rc2, out2, e2 = admin(d, "agreement", "--metric", "token_f1", "--dataset", "old", "--json")
         tap.ok(rc == 0 and rc2 == 0 and json.loads(out2)["pairs"] == 2,
                "the migrated database takes labels (CSV import) and gives agreement", (out, e, out2, e2))
+        # The columns issues 15 and 16 add (a criterion's version, a run):
+        # agreement keeps versions apart and filters by run once they exist.
+        c = sqlite3.connect(db)
+        with c:
+            c.execute("ALTER TABLE evaluation_scores ADD COLUMN version TEXT")
+            c.execute("ALTER TABLE evaluations ADD COLUMN run TEXT")
+            c.execute("UPDATE evaluation_scores SET version = 'v' || evaluation_id")
+            c.execute("UPDATE evaluations SET run = CASE id WHEN 1 THEN 'r1' ELSE 'r2' END")
+        c.close()
+        rc, out, e = admin(d, "agreement", "--metric", "token_f1", "--json")
+        g = json.loads(out)["groups"] if rc == 0 else []
+        tap.ok(sorted(x["version"] for x in g) == ["v1", "v2"] and all(x["pairs"] == 1 for x in g),
+               "with a version column: one group per criterion version", (out, e))
+        rc, out, e = admin(d, "agreement", "--metric", "token_f1", "--run", "r1", "--json")
+        tap.ok(rc == 0 and json.loads(out)["pairs"] == 1, "with a run column: --run filters", (out, e))
 
 
 def main():
