@@ -61,7 +61,7 @@
  * stays running forever: if the process is killed instead, the master or
  * the lease expiry requeues them.
  *
- * Checkpoints. The scheduler's loop calls wal_checkpoint once per turn;
+ * Checkpoints. The scheduler's loop calls wal_checkpoint on every pass;
  * the protocol (one checkpointer in the pool, the WAL restarted under the
  * writers' turn) and its invariant are in wal.c. */
 #include "sched.h"

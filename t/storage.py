@@ -90,7 +90,10 @@ def llm_calls(f):
 def test_eval_cache(tmp):
     data = os.path.join(tmp, "eval")
     os.makedirs(data)
-    lines = "".join(json.dumps(dict(ROW, question=f"{ROW['question']} ({i})", metrics=["faithfulness"])) + "\n"
+    # Rows that share no request with one another, so that the first run
+    # cannot answer one row from another's cached reply.
+    lines = "".join(json.dumps(dict(ROW, question=f"{ROW['question']} ({i})", answer=f"{ROW['answer']} Row {i}.",
+                                    contexts=[f"{ROW['contexts'][0]} Row {i}."], metrics=["faithfulness"])) + "\n"
                     for i in range(3))
     with FakeLLM() as f:
         env = f.env()
