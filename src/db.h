@@ -15,9 +15,10 @@
 
 typedef struct db db;
 
-/* db.c's own statements, cached per connection; the first six are the
- * transaction verbs that db_exec runs for any caller. Read modules keep
- * their SQL next to its decoding (db_cached in db_int.h). */
+/* db.c's own statements, cached per connection. Callers outside the
+ * storage modules name only the transaction verbs (Q_BEGIN to
+ * Q_ROLLBACK_TO) to db_exec. Read modules keep their SQL next to its
+ * decoding (db_cached in db_int.h). */
 enum db_stmt {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_WAL_MARK,
     Q_INSERT, Q_IDEM_LOOKUP,
