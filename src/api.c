@@ -9,6 +9,7 @@
 #include "http.h"
 #include "judge.h"
 #include "log.h"
+#include "maint.h"
 #include "prom.h"
 #include "report.h"
 #include "row.h"
@@ -341,59 +342,27 @@ static void health(const api_ctx *a, db *rd, http_req *r)
     http_send_json(r, 200, o, NULL);
 }
 
-/* POST /api/eval/{id}/retry and DELETE /api/eval/{id}: admin writes, rare,
- * on this thread's connection. */
-static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
+/* POST /api/eval/{id}/retry (retry = 1) and DELETE /api/eval/{id}: admin
+ * writes, rare, on this thread's connection; the same maint_* calls and
+ * rules as `ragrade admin requeue ID` and `delete ID`. */
+static void admin_write(db *rd, http_req *r, int64_t id, int retry)
 {
-    sqlite3_stmt *st = db_stmt(rd, which);
-    char now[32];
-    int s, changed;
+    char status[16], err[256];
+    int rc = retry ? maint_retry(rd, id, status, err, sizeof err)
+                   : maint_delete(rd, id, status, err, sizeof err);
 
-    db_iso(db_now_ms(), now, sizeof now);
-    if (!st || db_exec(rd, Q_BEGIN) < 0) {
-        send_db_error(r, -EIO);
-        return;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (which == Q_ADMIN_RETRY)
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    s = sqlite3_step(st);
-    sqlite3_reset(st);
-    changed = sqlite3_changes(db_handle(rd));
-    if (s == SQLITE_DONE && which == Q_ADMIN_RETRY && changed == 1) {
-        /* A requeued row must not show the scores of its previous run. */
-        sqlite3_stmt *del = db_stmt(rd, Q_DELETE_SCORES);
-
-        if (!del) {
-            s = SQLITE_ERROR;
-        } else {
-            sqlite3_bind_int64(del, 1, id);
-            s = sqlite3_step(del);
-            sqlite3_reset(del);
-        }
-    }
-    if (s == SQLITE_DONE && db_exec(rd, Q_COMMIT) < 0)
-        s = SQLITE_ERROR;
-    if (s != SQLITE_DONE)
-        db_exec(rd, Q_ROLLBACK);
-    if (s != SQLITE_DONE) {
-        send_db_error(r, db_errno(s));
-    } else if (changed == 0) {
-        json_object *o;
-
-        if (report_eval(rd, id, &o) == -ENOENT) {
-            http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
-        } else {
-            json_object_put(o);
-            http_send_error(r, 409, "conflict", which == Q_ADMIN_RETRY
-                            ? "only a done or failed evaluation can be retried"
-                            : "a running evaluation cannot be deleted; retry when it has finished", NULL);
-        }
-    } else if (which == Q_DELETE) {
+    if (rc == -ENOENT)
+        http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
+    else if (rc == -EPERM)
+        http_send_error(r, 409, "conflict", retry
+                        ? "a running evaluation cannot be retried; retry when it has finished"
+                        : "a running evaluation cannot be deleted; retry when it has finished", NULL);
+    else if (rc < 0)
+        send_db_error(r, rc);
+    else if (!retry)
         http_send_text(r, 204, "application/json", "", 0);
-    } else {
+    else
         get_one(NULL, rd, r, id);
-    }
 }
 
 static void metrics(const api_ctx *a, db *rd, http_req *r)
@@ -579,9 +548,9 @@ static int dispatch(const api_ctx *a, db *rd, http_req *r, int route, int64_t t0
         if (!*rest && is_get(m))
             get_one(a, rd, r, id);
         else if (!*rest && !strcmp(m, "DELETE"))
-            admin_write(rd, r, id, Q_DELETE);
+            admin_write(rd, r, id, 0);
         else if (*rest && !strcmp(m, "POST"))
-            admin_write(rd, r, id, Q_ADMIN_RETRY);
+            admin_write(rd, r, id, 1);
         else
             http_send_error(r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
     } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/health") ||

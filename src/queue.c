@@ -22,6 +22,7 @@
 #include "queue.h"
 #include "db.h"
 #include "log.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -198,15 +199,6 @@ static void *committer(void *arg)
     return NULL;
 }
 
-/* sqlite3_wal_hook, on the committer thread after each commit. */
-static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
-{
-    (void)h;
-    (void)name;
-    ((queue *)arg)->wal_pages = pages;
-    return SQLITE_OK;
-}
-
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
 {
     queue *q = calloc(1, sizeof *q);
@@ -229,9 +221,9 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
      * the database and fsyncs, which would stall every request of the
-     * group. The pool's one checkpointing scheduler does (sched.c), told
-     * the WAL's length by notify: this hook only records it. */
-    sqlite3_wal_hook(db_handle(q->d), on_wal, q);
+     * group. The pool's one checkpointer does (wal.c), told the WAL's
+     * length by notify: the watch only records it. */
+    wal_watch(q->d, &q->wal_pages);
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;

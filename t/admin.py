@@ -17,7 +17,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import tap  # noqa: E402
 
 BIN = os.environ.get("RAGRADE_BIN") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ragrade")
-COMMANDS = ["stats", "list", "show", "requeue", "cancel", "purge", "export", "backup", "check", "config", "help"]
+COMMANDS = ["stats", "list", "show", "requeue", "cancel", "delete", "purge", "export", "backup", "check", "config", "help"]
 ROW_FIELDS = {"id", "question", "answer", "contexts", "ground_truth", "reference_contexts", "metrics", "dataset"}
 TRICKY = 'Which "tower", in Paris,\nwas finished in 1889? \u00e9\u4e2d'
 
@@ -315,7 +315,7 @@ def test_backup_check(a):
     tap.ok(rc == 1 and "itself" in err and a.one("SELECT count(*) FROM evaluations") > 0,
            "backup onto the database itself: refused", (rc, err))
     rc, out, err = a.admin("check")
-    tap.ok(rc == 0 and all(k in out for k in ("integrity_check  ok", "quick_check      ok", "schema version   1", "journal mode     wal ok")),
+    tap.ok(rc == 0 and all(k in out for k in ("integrity_check  ok", "quick_check      ok", "schema version   2", "journal mode     wal ok")),
            "check: all ok, exit 0", out + err)
     # A copy that is not in WAL mode and has a newer schema fails the check.
     bad = os.path.join(a.data, "bad.db")
