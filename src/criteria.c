@@ -358,6 +358,7 @@ int crit_parse_body(criterion *c, const char *name, const char *body, size_t len
 {
     json_tokener *tok = NULL;
     json_object *obj = NULL;
+    size_t end;
     int rc;
 
     memset(c, 0, sizeof *c);
@@ -372,8 +373,11 @@ int crit_parse_body(criterion *c, const char *name, const char *body, size_t len
     }
     json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
     obj = json_tokener_parse_ex(tok, body, (int)len);
-    if (!obj || json_tokener_get_error(tok) != json_tokener_success ||
-        json_tokener_get_parse_end(tok) != len) {
+    end = obj ? json_tokener_get_parse_end(tok) : 0;
+    while (end < len && (body[end] == ' ' || body[end] == '\n' || body[end] == '\r' ||
+                         body[end] == '\t'))
+        end++;
+    if (!obj || json_tokener_get_error(tok) != json_tokener_success || end != len) {
         rc = fail(e, "", "the body is not one JSON object");
         goto out;
     }
