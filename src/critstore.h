@@ -3,7 +3,8 @@
  * registry when another process changed them (the design is in
  * criteria.h). A storage module: it owns its SQL; every write is one
  * BEGIN IMMEDIATE transaction under the writers' turn (db_exec(Q_BEGIN)).
- * One critstore per connection, used by the thread that owns it. */
+ * One critstore per connection, used by the thread that owns it, and
+ * refreshing one registry (its data_version shortcut is per store). */
 #ifndef RAGRADE_CRITSTORE_H
 #define RAGRADE_CRITSTORE_H
 

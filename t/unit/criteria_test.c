@@ -881,6 +881,22 @@ static void test_store(void **state)
     assert_string_equal(v[0].version, c.version);
     crit_free_array(v, n);
 
+    /* The writer's own registry: its own commits do not move its
+     * data_version, yet its next refresh sees them. */
+    {
+        crit_registry *own = crit_registry_new(NULL, 0);
+
+        assert_int_equal(critstore_refresh(a, own, &changed, err, sizeof err), 0);
+        assert_true(changed);
+        assert_int_equal(critstore_delete(a, "support", err, sizeof err), 0);
+        assert_int_equal(critstore_refresh(a, own, &changed, err, sizeof err), 0);
+        assert_true(changed);
+        snap = crit_registry_acquire(own);
+        assert_null(crit_find(snap, "support"));
+        crit_registry_release(own, snap);
+        crit_registry_free(own);
+    }
+
     /* A configuration criterion's version is recorded too. */
     {
         criterion k;
