@@ -305,8 +305,11 @@ int crit_from_json(criterion *c, const char *name, json_object *obj, crit_error 
 {
     static const char *const known[] = { "kind", "definition", "inputs", "samples", "levels",
                                          "steps", "judge", NULL };
+    /* What crit_to_json adds, accepted back so that a GET's body can be PUT. */
+    static const char *const readonly[] = { "name", "version", "source", "scale", NULL };
+    const char *const *k;
     json_object *x;
-    const char *k;
+    const char *kd;
     size_t i;
     int rc;
 
@@ -320,19 +323,25 @@ int crit_from_json(criterion *c, const char *name, json_object *obj, crit_error 
     if (!json_object_is_type(obj, json_type_object))
         return fail(e, "", "a criterion is a JSON object");
     json_object_object_foreach(obj, key, val) {
-        (void)val;
         for (i = 0; known[i] && strcmp(known[i], key); i++)
             ;
-        if (!known[i])
+        if (!known[i] && !strcmp(key, "name") &&
+            (!json_object_is_type(val, json_type_string) || strcmp(json_object_get_string(val),
+                                                                   name)))
+            return fail(e, "name", "differs from the name in the URL");
+        for (k = readonly; !known[i] && *k && strcmp(*k, key); k++)
+            ;
+        if (!known[i] && !*k)
             return fail(e, key, "unknown field: a criterion has kind, definition, inputs, "
                         "samples, levels, steps and judge");
     }
     if (!json_object_object_get_ex(obj, "kind", &x) || !x)
         return fail(e, "kind", "is required: critic or rubric");
-    k = json_object_get_string(x);
-    if (!json_object_is_type(x, json_type_string) || (strcmp(k, "critic") && strcmp(k, "rubric")))
-        return fail(e, "kind", "unknown kind '%.40s': want critic or rubric", k ? k : "");
-    c->kind = strcmp(k, "critic") ? CRIT_RUBRIC : CRIT_CRITIC;
+    kd = json_object_get_string(x);
+    if (!json_object_is_type(x, json_type_string) ||
+        (strcmp(kd, "critic") && strcmp(kd, "rubric")))
+        return fail(e, "kind", "unknown kind '%.40s': want critic or rubric", kd ? kd : "");
+    c->kind = strcmp(kd, "critic") ? CRIT_RUBRIC : CRIT_CRITIC;
     if (!json_object_object_get_ex(obj, "definition", &x) || !x)
         return fail(e, "definition", "is required");
     if ((rc = take_text(&c->definition, x, "definition", e)) < 0)

@@ -137,16 +137,18 @@ static char *done(struct buf *b)
     return b->s;
 }
 
-/* The row's named inputs as JSON text (a new object, owned by the caller). */
+/* The row's named inputs (a new object, owned by the caller); a missing
+ * one is null (crit_missing should have kept the row from here). */
 static json_object *inputs_of(const criterion *c, const row *r)
 {
     json_object *o = json_object_new_object(), *a;
     size_t i;
 
     if (c->inputs & CRIT_IN_QUESTION)
-        json_object_object_add(o, "question", json_object_new_string(r->question));
+        json_object_object_add(o, "question", r->question ? json_object_new_string(r->question)
+                                                          : NULL);
     if (c->inputs & CRIT_IN_ANSWER)
-        json_object_object_add(o, "answer", json_object_new_string(r->answer));
+        json_object_object_add(o, "answer", r->answer ? json_object_new_string(r->answer) : NULL);
     if (c->inputs & CRIT_IN_CONTEXTS) {
         a = json_object_new_array();
         for (i = 0; i < r->n_contexts; i++)
@@ -154,7 +156,8 @@ static json_object *inputs_of(const criterion *c, const row *r)
         json_object_object_add(o, "contexts", a);
     }
     if (c->inputs & CRIT_IN_GROUND_TRUTH)
-        json_object_object_add(o, "ground_truth", json_object_new_string(r->ground_truth));
+        json_object_object_add(o, "ground_truth", r->ground_truth
+                               ? json_object_new_string(r->ground_truth) : NULL);
     return o;
 }
 

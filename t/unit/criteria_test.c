@@ -318,6 +318,20 @@ static void test_versions(void **state)
         assert_string_equal(json_object_to_json_string_ext(x, JSON_C_TO_STRING_PLAIN), "[1,5]");
         json_object_put(o);
     }
+    crit_clear(&b);
+    /* A GET's body can be PUT back as it is. */
+    {
+        json_object *o = crit_to_json(&a);
+
+        assert_int_equal(crit_from_json(&b, "x", o, &e), 0);
+        assert_string_equal(a.version, b.version);
+        crit_clear(&b);
+        assert_int_equal(crit_from_json(&b, "y", o, &e), -EINVAL);
+        assert_string_equal(e.field, "name");
+        assert_non_null(strstr(e.message, "URL"));
+        crit_clear(&b);
+        json_object_put(o);
+    }
     crit_clear(&a);
     crit_clear(&b);
 }
