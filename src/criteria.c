@@ -681,6 +681,33 @@ const criterion *crit_find(const crit_snapshot *s, const char *name)
     return NULL;
 }
 
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(json_object_get_string(json_object_object_get(*(json_object *const *)a, "name")),
+                  json_object_get_string(json_object_object_get(*(json_object *const *)b, "name")));
+}
+
+json_object *crit_list_json(const crit_snapshot *s)
+{
+    json_object *o = json_object_new_object(), *a = json_object_new_array(), *x;
+    size_t i;
+
+    if (!o || !a)
+        goto nomem;
+    for (i = 0; i < s->n; i++) {
+        if (!(x = crit_to_json(&s->v[i])) || json_object_array_add(a, x) < 0)
+            goto nomem;
+    }
+    json_object_array_sort(a, by_name);
+    json_object_object_add(o, "criteria", a);
+    json_object_object_add(o, "generation", json_object_new_int64((int64_t)s->generation));
+    return o;
+nomem:
+    json_object_put(a);
+    json_object_put(o);
+    return NULL;
+}
+
 int crit_registry_is_config(crit_registry *r, const char *name)
 {
     size_t i;

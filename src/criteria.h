@@ -176,6 +176,9 @@ int crit_registry_publish(crit_registry *r, criterion *db, size_t n, uint64_t ge
 uint64_t crit_registry_generation(crit_registry *r);
 /* The criterion named name in s, or NULL. */
 const criterion *crit_find(const crit_snapshot *s, const char *name);
+/* GET /api/criteria's body: {"criteria": [crit_to_json of each, by name],
+ * "generation": N}. A new object; NULL on out of memory. */
+json_object *crit_list_json(const crit_snapshot *s);
 /* 1 if name is a configuration criterion (PUT and DELETE answer 409). */
 int crit_registry_is_config(crit_registry *r, const char *name);
 

@@ -762,6 +762,17 @@ static void test_registry(void **state)
     assert_null(crit_find(old, "support"));
     assert_string_equal(crit_find(old, "cites")->definition,
                         "Does the answer refuse to give medical dosage advice?");
+    {
+        json_object *l = crit_list_json(cur), *a = json_object_object_get(l, "criteria");
+
+        assert_int_equal(json_object_array_length(a), 2);
+        assert_string_equal(str_at(json_object_array_get_idx(a, 0), "name"), "cites");
+        assert_string_equal(str_at(json_object_array_get_idx(a, 0), "source"), "config");
+        assert_string_equal(str_at(json_object_array_get_idx(a, 1), "name"), "support");
+        assert_string_equal(str_at(json_object_array_get_idx(a, 1), "source"), "api");
+        assert_string_equal(str_at(l, "generation"), "7");
+        json_object_put(l);
+    }
     crit_registry_release(r, old);
     crit_registry_release(r, cur);
     assert_int_equal(crit_registry_publish(r, NULL, 0, 8), 0);   /* all deleted */
