@@ -10,6 +10,8 @@
 #include <cmocka.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -782,6 +784,60 @@ static void test_registry(void **state)
     crit_registry_free(r);
 }
 
+struct race {
+    crit_registry *r;
+    atomic_int stop;
+    atomic_long bad, seen;
+};
+
+/* A reader: every snapshot it holds is whole (generation g has g % 3
+ * criteria, each with its definition) until it lets go. */
+static void *reader(void *arg)
+{
+    struct race *x = arg;
+
+    while (!atomic_load(&x->stop)) {
+        const crit_snapshot *s = crit_registry_acquire(x->r);
+        size_t i;
+
+        if (s->n != s->generation % 3)
+            atomic_fetch_add(&x->bad, 1);
+        for (i = 0; i < s->n; i++)
+            if (!s->v[i].definition || strcmp(s->v[i].definition, "Polite?"))
+                atomic_fetch_add(&x->bad, 1);
+        atomic_fetch_add(&x->seen, 1);
+        crit_registry_release(x->r, s);
+    }
+    return NULL;
+}
+
+static void test_registry_race(void **state)
+{
+    static const char *const names[] = { "a", "b" };
+    struct race x = { crit_registry_new(NULL, 0), 0, 0, 0 };
+    pthread_t t[3];
+    crit_error e;
+    uint64_t g;
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, reader, &x), 0);
+    for (g = 1; g <= 3000 || atomic_load(&x.seen) < 1000; g++) {
+        criterion *v = calloc(2, sizeof *v);
+
+        for (i = 0; i < g % 3; i++)
+            assert_int_equal(parse(&v[i], names[i], "{\"kind\":\"critic\",\"definition\":"
+                                   "\"Polite?\"}", &e), 0);
+        assert_int_equal(crit_registry_publish(x.r, v, g % 3, g), 0);
+    }
+    atomic_store(&x.stop, 1);
+    for (i = 0; i < 3; i++)
+        pthread_join(t[i], NULL);
+    assert_int_equal(atomic_load(&x.bad), 0);
+    crit_registry_free(x.r);
+}
+
 /* A database with the migration applied. */
 static db *open_db(char *dir, size_t len)
 {
@@ -961,6 +1017,7 @@ int main(void)
         cmocka_unit_test(test_votes),
         cmocka_unit_test(test_normalised),
         cmocka_unit_test(test_registry),
+        cmocka_unit_test(test_registry_race),
         cmocka_unit_test(test_store),
     };
 
