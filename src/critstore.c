@@ -2,6 +2,7 @@
  * critstore.h). Statements are prepared once per critstore; writes run in
  * one BEGIN IMMEDIATE transaction under the writers' turn. */
 #include "critstore.h"
+#include "db_int.h"
 
 #include <errno.h>
 #include <stdio.h>

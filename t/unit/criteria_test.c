@@ -20,6 +20,7 @@
 #include "conf.h"
 #include "criteria.h"
 #include "critstore.h"
+#include "db_int.h"
 #include "db.h"
 
 #define RUBRIC "{\"kind\":\"rubric\",\"definition\":\"Is the answer supported by the contexts?\"," \
