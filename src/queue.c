@@ -249,17 +249,23 @@ fail:
     return NULL;
 }
 
+void queue_stop(queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    q->started = 0;
+}
+
 void queue_free(queue *q)
 {
     if (!q)
         return;
-    if (q->started) {
-        pthread_mutex_lock(&q->mu);
-        q->stopping = 1;
-        pthread_cond_signal(&q->work);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->thread, NULL);
-    }
+    queue_stop(q);
     db_close(q->d);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
