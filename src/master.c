@@ -286,16 +286,80 @@ static void reload(struct master *m)
     signal_generation(m, m->gen, SIGTERM);
 }
 
+/* Check the database and the tokens, open the socket, map the
+ * scoreboard. Logs and returns -1 on failure. */
+static int master_start(struct master *m)
+{
+    char err[CONF_PATH_MAX + 128];   /* room for the socket path */
+    db *d;
+    int rc = -1;
+
+    if (!(d = db_open(m->cf->db_path, m->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("database: %s", err);
+        goto out;
+    }
+    db_close(d);
+    if (check_auth(m->cf) < 0)
+        goto out;
+    if (open_socket(m, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    m->nslots = m->cf->workers * 2;   /* room for two generations during a reload */
+    if (!(m->b = board_new(m->nslots)) || !(m->generation = calloc((size_t)m->nslots, sizeof(int))) ||
+        !(m->respawn_at = calloc((size_t)m->nslots, sizeof(int64_t)))) {
+        log_error("cannot map the scoreboard");
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Wait for signals (set, blocked) and act on them until the last worker
+ * has gone after a stop. */
+static void master_loop(struct master *m, const sigset_t *set)
+{
+    siginfo_t si;
+    struct timespec ts;
+    int sig;
+    int64_t kill_at = 0;
+
+    for (;;) {
+        /* Wake often only while something is pending: a stop, a respawn. */
+        ts.tv_sec = m->stopping || live(m) < m->cf->workers ? 0 : 1;
+        ts.tv_nsec = ts.tv_sec ? 0 : 100 * 1000000L;
+        sig = sigtimedwait(set, &si, &ts);
+        if (sig == SIGCHLD || sig < 0)
+            reap(m);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+            if (!m->stopping)
+                log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
+            m->stopping = 1;
+            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
+            signal_generation(m, m->gen + 1, SIGTERM);
+        } else if (sig == SIGHUP && !m->stopping) {
+            reload(m);
+        }
+        if (m->stopping) {
+            if (live(m) == 0)
+                break;
+            if (mono_ms() >= kill_at) {
+                log_warn("graceful stop timed out: killing %d workers", live(m));
+                signal_generation(m, m->gen + 1, SIGKILL);
+                kill_at = mono_ms() + 60000;
+            }
+        } else {
+            fill(m);
+        }
+    }
+}
+
 int master_run(const char *config_path, conf *cf)
 {
     struct master m;
-    char err[CONF_PATH_MAX + 128];   /* room for the socket path */
     sigset_t set;
-    siginfo_t si;
-    struct timespec ts;
-    int sig, code = 1;
-    int64_t kill_at = 0;
-    db *d;
+    int code = 1;
 
     memset(&m, 0, sizeof m);
     m.config_path = config_path;
@@ -304,7 +368,6 @@ int master_run(const char *config_path, conf *cf)
         return 1;
     }
     *m.cf = *cf;                  /* every conf the master holds is its own */
-    cf = m.cf;
     m.listen_fd = -1;
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
@@ -314,54 +377,12 @@ int master_run(const char *config_path, conf *cf)
     sigaddset(&set, SIGQUIT);
     sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    if (!(d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, sizeof err))) {
-        log_error("database: %s", err);
+    if (master_start(&m) < 0)
         goto out;
-    }
-    db_close(d);
-    if (check_auth(cf) < 0)
-        goto out;
-    if (open_socket(&m, err, sizeof err) < 0) {
-        log_error("%s", err);
-        goto out;
-    }
-    m.nslots = cf->workers * 2;   /* room for two generations during a reload */
-    if (!(m.b = board_new(m.nslots)) || !(m.generation = calloc((size_t)m.nslots, sizeof(int))) ||
-        !(m.respawn_at = calloc((size_t)m.nslots, sizeof(int64_t)))) {
-        log_error("cannot map the scoreboard");
-        goto out;
-    }
     log_info("ragrade %s: %d workers x %d threads on %s, database %s, judge %s", PACKAGE_VERSION,
-             cf->workers, cf->threads, cf->socket, cf->db_path, cf->backend);
+             m.cf->workers, m.cf->threads, m.cf->socket, m.cf->db_path, m.cf->backend);
     fill(&m);
-    for (;;) {
-        /* Wake often only while something is pending: a stop, a respawn. */
-        ts.tv_sec = m.stopping || live(&m) < m.cf->workers ? 0 : 1;
-        ts.tv_nsec = ts.tv_sec ? 0 : 100 * 1000000L;
-        sig = sigtimedwait(&set, &si, &ts);
-        if (sig == SIGCHLD || sig < 0)
-            reap(&m);
-        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-            if (!m.stopping)
-                log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
-            m.stopping = 1;
-            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m.cf->graceful_timeout_ms + 1000);
-            signal_generation(&m, m.gen + 1, SIGTERM);
-        } else if (sig == SIGHUP && !m.stopping) {
-            reload(&m);
-        }
-        if (m.stopping) {
-            if (live(&m) == 0)
-                break;
-            if (mono_ms() >= kill_at) {
-                log_warn("graceful stop timed out: killing %d workers", live(&m));
-                signal_generation(&m, m.gen + 1, SIGKILL);
-                kill_at = mono_ms() + 60000;
-            }
-        } else {
-            fill(&m);
-        }
-    }
+    master_loop(&m, &set);
     code = 0;
     log_info("stopped");
 out:
