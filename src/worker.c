@@ -91,6 +91,9 @@ struct rthread {
     int exited;
 };
 
+/* The worker process's state, on worker_main's stack until _exit: shared
+ * by its request threads and its committer (conn_done). It owns sched, q,
+ * auth, threads and the fds; cf and slot are the master's (inherited). */
 struct worker {
     conf *cf;
     int listen_fd;
