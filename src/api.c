@@ -1,8 +1,8 @@
 /* api.c - routes and handlers of /api/. One table (routes[], at the end)
  * names every route: its methods, path pattern, the role it needs, its
- * label in the request counters, and its handler. A submit is validated here, handed
- * to the group commit (queue.c) and answered 202 once committed; reads go
- * to this thread's own SQLite connection. Only this layer picks HTTP
+ * label in the request counters, and its handler. A submit is validated
+ * here, handed to the group commit (queue.c) and answered 202 once
+ * committed; reads go to this thread's own SQLite connection. Only this layer picks HTTP
  * statuses and words for the client. Around every handler: CORS for the
  * origins in server.cors_origins, bearer tokens (auth.c), the request
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
