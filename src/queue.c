@@ -26,6 +26,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,7 +56,8 @@ struct queue {
     pthread_cond_t work;          /* committer waits for submissions */
     struct sub *head, **tail;
     size_t queued;                /* rows in the list */
-    int64_t last_commit_us;       /* monotonic: when the last group was taken */
+    int64_t last_commit_us;       /* monotonic: when the last group was taken;
+                                   * INT64_MIN before the first */
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
@@ -212,6 +214,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
+    /* No commit yet: the first group is never held back. The monotonic
+     * clock starts near 0 at boot, so a 0 here would make the first
+     * submission wait for the interval after boot. */
+    q->last_commit_us = INT64_MIN;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -235,17 +241,23 @@ fail:
     return NULL;
 }
 
+void queue_stop(queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    q->started = 0;
+}
+
 void queue_free(queue *q)
 {
     if (!q)
         return;
-    if (q->started) {
-        pthread_mutex_lock(&q->mu);
-        q->stopping = 1;
-        pthread_cond_signal(&q->work);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->thread, NULL);
-    }
+    queue_stop(q);
     db_close(q->d);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);

@@ -2,7 +2,7 @@
  * request path by construction.
  *
  * DESIGN
- * Threads. Each worker process runs request threads (pool.c), one committer
+ * Threads. Each worker process runs request threads (worker.c), one committer
  * thread (queue.c) and one scheduler thread (this file). Request threads
  * never touch the judge: they validate, hand rows to the committer and
  * answer. The scheduler thread owns the judge, its own SQLite connection
