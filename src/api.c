@@ -237,7 +237,8 @@ static int query_param(http_req *r, const char *name, char *buf, size_t len)
     if (rc < 0) {
         char msg[96];
 
-        snprintf(msg, sizeof msg, "the query parameter %s is too long", name);
+        snprintf(msg, sizeof msg, rc == -EINVAL ? "the query parameter %s holds %%00 or is not UTF-8 text"
+                 : "the query parameter %s is too long", name);
         http_send_error(r, 400, "invalid_query", msg, name);
         return -1;
     }

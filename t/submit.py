@@ -47,6 +47,54 @@ def raw(s, data):
     return out
 
 
+def utf8_ok(r):
+    try:
+        r.body.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def strict_json(s, J):
+    """RFC 8259 as the README promises it, and nothing json-c lets pass."""
+    q = '"question":"q","answer":"a","contexts":[]'
+    check_error(s, s.post("/api/eval", ('{' + q + ',"question":"again"}').encode(), headers=J), 400,
+                "invalid_request", "question", "a duplicate key")
+    check_error(s, s.post("/api/eval", ('{' + q + ',"questio\\u006e":"again"}').encode(), headers=J), 400,
+                "invalid_request", "questio\\u006e", "a duplicate key spelled with an escape")
+    check_error(s, s.post("/api/eval", ('[{' + q + '},{' + q + ',"answer":"b"}]').encode(), headers=J), 400,
+                "invalid_request", "[1].answer", "a duplicate key in the second row of a batch")
+    check_error(s, s.post("/api/eval", b'{"question":"q\x01","answer":"a","contexts":[]}', headers=J), 400,
+                "invalid_request", "question", "a raw control character in a string")
+    check_error(s, s.post("/api/eval", b'{"question":"q","answer":"a","contexts":["ok","a\tb"]}', headers=J), 400,
+                "invalid_request", "contexts[1]", "a raw tab in a context")
+    check_error(s, s.post("/api/eval", b'{"question":"\\ud800","answer":"a","contexts":[]}', headers=J), 400,
+                "invalid_request", "question", "a lone high surrogate")
+    check_error(s, s.post("/api/eval", b'{"question":"q","answer":"x\\udc00y","contexts":[]}', headers=J), 400,
+                "invalid_request", "answer", "a lone low surrogate")
+    r = s.post("/api/eval", b'{"question":"\\ud83d\\ude00","answer":"a","contexts":[],"metrics":["exact_match"]}', headers=J)
+    tap.eq(r.status, 202, "a surrogate pair is one character, accepted")
+    check_error(s, s.post("/api/eval", ('{' + q + ',"ques\\u0000tion":"x"}').encode(), headers=J), 400,
+                "invalid_request", "ques\\u0000tion", "a key with an embedded NUL")
+    for body in (b"null", b"42", b"true", b'"text"'):
+        r = s.post("/api/eval", body, headers=J)
+        check_error(s, r, 400, "invalid_request", None, f"a body that is {body.decode()}")
+        tap.ok("the body must be an object or an array" in err(r).get("message", ""), f"  which says so ({body.decode()})", r)
+    check_error(s, s.post("/api/eval", dict(ROW, id="7")), 400, "invalid_request", "id", "an id that is a string")
+    check_error(s, s.post("/api/eval", dict(ROW, id=1.5)), 400, "invalid_request", "id", "an id that is not whole")
+    check_error(s, s.post("/api/eval", dict(ROW, dataset="")), 400, "invalid_request", "dataset", "an empty dataset label")
+    check_error(s, s.get("/api/eval?dataset=a%00b"), 400, "invalid_query", "dataset", "%00 in a query value")
+    check_error(s, s.get("/api/summary?dataset=%00"), 400, "invalid_query", "dataset", "%00 in the summary's dataset")
+    # Every answer is UTF-8: a long multi-byte field name is cut between characters,
+    # and bytes that are not UTF-8 are escaped, never echoed.
+    r = s.post("/api/eval", dict(ROW, **{"é" * 100: 1}))
+    check_error(s, r, 400, "invalid_request", None, "an unknown field of 100 two-byte characters")
+    tap.ok(utf8_ok(r) and err(r).get("field", "").startswith("éé"), "  its field is cut between characters", r.body[:200])
+    r = s.get("/api/eval?status=%ff%fe")
+    tap.ok(r.status == 400 and utf8_ok(r), "a query value that is not UTF-8 gets a 400 in UTF-8", r.body[:200])
+    return 1
+
+
 def main():
     env = {"RAGRADE_LIMITS_MAX_CONTEXTS": "5", "RAGRADE_LIMITS_MAX_FIELD": "2000",
            "RAGRADE_LIMITS_MAX_BATCH": "10", "RAGRADE_LIMITS_MAX_BODY": "65536",
@@ -140,6 +188,7 @@ def main():
         check_error(s, s.post("/api/eval", b'"just a string"', headers=J), 400, "invalid_request", None, "a body that is not an object")
         r = s.post("/api/eval", b'{"question":"q","answer":"a","contexts":["\\u0000"]}', headers=J)
         check_error(s, r, 400, "invalid_request", "contexts[0]", "an escaped NUL")
+        before += strict_json(s, J)     # one accepted row: the surrogate pair
         tap.eq(count(s), before, "rejected requests leave no row behind")
 
         # ---- 411, 413, 415 ----

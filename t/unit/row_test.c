@@ -119,7 +119,21 @@ static void test_errors(void **state)
     (void)state;
     expect_error("{\"question\":", "", "not valid JSON");
     expect_error("{\"question\":\"a\"} {}", "", "not valid JSON");
-    expect_error("\"text\"", "", "JSON object");
+    expect_error("\"text\"", "", "an object or an array");
+    expect_error("null", "", "an object or an array");
+    expect_error(" 12.5 ", "", "an object or an array");
+    expect_error("true", "", "an object or an array");
+    /* RFC 8259's rules json-c lets pass (jstrict.c) */
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"answer\":\"b\"}", "answer", "twice");
+    expect_error("[{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[]},"
+                 "{\"question\":\"q\",\"question\":\"r\",\"answer\":\"a\",\"contexts\":[]}]", "[1].question", "twice");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[\"x\",\"a\nb\"]}", "contexts[1]", "control");
+    expect_error("{\"question\":\"\\ud800x\",\"answer\":\"a\",\"contexts\":[]}", "question", "unpaired high");
+    expect_error("{\"question\":\"\\udfff\",\"answer\":\"a\",\"contexts\":[]}", "question", "unpaired low");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"a\\u0000b\":1}", "a\\u0000b", "NUL");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"id\":\"1\"}", "id", "positive integer");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"id\":0}", "id", "positive integer");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"dataset\":\"\"}", "dataset", "empty");
     expect_error("{\"answer\":\"a\",\"contexts\":[]}", "question", "required");
     expect_error("{\"question\":\"q\",\"contexts\":[]}", "answer", "required");
     expect_error("{\"question\":\"q\",\"answer\":\"a\"}", "contexts", "required");
