@@ -168,6 +168,23 @@ def main():
         hb = {"Idempotency-Key": "batch-1"}
         b1, b2 = s.post("/api/eval", [ROW, ROW], headers=hb), s.post("/api/eval", [ROW, ROW], headers=hb)
         tap.ok(b1.json()["ids"] == b2.json()["ids"], "a replayed batch returns the first ids", (b1, b2))
+        r4 = s.post("/api/eval", dict(ROW, answer="a different answer"), headers=h)
+        check_error(s, r4, 422, "idempotency_key_reused", "Idempotency-Key", "the same key with a different body")
+        tap.eq(count(s), before + 3, "which stores nothing")
+        s.wait_status([r1.json()["id"]] + b1.json()["ids"])
+        r5 = s.post("/api/eval", ROW, headers=h)
+        tap.ok(r5.status == 202 and r5.json().get("replayed") and r5.json().get("status") == "done",
+               "a replay reports the row's current status (done), not queued", r5)
+        b3 = s.post("/api/eval", [ROW, ROW], headers=hb).json()
+        tap.ok(b3.get("status") == "done" and b3.get("statuses") == ["done", "done"],
+               "a replayed batch reports its rows' statuses", b3)
+        long_key = {"Idempotency-Key": ("é" * 200).encode()}
+        r6 = s.post("/api/eval", ROW, headers=long_key)
+        tap.eq(r6.status, 202, "an Idempotency-Key of 200 two-byte characters is within the documented 1-200 characters")
+        check_error(s, s.post("/api/eval", ROW, headers={"Idempotency-Key": "k" * 201}), 400, "invalid_header",
+                    "Idempotency-Key", "an Idempotency-Key of 201 characters")
+        check_error(s, s.post("/api/eval", ROW, headers={"Idempotency-Key": b"k\xff"}), 400, "invalid_header",
+                    "Idempotency-Key", "an Idempotency-Key that is not UTF-8")
 
         # ---- 400s ----
         before = count(s)
