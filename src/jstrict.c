@@ -174,15 +174,17 @@ static int object(struct js *j, int depth)
             path_add(j, ".", 1);
         rc = string(j, key, &klen);
         /* The name as written (escapes kept): what the client can find. */
-        k1 = j->p - 1;
+        if (rc == SYNTAX)
+            return rc;
+        k1 = j->p - 1;            /* the closing quote */
         if (rc == STRICT)         /* the whole name, up to its closing quote */
             for (k1 = j->p; k1 < j->end && *k1 != '"'; k1 += *k1 == '\\' ? 2 : 1)
                 ;
-        path_add(j, (const char *)k0, (size_t)((k1 < j->end ? k1 : j->end) - k0));
+        if (k1 > j->end)
+            k1 = j->end;
+        path_add(j, (const char *)k0, (size_t)(k1 - k0));
         if (rc == STRICT)
             return violation(j, j->why, j->why_arg);
-        if (rc)
-            return rc;
         if (depth < DUP_DEPTH && klen <= KEY_MAX) {
             key[klen] = '\0';
             for (i = 0; i < nkeys && i < KEYS; i++)
