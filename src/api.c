@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "auth.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -15,6 +16,7 @@
 #include "prom.h"
 #include "report.h"
 #include "row.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -85,11 +87,34 @@ struct pending {
     int batch;
     int route;
     int64_t t0;
+    char hash[65];                /* the body's SHA-256 in hex, with an Idempotency-Key */
 };
 
-/* The answer to a submit once the committer is done with it. */
+/* A replayed batch's status: its rows' common one, or "mixed". */
+static const char *batch_status(const queue_status *status, size_t n)
+{
+    size_t i;
+
+    for (i = 1; i < n; i++)
+        if (strcmp(status[i], status[0]))
+            return "mixed";
+    return status[0];
+}
+
+static json_object *statuses(const queue_status *status, size_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(status[i]));
+    return a;
+}
+
+/* The answer to a submit once the committer is done with it. A replay
+ * reports its rows' statuses as they are now. */
 static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int batch, int replayed,
-                        const char *err)
+                        const queue_status *status, const char *err)
 {
     char extra[96];
     size_t i;
@@ -114,12 +139,14 @@ static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int b
             json_object_array_add(arr, json_object_new_int64(ids[i]));
         json_object_object_add(o, "ids", arr);
         json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? batch_status(status, n) : "queued"));
+        if (status)
+            json_object_object_add(o, "statuses", statuses(status, n));
         extra[0] = '\0';
     } else {
         snprintf(extra, sizeof extra, "/api/eval/%lld", (long long)ids[0]);
         json_object_object_add(o, "id", json_object_new_int64(ids[0]));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? status[0] : "queued"));
         json_object_object_add(o, "href", json_object_new_string(extra));
         snprintf(extra, sizeof extra, "Location: /api/eval/%lld\r\n", (long long)ids[0]);
     }
@@ -131,13 +158,14 @@ out:
 }
 
 /* queue_done_fn: answer, count, close and free, on the committer thread. */
-static void answer(void *arg, int rc, const int64_t *ids, int replayed, const char *err)
+static void answer(void *arg, int rc, const int64_t *ids, int replayed, const queue_status *status,
+                   const char *err)
 {
     struct pending *p = arg;
     FCGX_Request *fcgi = p->r.fcgi;
     int fd;
 
-    send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
+    send_stored(&p->r, rc, ids, p->n, p->batch, replayed, status, err);
     account(p->a, &p->r, p->route, db_mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
@@ -148,6 +176,33 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
         close(fd);
     free(fcgi);
     free(p);
+}
+
+/* Characters (not bytes) of valid UTF-8 text, as the README counts the
+ * Idempotency-Key's length. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
+}
+
+/* SHA-256 of the body in hex: a replay under the same key must send the
+ * same body, byte for byte. */
+static void body_hash(const char *body, size_t len, char out[65])
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char h[32];
+    size_t i;
+
+    auth_sha256(body, len, h);
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[h[i] >> 4];
+        out[2 * i + 1] = hex[h[i] & 15];
+    }
+    out[64] = '\0';
 }
 
 /* POST /api/eval: validate and hand the rows to the committer. Sets
@@ -167,8 +222,9 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 415, "unsupported_media_type", "send the rows as JSON with Content-Type: application/json", NULL);
         goto out;
     }
-    if (key && (strlen(key) == 0 || strlen(key) > MAX_KEY)) {
-        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters", "Idempotency-Key");
+    if (key && (!utf8_valid(key, strlen(key)) || chars(key) == 0 || chars(key) > MAX_KEY)) {
+        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters of UTF-8 text",
+                        "Idempotency-Key");
         goto out;
     }
     rc = http_read_body(r, a->cf->max_body);
@@ -194,11 +250,13 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "invalid_request", e.message, e.field);
         goto out;
     }
-    http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     if (!(p = calloc(1, sizeof *p))) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;
     }
+    if (key)
+        body_hash(r->body, r->body_len, p->hash);
+    http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     p->a = a;
     p->rows = rows;
     p->n = n;
@@ -206,7 +264,7 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
     p->route = c->route;
     p->t0 = c->t0;
     http_req_move(&p->r, r);
-    rc = queue_post(a->q, rows, n, key, answer, p);
+    rc = queue_post(a->q, rows, n, key, key ? p->hash : NULL, answer, p);
     if (rc < 0) {
         http_req_move(r, &p->r);
         http_send_error(r, 503, rc == -ESHUTDOWN ? "shutting_down" : "out_of_memory",
@@ -251,7 +309,8 @@ static int query_param(http_req *r, const char *name, char *buf, size_t len)
     if (rc < 0) {
         char msg[96];
 
-        snprintf(msg, sizeof msg, "the query parameter %s is too long", name);
+        snprintf(msg, sizeof msg, rc == -EINVAL ? "the query parameter %s holds %%00 or is not UTF-8 text"
+                 : "the query parameter %s is too long", name);
         http_send_error(r, 400, "invalid_query", msg, name);
         return -1;
     }

@@ -46,9 +46,10 @@ static const char *const sql[Q__COUNT] = {
     [Q_ROLLBACK_TO] = "ROLLBACK TO submit",
     [Q_INSERT] =
         "INSERT INTO evaluations(created_at, updated_at, status, dataset, question, answer,"
-        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key)"
-        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-    [Q_IDEM_LOOKUP] = "SELECT id FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
+        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key,"
+        " idempotency_hash)"
+        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    [Q_IDEM_LOOKUP] = "SELECT id, status, idempotency_hash FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
     [Q_REAP_FAIL] =
         "UPDATE evaluations SET status = 'failed', finished_at = ?2, updated_at = ?2,"
         " last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt '"
@@ -194,7 +195,8 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
  * its own IMMEDIATE transaction so that concurrent openers wait their turn. */
 static int migrate(db *d, char *err, size_t errlen)
 {
-    static const char *const steps[] = { schema_001_init, schema_002_judge_cache };
+    static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
+                                           schema_003_idem_hash };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -471,7 +473,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempts,
+int db_insert(db *d, const row *rows, size_t n, const char *key, const char *hash, int max_attempts,
               const char *now_iso, int64_t *ids)
 {
     char *ctx = NULL, *ref = NULL, *met = NULL;
@@ -498,6 +500,7 @@ int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempt
         bind_text(st, 8, met);
         sqlite3_bind_int(st, 9, max_attempts);
         bind_text(st, 10, key);
+        bind_text(st, 11, key ? hash : NULL);
         rc = step_done(st);
         ids[i] = sqlite3_last_insert_rowid(d->h);
         free(ctx);
@@ -512,18 +515,26 @@ out:
     return rc;
 }
 
-int db_idem_lookup(db *d, const char *key, int64_t *ids, size_t max, size_t *n)
+int db_idem_lookup(db *d, const char *key, int64_t *ids, char (*status)[8], size_t max, size_t *n,
+                   char *hash, size_t hashlen)
 {
     sqlite3_stmt *st = db_stmt(d, Q_IDEM_LOOKUP);
+    const unsigned char *v;
     int rc = -EIO, s;
 
     *n = 0;
+    hash[0] = '\0';
     if (!st)
         goto out;
     bind_text(st, 1, key);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if (*n < max)
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == 0 && (v = sqlite3_column_text(st, 2)))
+            snprintf(hash, hashlen, "%s", (const char *)v);
+        if (*n < max) {
+            snprintf(status[*n], sizeof status[*n], "%s", (v = sqlite3_column_text(st, 1)) ? (const char *)v : "");
             ids[(*n)++] = sqlite3_column_int64(st, 0);
+        }
+    }
     rc = s == SQLITE_DONE ? 0 : db_errno(s);
     sqlite3_reset(st);
 out:

@@ -106,10 +106,12 @@ static int open_socket(struct master *m, char *err, size_t errlen)
         goto out;
     }
     unlink(m->cf->socket);
-    old = umask(0);
+    /* 0660, never wider even for a moment: local users outside the
+     * socket's group (nginx's) cannot skip nginx's limits. */
+    old = umask(0117);
     rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc < 0 || chmod(m->cf->socket, 0666) < 0 || listen(fd, m->cf->backlog) < 0) {
+    if (rc < 0 || chmod(m->cf->socket, 0660) < 0 || listen(fd, m->cf->backlog) < 0) {
         snprintf(err, errlen, "%s: %s", m->cf->socket, strerror(errno));
         rc = -1;
         goto out;
