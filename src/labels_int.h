@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "db_int.h"
 #include "labels.h"
 
 /* Supersede the current label and insert l, inside the caller's write

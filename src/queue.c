@@ -22,9 +22,11 @@
 #include "queue.h"
 #include "db.h"
 #include "log.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +38,8 @@ struct sub {
     const row *rows;
     size_t n;
     const char *key;
+    const char *hash;             /* the body's SHA-256, hex, with a key */
+    queue_status *status;         /* n, after ids: the rows' status on a replay */
     queue_done_fn done;
     void *arg;
     int replayed;
@@ -54,7 +58,8 @@ struct queue {
     pthread_cond_t work;          /* committer waits for submissions */
     struct sub *head, **tail;
     size_t queued;                /* rows in the list */
-    int64_t last_commit_us;       /* monotonic: when the last group was taken */
+    int64_t last_commit_us;       /* monotonic: when the last group was taken;
+                                   * INT64_MIN before the first */
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
@@ -66,20 +71,24 @@ struct queue {
 
 static void store_one(queue *q, struct sub *s, const char *now)
 {
+    char hash[72];
     size_t found = 0;
 
     s->rc = db_exec(q->d, Q_SAVEPOINT);
     if (s->rc == 0 && s->key)
-        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->n, &found);
+        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->status, s->n, &found, hash, sizeof hash);
     if (s->rc == 0 && found > 0) {
         s->replayed = 1;
         if (found != s->n) {
             s->rc = -EEXIST;
             snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a submission of %zu rows, not %zu",
                      found, s->n);
+        } else if (hash[0] && s->hash && strcmp(hash, s->hash)) {
+            s->rc = -EEXIST;      /* rows stored before the hash was kept have none */
+            snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a different body");
         }
     } else if (s->rc == 0) {
-        s->rc = db_insert(q->d, s->rows, s->n, s->key, q->cf->max_attempts, now, s->ids);
+        s->rc = db_insert(q->d, s->rows, s->n, s->key, s->hash, q->cf->max_attempts, now, s->ids);
     }
     if (s->rc < 0 && !s->err[0])
         snprintf(s->err, sizeof s->err, "storing the rows: %s", db_errmsg(q->d));
@@ -189,22 +198,13 @@ static void *committer(void *arg)
 
         for (s = list; s; s = next) {
             next = s->next;
-            s->done(s->arg, s->rc, s->ids, s->replayed, s->err);
+            s->done(s->arg, s->rc, s->ids, s->replayed, s->replayed ? s->status : NULL, s->err);
             free(s);
         }
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
-}
-
-/* sqlite3_wal_hook, on the committer thread after each commit. */
-static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
-{
-    (void)h;
-    (void)name;
-    ((queue *)arg)->wal_pages = pages;
-    return SQLITE_OK;
 }
 
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
@@ -220,6 +220,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
+    /* No commit yet: the first group is never held back. The monotonic
+     * clock starts near 0 at boot, so a 0 here would make the first
+     * submission wait for the interval after boot. */
+    q->last_commit_us = INT64_MIN;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -229,9 +233,9 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
      * the database and fsyncs, which would stall every request of the
-     * group. The pool's one checkpointing scheduler does (sched.c), told
-     * the WAL's length by notify: this hook only records it. */
-    sqlite3_wal_hook(db_handle(q->d), on_wal, q);
+     * group. The pool's one checkpointer does (wal.c), told the WAL's
+     * length by notify: the watch only records it. */
+    wal_watch(q->d, &q->wal_pages);
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;
@@ -243,26 +247,33 @@ fail:
     return NULL;
 }
 
+void queue_stop(queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    q->started = 0;
+}
+
 void queue_free(queue *q)
 {
     if (!q)
         return;
-    if (q->started) {
-        pthread_mutex_lock(&q->mu);
-        q->stopping = 1;
-        pthread_cond_signal(&q->work);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->thread, NULL);
-    }
+    queue_stop(q);
     db_close(q->d);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     free(q);
 }
 
-int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg)
+int queue_post(queue *q, const row *rows, size_t n, const char *key, const char *hash,
+               queue_done_fn done, void *arg)
 {
-    struct sub *s = calloc(1, sizeof *s + n * sizeof s->ids[0]);
+    struct sub *s = calloc(1, sizeof *s + n * (sizeof s->ids[0] + sizeof(queue_status)));
     int rc = 0, wake = 0;
 
     if (!s) {
@@ -272,6 +283,8 @@ int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_
     s->rows = rows;
     s->n = n;
     s->key = key;
+    s->hash = hash;
+    s->status = (queue_status *)(s->ids + n);
     s->done = done;
     s->arg = arg;
     pthread_mutex_lock(&q->mu);

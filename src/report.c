@@ -1,12 +1,64 @@
-/* report.c - read queries turned into the API's JSON. Each function runs
- * cached prepared statements on the calling thread's connection; SQLite's
+/* report.c - read queries turned into the API's JSON: a read module that
+ * owns its SQL (below) and decodes its columns. Each function runs cached
+ * prepared statements on the calling thread's connection; SQLite's
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
+#include "db_int.h"
 #include "labels.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The SQL of each read, beside the code that decodes its columns. */
+static const char sql_get[] =
+    "SELECT id, created_at, updated_at, status, dataset, question, answer, contexts,"
+    " ground_truth, reference_contexts, metrics, attempts, max_attempts, last_error,"
+    " started_at, finished_at, judge, prompt_tokens, completion_tokens"
+    " FROM evaluations WHERE id = ?1";
+static const char sql_get_scores[] =
+    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
+static const char sql_counts_dataset[] =
+    "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status";
+#define LIST_COLS \
+    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
+    " e.attempts, e.last_error, e.finished_at," \
+    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)" \
+    " FROM evaluations e "
+static const char sql_list_all[] = LIST_COLS "WHERE e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
+static const char sql_list_status[] =
+    LIST_COLS "WHERE e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
+static const char sql_list_dataset[] =
+    LIST_COLS "WHERE e.dataset = ?2 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
+static const char sql_list_both[] =
+    LIST_COLS "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
+#undef LIST_COLS
+#define METRIC_COLS \
+    "SELECT s.metric, count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
+    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
+    " WHERE e.status = 'done' "
+static const char sql_metrics_all[] = METRIC_COLS "GROUP BY s.metric ORDER BY s.metric";
+static const char sql_metrics_dataset[] =
+    METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric ORDER BY s.metric";
+#undef METRIC_COLS
+/* Ten bins over [0, 1]; correctness (1 to 5) is mapped onto [0, 1]. */
+#define HIST_COLS \
+    "SELECT s.metric, min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
+    " ELSE s.score END AS INTEGER), 0), 9) AS bin, count(*)" \
+    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
+    " WHERE e.status = 'done' AND s.score IS NOT NULL "
+static const char sql_hist_all[] = HIST_COLS "GROUP BY s.metric, bin";
+static const char sql_hist_dataset[] = HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, bin";
+#undef HIST_COLS
+static const char sql_tokens_all[] =
+    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
+static const char sql_tokens_dataset[] =
+    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations WHERE dataset = ?1";
+static const char sql_oldest[] =
+    "SELECT min(created_at) FROM evaluations WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)";
+static const char sql_datasets[] =
+    "SELECT dataset, count(*) FROM evaluations GROUP BY dataset ORDER BY max(id) DESC LIMIT 100";
 
 static json_object *text_or_null(sqlite3_stmt *st, int i)
 {
@@ -49,7 +101,7 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
 
 int report_eval(db *d, int64_t id, json_object **out)
 {
-    sqlite3_stmt *st = db_stmt(d, Q_GET);
+    sqlite3_stmt *st = db_cached(d, sql_get);
     json_object *o = NULL, *scores, *reasons, *tokens;
     int rc = -EIO, s;
 
@@ -96,7 +148,7 @@ int report_eval(db *d, int64_t id, json_object **out)
         json_object_object_add(o, "href", json_object_new_string(href));
     }
     sqlite3_reset(st);
-    if (!(st = db_stmt(d, Q_GET_SCORES)))
+    if (!(st = db_cached(d, sql_get_scores)))
         goto out;
     sqlite3_bind_int64(st, 1, id);
     scores = json_object_new_object();
@@ -126,8 +178,9 @@ out:
 int report_list(db *d, const char *status, const char *dataset, int64_t before, int limit,
                 json_object **out)
 {
-    enum db_stmt q = status && dataset ? Q_LIST_BOTH : status ? Q_LIST_STATUS : dataset ? Q_LIST_DATASET : Q_LIST_ALL;
-    sqlite3_stmt *st = db_stmt(d, q);
+    const char *q = status && dataset ? sql_list_both : status ? sql_list_status
+                    : dataset ? sql_list_dataset : sql_list_all;
+    sqlite3_stmt *st = db_cached(d, q);
     json_object *o = NULL, *items, *it;
     int64_t last = 0;
     int rc = -EIO, s, n = 0;
@@ -178,7 +231,7 @@ out:
 int report_counts(db *d, const char *dataset, json_object **out)
 {
     static const char *const statuses[] = { "queued", "running", "done", "failed" };
-    sqlite3_stmt *st = db_stmt(d, dataset ? Q_COUNTS_DATASET : Q_COUNTS);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_counts_dataset : sql_counts);
     json_object *o = json_object_new_object();
     int rc = -EIO, s, i;
 
@@ -207,7 +260,7 @@ out:
 /* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
-    sqlite3_stmt *st = db_stmt(d, dataset ? Q_METRICS_DATASET : Q_METRICS_ALL);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics_all);
     json_object *m, *hist;
     int rc = -EIO, s, i;
 
@@ -232,7 +285,7 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
     sqlite3_reset(st);
     if (s != SQLITE_DONE)
         goto out;
-    if (!(st = db_stmt(d, dataset ? Q_HIST_DATASET : Q_HIST_ALL)))
+    if (!(st = db_cached(d, dataset ? sql_hist_dataset : sql_hist_all)))
         goto out;
     bind_opt(st, 1, dataset);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -264,7 +317,7 @@ int report_summary(db *d, const char *dataset, json_object **out)
     if ((rc = metrics_json(d, dataset, metrics)) < 0 || (rc = labels_summary_add(d, dataset, metrics)) < 0)
         goto out;
     rc = -EIO;
-    if (!(st = db_stmt(d, dataset ? Q_TOKENS_DATASET : Q_TOKENS_ALL)))
+    if (!(st = db_cached(d, dataset ? sql_tokens_dataset : sql_tokens_all)))
         goto out;
     bind_opt(st, 1, dataset);
     tokens = json_object_new_object();
@@ -274,7 +327,7 @@ int report_summary(db *d, const char *dataset, json_object **out)
         json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 1)));
     }
     sqlite3_reset(st);
-    if (!(st = db_stmt(d, Q_DATASETS)))
+    if (!(st = db_cached(d, sql_datasets)))
         goto out;
     sets = json_object_new_array();
     json_object_object_add(o, "datasets", sets);
@@ -293,5 +346,35 @@ int report_summary(db *d, const char *dataset, json_object **out)
     rc = 0;
 out:
     json_object_put(o);
+    return rc;
+}
+
+int report_stats(db *d, const char *dataset, json_object **out)
+{
+    sqlite3 *h = db_handle(d);
+    sqlite3_stmt *st = NULL;
+    const char *oldest;
+    int rc = -EIO, s;
+
+    *out = NULL;
+    /* A read transaction: the summary and the oldest row from one snapshot. */
+    if (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    if (!(st = db_cached(d, sql_oldest)))
+        goto commit;
+    bind_opt(st, 1, dataset);
+    if ((s = sqlite3_step(st)) != SQLITE_ROW) {
+        rc = db_errno(s);
+        goto commit;
+    }
+    if ((rc = report_summary(d, dataset, out)) < 0)
+        goto commit;
+    oldest = (const char *)sqlite3_column_text(st, 0);
+    json_object_object_add(*out, "oldest_queued", oldest ? json_object_new_string(oldest) : NULL);
+commit:
+    if (st)
+        sqlite3_reset(st);
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+out:
     return rc;
 }

@@ -19,5 +19,8 @@ int report_list(db *d, const char *status, const char *dataset, int64_t before, 
 int report_summary(db *d, const char *dataset, json_object **out);
 /* {"queued": n, "running": n, "done": n, "failed": n}. */
 int report_counts(db *d, const char *dataset, json_object **out);
+/* report_summary plus "oldest_queued" (created_at of the oldest queued row
+ * of dataset, or null), all from one read transaction (`admin stats`). */
+int report_stats(db *d, const char *dataset, json_object **out);
 
 #endif

@@ -2,6 +2,8 @@
  * of conf. Error messages name the field ("contexts[2]") so that a client
  * can fix its request without reading our source. */
 #include "row.h"
+#include "jstrict.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -12,46 +14,8 @@ static void fail(row_error *e, const char *prefix, const char *field, const char
 {
     snprintf(e->field, sizeof e->field, "%s%s", prefix, field);
     snprintf(e->message, sizeof e->message, fmt, e->field, arg ? arg : "");
-}
-
-/* Valid UTF-8 without NUL or overlong forms or surrogates. json-c accepts
- * some invalid sequences, so we check what it hands us. */
-static int utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-    while (p < end) {
-        unsigned c = *p;
-        size_t len, i;
-        unsigned cp;
-
-        if (c < 0x80) {
-            if (c == 0)
-                return 0;
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
-            return 0;
-        if ((size_t)(end - p) < len)
-            return 0;
-        for (i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        p += len;
-    }
-    return 1;
+    utf8_trim(e->field);          /* never half a character in an answer */
+    utf8_trim(e->message);
 }
 
 /* Copy a JSON string field into *out; -EINVAL with e filled if it is not a
@@ -186,7 +150,7 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
         fail(e, prefix, "", "%s must be a JSON object with question, answer and contexts", NULL);
         if (!*prefix)
             snprintf(e->message, sizeof e->message,
-                     "the body must be a JSON object (or an array of them) with question, answer and contexts");
+                     "the body must be an object or an array (of objects with question, answer and contexts)");
         goto out;
     }
     json_object_object_foreach(obj, key, val) {
@@ -195,6 +159,13 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
             fail(e, prefix, key, "%s is not a field of an evaluation row", NULL);
             goto out;
         }
+    }
+    if (json_object_object_get_ex(obj, "id", &v) && !(json_object_is_type(v, json_type_int) &&
+                                                        json_object_get_int64(v) > 0)) {
+        /* Accepted only for `ragrade admin export`'s lines; never used. */
+        fail(e, prefix, "id", "%s is not used, but when given (as export writes it) must be a positive integer",
+             NULL);
+        goto out;
     }
     if ((rc = pick(obj, "question", "user_input", prefix, &v, e)) < 0)
         goto out;
@@ -239,6 +210,12 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
     if ((rc = take_label(obj, "run", ROW_MAX_RUN, prefix, &r->run, e)) < 0 ||
         (rc = take_label(obj, "item", ROW_MAX_ITEM, prefix, &r->item, e)) < 0)
         goto out;
+    rc = -EINVAL;
+    if (r->dataset && !r->dataset[0]) {
+        /* ?dataset= means "any": an empty label could never be filtered on. */
+        fail(e, prefix, "dataset", "%s must not be empty: leave it out (or null) for none", NULL);
+        goto out;
+    }
     if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null)) {
         if ((rc = take_strings(v, 64, 63, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
             goto out;
@@ -284,6 +261,15 @@ int row_parse_body(const char *body, size_t len, const conf *cf, row_metric_know
     memset(e, 0, sizeof *e);
     if (!utf8_valid(body, len)) {
         snprintf(e->message, sizeof e->message, "the body is not valid UTF-8 (or holds a NUL byte)");
+        goto out;
+    }
+    if (jstrict_check(body, len, e->field, sizeof e->field, e->message, sizeof e->message) < 0)
+        goto out;
+    for (i = 0; i < len && strchr(" \t\r\n", body[i]); i++)
+        ;
+    if (i < len && body[i] != '{' && body[i] != '[') {
+        snprintf(e->message, sizeof e->message,
+                 "the body must be an object or an array (of objects with question, answer and contexts)");
         goto out;
     }
     if (!(tok = json_tokener_new_ex(64))) {
