@@ -33,7 +33,38 @@ static int read_line(FILE *in, char *buf, size_t len)
     return 1;
 }
 
-/* Split one CSV record (RFC 4180, no line breaks inside fields) in place
+/* 1 if s holds an odd number of quotes: a CSV field is still open. */
+static int quote_open(const char *s)
+{
+    int open = 0;
+
+    for (; *s; s++)
+        open ^= *s == '"';
+    return open;
+}
+
+/* One record: a line, and for CSV the lines after it while a quoted field
+ * is open (a note with line breaks), joined by LF. Returns as read_line;
+ * *lineno counts the lines read. */
+static int read_record(FILE *in, char *buf, size_t len, int csv, size_t *lineno)
+{
+    size_t n;
+    int rc = read_line(in, buf, len);
+
+    *lineno += rc > 0;
+    while (rc > 0 && csv == 1 && quote_open(buf)) {
+        n = strlen(buf);
+        if (n + 2 >= len)
+            return -EMSGSIZE;
+        buf[n++] = '\n';
+        if ((rc = read_line(in, buf + n, len - n)) == 0)
+            return 1;     /* the open quote is the parser's to refuse */
+        *lineno += rc > 0;
+    }
+    return rc;
+}
+
+/* Split one CSV record (RFC 4180) in place
  * into at most max fields. The number of fields, or -EINVAL. */
 static int csv_split(char *s, char **f, int max)
 {
@@ -240,8 +271,7 @@ int labels_import(db *d, FILE *in, size_t *n, char *err, size_t errlen)
         goto fail;
     }
     in_txn = 1;
-    while ((got = read_line(in, line, LABELS_LINE_MAX)) != 0) {
-        lineno++;
+    while ((got = read_record(in, line, LABELS_LINE_MAX, csv, &lineno)) != 0) {
         rc = got;
         if (rc < 0) {
             snprintf(msg, sizeof msg, "longer than %d bytes", LABELS_LINE_MAX);

@@ -350,12 +350,15 @@ def normal(lines):
                   for x in lines if x.strip())
 
 
-def test_round_trip(s):
+def test_round_trip(s, ids):
     data = s.data
+    note = 'he said "no", twice\nthen yes, d\u00e9j\u00e0 vu'
+    r = post_label(s, ids[5], {"metric": "rouge_score", "value": 0.125, "labeler": "q,uote\"r", "note": note})
+    tap.ok(r.status == 201, "a label whose note has a comma, quotes, a line break and accents", r)
     rc, jl, e = admin(data, "labels", "export")
     rc2, cs, e2 = admin(data, "labels", "export", "--format", "csv")
     n = s.query("SELECT count(*) FROM labels WHERE superseded_at IS NULL")[0][0]
-    tap.ok(rc == 0 and rc2 == 0 and len(jl.splitlines()) == n and len(cs.splitlines()) == n + 1,
+    tap.ok(rc == 0 and rc2 == 0 and len(jl.splitlines()) == n and len(list(csv.reader(io.StringIO(cs)))) == n + 1,
            "labels export: one JSONL line, one CSV record per current label", (rc, e, rc2, e2, n))
     copy = os.path.join(data, "copy.db")
     rc, out, e = admin(data, "backup", copy)
@@ -373,7 +376,8 @@ def test_round_trip(s):
         c.close()
         rc, out, e = admin(data, "labels", "import", path, db=copy)
         rc2, back, e2 = admin(data, "labels", "export", db=copy)
-        tap.ok(rc == 0 and out.strip() == f"imported {n} labels" and normal(back.splitlines()) == normal(jl.splitlines()),
+        tap.ok(rc == 0 and out.strip() == f"imported {n} labels" and normal(back.splitlines()) == normal(jl.splitlines())
+               and any(json.loads(x).get("note") == note for x in back.splitlines()),
                f"import of the {fmt} export into a copy, exported again: the same labels", (rc, out, e, e2))
     # A bad line: nothing imported, the line named.
     lines = jl.splitlines()
@@ -485,7 +489,7 @@ def main():
         test_agreement(s, ids)
         test_corrected(s, ids)
         test_queue(s, ids)
-        test_round_trip(s)
+        test_round_trip(s, ids)
         test_browser(s, ids)
     test_migration()
 
