@@ -391,10 +391,12 @@ static const char *related_metric(const char *m)
     return "";
 }
 
-/* HOOK(issue 15, criteria): a critic's votes split between its judges put
- * the row first in "disagreements". Until criteria are stored, the SQL
- * expression of a row's split is 0 for every row. */
-#define SPLIT_VOTE_SQL "0"
+/* A critic's votes split between its samples put the row first in
+ * "disagreements": its reason (criteria_judge.c) counts "yes" and "no";
+ * the larger the minority, the more split. 0 for every other reason. */
+#define SPLIT_VOTE_SQL \
+    "(CASE WHEN json_valid(s.reason) THEN coalesce(min(json_extract(s.reason, '$.yes')," \
+    " json_extract(s.reason, '$.no')), 0) ELSE 0 END)"
 
 /* Each candidate (done, scored for the metric), by mode's order; random
  * draws are made here from the rows in id order. Columns: id, question,

@@ -91,7 +91,8 @@ int labels_summary_add(db *d, const char *dataset, json_object *metrics);
 
 /* The review queue: up to n done rows with a judge score for f's metric.
  * mode "random": a uniform draw seeded by seed (the same seed, the same
- * rows); "disagreements": split critic votes first (hook, issue 15), then
+ * rows); "disagreements": split critic votes first (the larger the minority
+ * of its samples, the earlier), then
  * the largest gaps to a related metric, then scores nearest the middle of
  * the scale. Each item: id, question, score, related, gap, label (this
  * labeler's current value or null). */

@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import re
 import shutil
 import sqlite3
 import statistics
@@ -343,6 +344,18 @@ def test_queue(s, ids):
     tap.ok(r.status == 400 and err(r).get("field") == "n", "n = 0: 400", r)
     lab = s.get("/api/review?dataset=lab&metric=token_f1&n=80&labeler=pp", headers=R).json()["items"]
     tap.eq(sum(1 for x in lab if x["label"] is not None), 35, "the queue shows the labeler's own labels")
+    # A critic's split vote (its reason counts yes and no) comes first.
+    c = s.db()
+    with c:
+        c.execute("UPDATE evaluation_scores SET reason = '{\"yes\": 2, \"no\": 1}' WHERE evaluation_id = ?"
+                  " AND metric = 'token_f1'", (ids[40],))
+        c.execute("UPDATE evaluation_scores SET reason = '{\"yes\": 3, \"no\": 0}' WHERE evaluation_id = ?"
+                  " AND metric = 'token_f1'", (ids[41],))
+    c.close()
+    d = s.get("/api/review?dataset=lab&metric=token_f1&mode=disagreements&n=15", headers=R).json()
+    tap.ok(d["items"][0]["id"] == ids[40] and ids[41] not in [x["id"] for x in d["items"][:1]],
+           "disagreements first: a split critic vote (2 yes, 1 no) leads; a unanimous one does not",
+           [x["id"] for x in d["items"]])
 
 
 def normal(lines):
@@ -431,10 +444,17 @@ def test_browser(s, ids):
 def test_migration():
     with tempfile.TemporaryDirectory(prefix="ragrade-t-") as d:
         db = os.path.join(d, "ragrade.db")
+        # The schema just before labels: every migration Makefile.am lists
+        # ahead of 006_labels.sql, applied as ragrade would.
+        with open(os.path.join(SRCDIR, "Makefile.am")) as f:
+            am = f.read().replace("\\\n", " ")
+        steps = re.search(r"^SCHEMA_SQL\s*=(.*)$", am, re.M).group(1).split()
+        before = steps[:steps.index("sql/006_labels.sql")]
         c = sqlite3.connect(db)
-        with open(os.path.join(SRCDIR, "sql", "001_init.sql")) as f:
-            c.executescript(f.read())
-        c.execute("PRAGMA user_version = 1")
+        for step in before:
+            with open(os.path.join(SRCDIR, step)) as f:
+                c.executescript(f.read())
+        c.execute(f"PRAGMA user_version = {len(before)}")
         now = "2026-12-01T00:00:00.000Z"
         for i in range(1, 4):
             c.execute("INSERT INTO evaluations(id, created_at, updated_at, status, dataset, question, answer,"
@@ -452,9 +472,10 @@ def test_migration():
         sc = c.execute("SELECT count(*) FROM evaluation_scores").fetchone()[0]
         tables = {r[0] for r in c.execute("SELECT name FROM sqlite_master")}
         c.close()
-        tap.ok(p.returncode == 0 and ver >= 2 and rows == 3 and sc == 3 and
+        tap.ok(p.returncode == 0 and ver == len(before) + 1 and rows == 3 and sc == 3 and
                {"labels", "labels_current", "current_labels"} <= tables,
-               "migrate from schema 1 with rows: labels table, rows and scores kept", (p, ver, rows, tables))
+               f"migrate from schema {len(before)} (the one before labels) with rows: labels table, rows and"
+               " scores kept", (p, ver, rows, tables))
         path = os.path.join(d, "l.csv")
         with open(path, "w") as f:
             f.write("evaluation_id,metric,value,labeler,sampled\n1,token_f1,0.5,al,1\n2,token_f1,0.25,al,0\n")
@@ -466,8 +487,9 @@ def test_migration():
         # agreement keeps versions apart and filters by run once they exist.
         c = sqlite3.connect(db)
         with c:
-            c.execute("ALTER TABLE evaluation_scores ADD COLUMN version TEXT")
-            c.execute("ALTER TABLE evaluations ADD COLUMN run TEXT")
+            for table, col in (("evaluation_scores", "version"), ("evaluations", "run")):
+                if not c.execute(f"SELECT 1 FROM pragma_table_info('{table}') WHERE name = ?", (col,)).fetchone():
+                    c.execute(f"ALTER TABLE {table} ADD COLUMN {col} TEXT")
             c.execute("UPDATE evaluation_scores SET version = 'v' || evaluation_id")
             c.execute("UPDATE evaluations SET run = CASE id WHEN 1 THEN 'r1' ELSE 'r2' END")
         c.close()
