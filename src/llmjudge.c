@@ -9,6 +9,7 @@
 #include "auth.h"
 #include "db.h"
 #include "llm.h"
+#include "llmwire.h"
 #include "log.h"
 #include "metrics.h"
 #include "prompts.h"
@@ -28,7 +29,7 @@ static const char *const defaults[] = {
 
 struct llmjudge {
     conf cf;
-    int ollama;
+    enum llmwire_api api;
     char name[160];
     llm *http;
     sqlite3_stmt *get, *put;      /* NULL: no cache */
@@ -117,8 +118,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         goto out;
     }
     lj->cf = *cf;
-    lj->ollama = strcmp(cf->backend, "ollama") == 0;
-    if (!lj->ollama && strcmp(cf->backend, "openai")) {
+    if (llmwire_api_of(cf->backend) < 0) {
         snprintf(err, errlen, "judge.backend %s is not an LLM backend", cf->backend);
         goto out;
     }
@@ -126,6 +126,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         snprintf(err, errlen, "judge.model: the %s backend needs a model", cf->backend);
         goto out;
     }
+    lj->api = (enum llmwire_api)llmwire_api_of(cf->backend);
     snprintf(lj->name, sizeof lj->name, "%s/%s", cf->backend, cf->model);
     for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
         urls[i] = cf->urls[i];
@@ -215,16 +216,16 @@ static void init_fail(llmjudge *lj, const char *what, const char *why)
 static void on_probe(void *arg, const llm_reply *rep)
 {
     llmjudge *lj = arg;
-    llm_chat c;
+    llmwire_chat c;
     char err[128];
 
     lj->init_req = NULL;
     if (rep->status < 0) {
         init_fail(lj, "loading the model", rep->error[0] ? rep->error : "deadline");
-    } else if (llm_parse_chat(lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+    } else if (llmwire_parse_chat(lj->api, rep->body, &c, err, sizeof err) < 0) {
         init_fail(lj, "loading the model", err);
     } else {
-        llm_chat_clear(&c);
+        llmwire_chat_clear(&c);
         lj->state = JUDGE_READY;
         lj->error[0] = '\0';
     }
@@ -237,6 +238,7 @@ static void on_models(void *arg, const llm_reply *rep)
     char *prompt = NULL, *body = NULL, msg[300];
     llm_opts o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
     const char *emb = lj->cf.embedding_model;
+    llmwire_chat_req req = { 0 };
     int has;
 
     lj->init_req = NULL;
@@ -244,9 +246,9 @@ static void on_models(void *arg, const llm_reply *rep)
         init_fail(lj, "listing the models", rep->error[0] ? rep->error : "deadline");
         goto out;
     }
-    has = llm_models_has(lj->ollama, rep->body, lj->cf.model);
+    has = llmwire_models_has(lj->api, rep->body, lj->cf.model);
     if (has > 0 && emb[0] && strcmp(emb, lj->cf.model))
-        has = llm_models_has(lj->ollama, rep->body, emb);
+        has = llmwire_models_has(lj->api, rep->body, emb);
     else
         emb = lj->cf.model;
     if (has <= 0) {
@@ -264,10 +266,15 @@ static void on_models(void *arg, const llm_reply *rep)
     json_object_object_add(m, "role", json_object_new_string("user"));
     json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
     json_object_array_add(msgs, m);
-    body = llm_chat_body(lj->ollama, lj->cf.model, msgs, prompts_name(PROMPT_PROBE), schema, 0.0,
-                         SEED);
+    req.model = lj->cf.model;
+    req.messages = msgs;
+    req.schema_name = prompts_name(PROMPT_PROBE);
+    req.schema = schema;
+    req.temperature = 0.0;
+    req.seed = SEED;
+    body = llmwire_chat_body(lj->api, &req);
     if (!prompt || !body ||
-        !(lj->init_req = llm_submit(lj->http, "POST", llm_path_chat(lj->ollama), body, &o,
+        !(lj->init_req = llm_submit(lj->http, "POST", llmwire_path_chat(lj->api), body, &o,
                                     on_probe, lj)))
         init_fail(lj, "loading the model", "out of memory");
 out:
@@ -287,7 +294,7 @@ int llmjudge_start_init(llmjudge *lj)
         goto out;
     lj->init_deadline = llm_now_ms() + lj->cf.init_timeout_ms;
     o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
-    lj->init_req = llm_submit(lj->http, "GET", llm_path_models(lj->ollama), NULL, &o, on_models,
+    lj->init_req = llm_submit(lj->http, "GET", llmwire_path_models(lj->api), NULL, &o, on_models,
                               lj);
     if (!lj->init_req) {
         init_fail(lj, "starting", "out of memory");
@@ -364,15 +371,19 @@ static const char *embedding_model(const llmjudge *lj)
 static char *call_body(struct eval *ev)
 {
     llmjudge *lj = ev->lj;
-    json_object *schema;
-    char *body;
+    llmwire_chat_req req = { 0 };
+    char *body = NULL;
 
     if (ev->is_embed)
-        return llm_embed_body(lj->ollama, embedding_model(lj), ev->input);
-    schema = prompts_schema(ev->pk);
-    body = schema ? llm_chat_body(lj->ollama, lj->cf.model, ev->messages, prompts_name(ev->pk),
-                                  schema, ev->temperature, ev->seed) : NULL;
-    json_object_put(schema);
+        return llmwire_embed_body(lj->api, embedding_model(lj), ev->input);
+    req.model = lj->cf.model;
+    req.messages = ev->messages;
+    req.schema_name = prompts_name(ev->pk);
+    req.temperature = ev->temperature;
+    req.seed = ev->seed;
+    if ((req.schema = prompts_schema(ev->pk)) != NULL)
+        body = llmwire_chat_body(lj->api, &req);
+    json_object_put(req.schema);
     return body;
 }
 
@@ -384,7 +395,7 @@ static void on_reply(void *arg, const llm_reply *rep);
 static int send_call(struct eval *ev, json_object **hit)
 {
     llmjudge *lj = ev->lj;
-    const char *path = ev->is_embed ? llm_path_embed(lj->ollama) : llm_path_chat(lj->ollama);
+    const char *path = ev->is_embed ? llmwire_path_embed(lj->api) : llmwire_path_chat(lj->api);
     llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
     char *body = call_body(ev), *keyed = NULL, err[256];
     size_t n;
@@ -516,7 +527,7 @@ static void on_reply(void *arg, const llm_reply *rep)
 {
     struct eval *ev = arg;
     json_object *v = NULL;
-    llm_chat c = { 0 };
+    llmwire_chat c = { 0 };
     char err[400], why[600];
     const char *text;
 
@@ -534,7 +545,7 @@ static void on_reply(void *arg, const llm_reply *rep)
     } else if (rep->status < 0) {
         finish(ev, rep->status, rep->error, 0);
     } else if (ev->is_embed) {
-        if (!(v = llm_parse_embed(ev->lj->ollama, rep->body, json_object_array_length(ev->input),
+        if (!(v = llmwire_parse_embed(ev->lj->api, rep->body, json_object_array_length(ev->input),
                                   err, sizeof err))) {
             ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
@@ -542,7 +553,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             cache_put(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
             drive(ev, v);
         }
-    } else if (llm_parse_chat(ev->lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+    } else if (llmwire_parse_chat(ev->lj->api, rep->body, &c, err, sizeof err) < 0) {
         repair(ev, NULL, err);
     } else {
         ev->res.prompt_tokens += c.prompt_tokens;
@@ -559,7 +570,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             cache_put(ev, text, c.prompt_tokens, c.completion_tokens);
             drive(ev, v);
         }
-        llm_chat_clear(&c);
+        llmwire_chat_clear(&c);
     }
 }
 
