@@ -80,21 +80,17 @@ const char *const *judge_default_metrics(const judge *j)
 
 json_object *judge_metrics_json(const conf *cf, int defaults_only)
 {
-    static const char *const llm_names[] = {
-        "faithfulness", "answer_relevancy", "context_precision", "context_recall",
-        "answer_correctness", "semantic_similarity", "correctness", NULL
-    };
     int llm = strcmp(cf->backend, "builtin") != 0;
     const char *const *v = defaults_only ? (llm ? llmjudge_default_metrics() : metrics_builtin_defaults)
                                          : metrics_builtin_names;
     json_object *a = json_object_new_array();
+    const char *name;
     int i;
 
     for (i = 0; v[i]; i++)
         json_object_array_add(a, json_object_new_string(v[i]));
-    for (i = 0; llm && !defaults_only && llm_names[i]; i++)
-        if (llmjudge_metric_known(llm_names[i]))
-            json_object_array_add(a, json_object_new_string(llm_names[i]));
+    for (i = 0; llm && !defaults_only && (name = llmjudge_metric_name(i)); i++)
+        json_object_array_add(a, json_object_new_string(name));
     return a;
 }
 

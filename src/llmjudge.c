@@ -193,7 +193,9 @@ void llmjudge_free(llmjudge *lj)
 
 const char *llmjudge_name(const llmjudge *lj) { return lj->name; }
 
-int llmjudge_metric_known(const char *name) { return ragas_kind(name) < M_N; }
+int llmjudge_metric_known(const char *name) { return ragas_kind(name) >= 0; }
+
+const char *llmjudge_metric_name(int k) { return ragas_name(k); }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
 
@@ -465,7 +467,7 @@ static void drive(struct eval *ev, json_object *rep)
     for (;;) {
         while (ev->cur < ev->res.n_scores && ev->kind[ev->cur] == M_DONE) {
             ev->cur++;
-            ev->stage = 0;
+            ev->step = NULL;
             json_object_put(ev->acc);
             ev->acc = NULL;
             json_object_put(rep);
@@ -586,8 +588,8 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
     k = ragas_kind(name);
-    ev->kind[i] = k < M_N ? k : M_DONE;
-    if (k < M_N) {
+    ev->kind[i] = k >= 0 ? k : M_DONE;
+    if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);
     } else if (metrics_is_builtin(name)) {
