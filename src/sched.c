@@ -524,10 +524,37 @@ static int claim(sched *s, int64_t now)
 
 static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; }
 
+/* The loop's timers, in db_now_ms() milliseconds; 0: not armed. */
+struct timers {
+    int64_t next_poll;            /* the idle poll */
+    int64_t renew_at;             /* lease renewal, while rows run */
+    int64_t drain_until;          /* the end of the graceful drain */
+    int64_t yield_until;          /* the end of a hold-back for submits */
+};
+
+/* How long the loop may sleep in judge_run: until the earliest armed
+ * timer (also the judge's init retry and the next row whose not_before
+ * comes due), at most IDLE_POLL_MS, 0 if one is due already. */
+static int next_wakeup_ms(sched *s, const struct timers *t, int64_t now)
+{
+    int64_t wake = t->next_poll;
+
+    wake = min64(wake, t->renew_at);
+    if (s->last_state == JUDGE_FAILED)
+        wake = min64(wake, s->init_retry_at);
+    wake = min64(wake, t->drain_until);
+    wake = min64(wake, db_next_due(s->d));
+    wake = min64(wake, t->yield_until);
+    if (wake <= now)
+        return 0;
+    return wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : (int)(wake - now);
+}
+
 static void *loop(void *arg)
 {
     sched *s = arg;
-    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake, claimed_at = 0, yield_until = 0;
+    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, claimed_at = 0, yield_until = 0;
+    struct timers timers;
     int state, notified, more = 0, n, timeout, want = 0, yield;
 
     pthread_setname_np(pthread_self(), "rg-sched");
@@ -574,18 +601,11 @@ static void *loop(void *arg)
             write_end(s);
             renew_at = now + s->cf->lease_ms / 3;
         }
-        /* Sleep until the earliest timer, or not at all if there is more. */
-        wake = next_poll;
-        if (judge_inflight(s->j) > 0)
-            wake = min64(wake, renew_at);
-        if (s->last_state == JUDGE_FAILED)
-            wake = min64(wake, s->init_retry_at);
-        if (drain_until)
-            wake = min64(wake, drain_until);
-        wake = min64(wake, db_next_due(s->d));
-        if (yield)
-            wake = min64(wake, yield_until);
-        timeout = more && !yield ? 0 : wake <= now ? 0 : (int)(wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : wake - now);
+        timers.next_poll = next_poll;
+        timers.renew_at = judge_inflight(s->j) > 0 ? renew_at : 0;
+        timers.drain_until = drain_until;
+        timers.yield_until = yield ? yield_until : 0;
+        timeout = more && !yield ? 0 : next_wakeup_ms(s, &timers, now);
         if (judge_run(s->j, timeout) < 0)
             log_warn("scheduler: judge_run failed");
     }
