@@ -73,11 +73,6 @@ int judge_metric_known(const conf *cf, const char *name)
     return strcmp(cf->backend, "builtin") != 0 && llmjudge_metric_known(name);
 }
 
-const char *const *judge_default_metrics(const judge *j)
-{
-    return j->llm ? llmjudge_default_metrics() : metrics_builtin_defaults;
-}
-
 json_object *judge_metrics_json(const conf *cf, int defaults_only)
 {
     int llm = strcmp(cf->backend, "builtin") != 0;

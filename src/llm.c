@@ -46,7 +46,6 @@ struct llm {
     unsigned next_url;
     char *auth;                   /* "Authorization: Bearer ...", wiped on free */
     llm_req *head;
-    int n_reqs, n_transfers;
     uint64_t rng;
 };
 
@@ -134,7 +133,6 @@ static void req_free(llm_req *q)
     if (q->easy) {
         curl_multi_remove_handle(q->c->multi, q->easy);
         curl_easy_cleanup(q->easy);
-        q->c->n_transfers--;
     }
     curl_slist_free_all(q->hdrs);
     free(q->path);
@@ -152,7 +150,6 @@ static void unlink_req(llm *c, llm_req *q)
     if (q->next)
         q->next->prev = q->prev;
     q->prev = q->next = NULL;
-    c->n_reqs--;
 }
 
 void llm_free(llm *c)
@@ -267,7 +264,6 @@ static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
         rc = -ENOMEM;
         goto out;
     }
-    c->n_transfers++;
     curl_easy_setopt(q->easy, CURLOPT_URL, url);
     curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
     curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
@@ -325,7 +321,6 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
     if (c->head)
         c->head->prev = q;
     c->head = q;
-    c->n_reqs++;
     ret = q;
     q = NULL;
 out:
@@ -341,9 +336,6 @@ void llm_cancel(llm *c, llm_req *q)
     req_free(q);
 }
 
-int llm_pending(const llm *c) { return c->n_reqs; }
-int llm_transfers(const llm *c) { return c->n_transfers; }
-
 static void finish(llm *c, llm_req *q, int status)
 {
     llm_reply rep;
@@ -352,9 +344,7 @@ static void finish(llm *c, llm_req *q, int status)
     rep.status = status;
     rep.http_status = q->last_http;
     rep.body = q->resp ? q->resp : "";
-    rep.len = q->resp_len;
     rep.retry_after_ms = q->retry_after_ms;
-    rep.attempts = q->attempts;
     snprintf(rep.error, sizeof rep.error, "%s", q->last_err);
     scrub(c, rep.error);
     unlink_req(c, q);
@@ -427,7 +417,6 @@ static void on_transfer(llm *c, llm_req *q, CURLcode cc)
     curl_multi_remove_handle(c->multi, q->easy);
     curl_easy_cleanup(q->easy);
     q->easy = NULL;
-    c->n_transfers--;
     if (cc == CURLE_OK && q->last_http >= 200 && q->last_http < 300) {
         finish(c, q, 0);
         return;

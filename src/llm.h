@@ -27,9 +27,7 @@ typedef struct llm_reply {
     int status;
     long http_status;             /* of the last attempt, 0 if none */
     const char *body;             /* NUL-terminated */
-    size_t len;
     int retry_after_ms;           /* the endpoint's last hint, 0 if none */
-    int attempts;
     char error[512];
 } llm_reply;
 
@@ -58,10 +56,6 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
 
 /* Drop a request in flight or waiting to retry; done is not called. */
 void llm_cancel(llm *c, llm_req *q);
-
-/* Requests in flight or waiting to retry, and HTTP transfers in flight. */
-int llm_pending(const llm *c);
-int llm_transfers(const llm *c);
 
 /* Drive transfers and retries for up to timeout_ms; returns sooner when a
  * request finished or llm_wakeup was called. 0 or a negative code. */

@@ -606,8 +606,6 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
 int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
 {
     const char *names[64], *const *dn = defaults;
@@ -643,7 +641,7 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     ev->deadline = llm_now_ms() + lj->cf.row_deadline_ms;
     if ((r->question && !(ev->question = strdup(r->question))) ||
         (r->answer && !(ev->answer = strdup(r->answer))) ||
-        (r->ground_truth && !(ev->ground_truth = dup_or_null(r->ground_truth))))
+        (r->ground_truth && !(ev->ground_truth = strdup(r->ground_truth))))
         goto out;
     for (; ev->n_contexts < r->n_contexts; ev->n_contexts++)
         if (!(ev->contexts[ev->n_contexts] = strdup(r->contexts[ev->n_contexts])))
