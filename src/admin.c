@@ -3,6 +3,7 @@
  * does the writes and checks, export.c the exports and backups. Exit codes:
  * 0 ok, 1 failure (not found, check failed, database error), 2 usage. */
 #include "conf.h"
+#include "clock.h"
 #include "db.h"
 #include "export.h"
 #include "log.h"
@@ -365,8 +366,8 @@ static void print_stats(const admin *a, json_object *sum, const char *dataset, c
         printf(" %s %lld%s", statuses[i], (long long)json_object_get_int64(v), i < 3 ? "," : "");
     }
     printf("; total %lld\n", (long long)total);
-    if (oldest && maint_parse_time(oldest, &ms) == 0) {
-        fmt_age(db_now_ms() - ms, age, sizeof age);
+    if (oldest && clock_parse_iso(oldest, &ms) == 0) {
+        fmt_age(clock_wall_ms() - ms, age, sizeof age);
         printf("oldest queued  %s (%s ago)\n", oldest, age);
     } else {
         printf("oldest queued  none\n");
@@ -584,12 +585,12 @@ static int cmd_purge(admin *a, const args *g)
         rc = bad_usage(a, "%s", "--before DATE is required (nothing is purged without a date)");
         goto out;
     }
-    if (maint_parse_time(g->before, &ms) < 0) {
+    if (clock_parse_iso(g->before, &ms) < 0) {
         rc = bad_usage(a, "--before: want an ISO 8601 date or date and time (2026-01-31, "
                        "2026-01-31T12:00:00Z), not '%s'", g->before);
         goto out;
     }
-    db_iso(ms, cut, sizeof cut);
+    clock_iso(ms, cut, sizeof cut);
     if ((rc = setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     if (maint_purge(a->d, cut, g->dataset, dry, &n, err, sizeof err) < 0)

@@ -6,6 +6,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "clock.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -125,7 +126,7 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
     int fd;
 
     send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
-    account(p->a, &p->r, p->route, db_mono_us() - p->t0);
+    account(p->a, &p->r, p->route, clock_mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
     fd = http_finish(fcgi);
@@ -349,7 +350,7 @@ static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
     char now[32];
     int s, changed;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if (!st || db_exec(rd, Q_BEGIN) < 0) {
         send_db_error(r, -EIO);
         return;
@@ -608,7 +609,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
 {
     http_req r;
     const char *label;
-    int64_t t0 = db_mono_us();
+    int64_t t0 = clock_mono_us();
     int route, need, listed;
 
     http_req_init(&r, fcgi);
@@ -622,7 +623,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
         if (need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
-    account(a, &r, route, db_mono_us() - t0);
+    account(a, &r, route, clock_mono_us() - t0);
     http_req_clear(&r);
     return r.status;
 }

@@ -4,6 +4,7 @@
  * interrupt it, and nothing here ever blocks past the caller's timeout.
  * The bodies it carries are built and read by llmwire.c. */
 #include "llm.h"
+#include "clock.h"
 #include "llmwire.h"
 
 #include <curl/curl.h>
@@ -17,6 +18,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A retry waits min(base * 2^(n-1), max) less up to this share of it. */
+#define LLM_JITTER_PCT 25
 
 struct llm_req {
     llm *c;
@@ -51,14 +55,6 @@ struct llm {
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-int64_t llm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t rnd(llm *c)          /* xorshift64*: jitter only */
 {
@@ -113,7 +109,7 @@ llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err
     }
     if (!(c->multi = curl_multi_init()))
         goto oom;
-    c->rng = (uint64_t)llm_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
+    c->rng = (uint64_t)clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
     if (!c->rng)
         c->rng = 1;
     ret = c;
@@ -247,7 +243,7 @@ static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
     long tmo;
     int rc = 0;
 
-    left = q->o.deadline_ms ? q->o.deadline_ms - llm_now_ms() : q->o.timeout_ms;
+    left = q->o.deadline_ms ? q->o.deadline_ms - clock_mono_ms() : q->o.timeout_ms;
     if (left <= 0) {
         snprintf(err, errlen, "deadline");
         rc = -ETIMEDOUT;
@@ -316,7 +312,7 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
         !curl_slist_append(q->hdrs, "Expect:") ||
         (c->auth && !curl_slist_append(q->hdrs, c->auth)))
         goto out;
-    q->due_ms = llm_now_ms();     /* started by the next llm_run */
+    q->due_ms = clock_mono_ms();     /* started by the next llm_run */
     q->next = c->head;
     if (c->head)
         c->head->prev = q;
@@ -369,17 +365,6 @@ static int curl_retryable(CURLcode cc)
            cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
 }
 
-/* The wait before attempt n + 1 (n >= 1 attempts made): min(base * 2^(n-1),
- * max), minus up to 25% jitter. */
-static int64_t backoff(llm *c, const llm_opts *o, int n)
-{
-    int64_t delay = (int64_t)o->backoff_base_ms << (n - 1 < 20 ? n - 1 : 20);
-
-    if (delay > o->backoff_max_ms)
-        delay = o->backoff_max_ms;
-    return delay - (int64_t)(rnd(c) % (uint64_t)(delay / 4 + 1));
-}
-
 /* Schedule the next attempt of a failed, retryable request, or finish it:
  * -EAGAIN when the retries are spent or the endpoint asks for a wait
  * longer than backoff_max_ms (the caller requeues), -ETIMEDOUT when the
@@ -392,14 +377,15 @@ static void retry_later(llm *c, llm_req *q)
         finish(c, q, -EAGAIN);
         return;
     }
-    delay = backoff(c, &q->o, q->attempts);
+    delay = clock_backoff_ms(q->attempts, q->o.backoff_base_ms, q->o.backoff_max_ms, LLM_JITTER_PCT,
+                             rnd(c));
     if (q->retry_after_ms > q->o.backoff_max_ms) {
         finish(c, q, -EAGAIN);
         return;
     }
     if (q->retry_after_ms > 0)
         delay = q->retry_after_ms;
-    now = llm_now_ms();
+    now = clock_mono_ms();
     if (q->o.deadline_ms && now + delay >= q->o.deadline_ms) {
         finish(c, q, -ETIMEDOUT);
         return;
@@ -445,7 +431,7 @@ static void on_transfer(llm *c, llm_req *q, CURLcode cc)
  * INT32_MAX). A request that cannot start finishes here. */
 static int64_t start_due(llm *c, int *finished)
 {
-    int64_t now = llm_now_ms(), next = INT32_MAX;
+    int64_t now = clock_mono_ms(), next = INT32_MAX;
     llm_req *q, *nx;
     char err[256];
     int rc;

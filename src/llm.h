@@ -38,7 +38,7 @@ typedef struct llm_opts {
     int max_retries;              /* attempts = 1 + max_retries */
     int backoff_base_ms;
     int backoff_max_ms;
-    int64_t deadline_ms;          /* llm_now_ms() clock; 0: none */
+    int64_t deadline_ms;          /* clock_mono_ms() (clock.h); 0: none */
 } llm_opts;
 
 /* A client for n_urls base URLs (copied). api_key may be NULL or empty (no
@@ -61,8 +61,5 @@ void llm_cancel(llm *c, llm_req *q);
  * request finished or llm_wakeup was called. 0 or a negative code. */
 int llm_run(llm *c, int timeout_ms);
 void llm_wakeup(llm *c);          /* thread-safe */
-
-/* Monotonic milliseconds. */
-int64_t llm_now_ms(void);
 
 #endif

@@ -6,6 +6,7 @@
  * cached in SQLite, keyed by the SHA-256 of backend, path and request body
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
+#include "clock.h"
 #include "auth.h"
 #include "db.h"
 #include "llm.h"
@@ -294,7 +295,7 @@ int llmjudge_start_init(llmjudge *lj)
 
     if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
         goto out;
-    lj->init_deadline = llm_now_ms() + lj->cf.init_timeout_ms;
+    lj->init_deadline = clock_mono_ms() + lj->cf.init_timeout_ms;
     o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
     lj->init_req = llm_submit(lj->http, "GET", llmwire_path_models(lj->api), NULL, &o, on_models,
                               lj);
@@ -484,7 +485,7 @@ static void drive(struct eval *ev, json_object *rep)
         }
         json_object_put(rep);
         rep = NULL;
-        if (llm_now_ms() >= ev->deadline) {
+        if (clock_mono_ms() >= ev->deadline) {
             null_rest(ev, "deadline");
             continue;
         }
@@ -638,7 +639,7 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     ev->res.n_scores = n;
     ev->done = done;
     ev->arg = arg;
-    ev->deadline = llm_now_ms() + lj->cf.row_deadline_ms;
+    ev->deadline = clock_mono_ms() + lj->cf.row_deadline_ms;
     if ((r->question && !(ev->question = strdup(r->question))) ||
         (r->answer && !(ev->answer = strdup(r->answer))) ||
         (r->ground_truth && !(ev->ground_truth = strdup(r->ground_truth))))

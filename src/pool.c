@@ -71,6 +71,7 @@
 #include "api.h"
 #include "auth.h"
 #include "board.h"
+#include "clock.h"
 #include "db.h"
 #include "http.h"
 #include "log.h"
@@ -133,14 +134,6 @@ struct worker {
     pthread_cond_t exited;
     int alive;
 };
-
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void notify_sched(void *arg, int wal_pages) { sched_notify(arg, wal_pages); }
 
@@ -339,8 +332,8 @@ static void stop_threads(struct worker *w, int64_t deadline)
     if (__atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST) == 0)
         wake_all(w);
     pthread_mutex_lock(&w->mu);
-    while (w->alive > 0 && mono_ms() < deadline) {
-        if (!forced && mono_ms() >= deadline - DRAIN_GRACE_MS) {
+    while (w->alive > 0 && clock_mono_ms() < deadline) {
+        if (!forced && clock_mono_ms() >= deadline - DRAIN_GRACE_MS) {
             /* nginx kept connections open longer than we can wait */
             log_warn("stop: nginx still holds %d connections; closing them",
                      __atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST));
@@ -397,7 +390,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     if (getppid() == 1)           /* the master died before prctl */
         _exit(1);
     board_store(&slot->pid, getpid());
-    slot->started_ms = db_now_ms();
+    slot->started_ms = clock_wall_ms();
     board_store(&slot->threads, cf->threads);
     w.cf = cf;
     w.listen_fd = listen_fd;
@@ -454,7 +447,7 @@ static void worker_main(conf *cf, int listen_fd, board *b, int idx)
     do
         sig = sigwaitinfo(&set, NULL);
     while (sig < 0 && errno == EINTR);
-    deadline = mono_ms() + cf->graceful_timeout_ms;
+    deadline = clock_mono_ms() + cf->graceful_timeout_ms;
     log_info("worker stopping (%s)", strsignal(sig));
     stop_threads(&w, deadline);
     for (i = 0; i < cf->threads; i++)
@@ -567,7 +560,7 @@ static int spawn(struct master *m, int idx)
 static void fill(struct master *m)
 {
     int i, have = 0;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
 
     for (i = 0; i < m->nslots; i++)
         if (board_load(&board_slot_at(m->b, i)->pid) && m->generation[i] == m->gen)
@@ -621,8 +614,8 @@ static void reap(struct master *m)
             requeue(m, owner, how);
             if (!m->stopping && m->generation[i] == m->gen) {
                 board_add_restart(m->b);
-                if (db_now_ms() - s->started_ms < 1000)
-                    m->respawn_at[i] = mono_ms() + 100;
+                if (clock_wall_ms() - s->started_ms < 1000)
+                    m->respawn_at[i] = clock_mono_ms() + 100;
             }
             board_fold(m->b, s);          /* its counters go on in the pool's total */
         }
@@ -766,7 +759,7 @@ int pool_run(const char *config_path, conf *cf)
             if (!m.stopping)
                 log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
             m.stopping = 1;
-            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m.cf->graceful_timeout_ms + 1000);
+            kill_at = clock_mono_ms() + (sig == SIGQUIT ? 0 : m.cf->graceful_timeout_ms + 1000);
             signal_generation(&m, m.gen + 1, SIGTERM);
         } else if (sig == SIGHUP && !m.stopping) {
             reload(&m);
@@ -774,10 +767,10 @@ int pool_run(const char *config_path, conf *cf)
         if (m.stopping) {
             if (live(&m) == 0)
                 break;
-            if (mono_ms() >= kill_at) {
+            if (clock_mono_ms() >= kill_at) {
                 log_warn("graceful stop timed out: killing %d workers", live(&m));
                 signal_generation(&m, m.gen + 1, SIGKILL);
-                kill_at = mono_ms() + 60000;
+                kill_at = clock_mono_ms() + 60000;
             }
         } else {
             fill(&m);

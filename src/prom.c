@@ -4,6 +4,7 @@
  * database holds (queue depth, stored scores, tokens) is exported as
  * gauges, since deletes and retries make it shrink. */
 #include "prom.h"
+#include "clock.h"
 #include "judge.h"
 
 #include <errno.h>
@@ -90,29 +91,12 @@ static void label(char *out, size_t len, const char *v)
     out[o] = '\0';
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; 0 if unreadable. */
+/* ISO 8601 UTC text (as stored) to epoch ms; 0 if NULL or unreadable. */
 static int64_t iso_ms(const char *s)
 {
-    struct tm tm;
-    int ms = 0;
-    int64_t rc = 0;
+    int64_t ms;
 
-    memset(&tm, 0, sizeof tm);
-    if (s && sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &ms) >= 6) {
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        rc = (int64_t)timegm(&tm) * 1000 + ms;
-    }
-    return rc;
+    return s && clock_parse_iso(s, &ms) == 0 ? ms : 0;
 }
 
 #define U(x) ((unsigned long long)(x))
@@ -262,7 +246,7 @@ static int from_db(struct buf *out, db *rd)
     family(&b, "ragrade_queue_oldest_age_seconds", "gauge",
            "Age of the oldest queued evaluation; 0 if none.");
     put(&b, "ragrade_queue_oldest_age_seconds %.3f\n",
-        oldest ? (double)(now_ms() - oldest) / 1000 : 0.0);
+        oldest ? (double)(clock_wall_ms() - oldest) / 1000 : 0.0);
     if (!(st = db_stmt(rd, Q_TOKENS_ALL)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -331,7 +315,7 @@ json_object *prom_status(const conf *cf, board *bd)
     json_object *o = json_object_new_object(), *arr = json_object_new_array(), *w, *j;
     char iso[32], err[BOARD_ERROR_MAX];
     board_counters c;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int i, st, workers = 0, active = 0, threads = 0, inflight = 0;
 
     board_sum(bd, &c);
@@ -348,7 +332,7 @@ json_object *prom_status(const conf *cf, board *bd)
         inflight += board_load(&s->inflight);
         w = json_object_new_object();
         json_object_object_add(w, "pid", json_object_new_int(pid));
-        db_iso(s->started_ms, iso, sizeof iso);
+        clock_iso(s->started_ms, iso, sizeof iso);
         json_object_object_add(w, "start_time", json_object_new_string(iso));
         json_object_object_add(w, "start_since",
                                json_object_new_int64(s->started_ms ? (now - s->started_ms) / 1000 : 0));
@@ -374,7 +358,7 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_array_add(arr, w);
     }
     json_object_object_add(o, "pool", json_object_new_string("ragrade"));
-    db_iso(board_started_ms(bd), iso, sizeof iso);
+    clock_iso(board_started_ms(bd), iso, sizeof iso);
     json_object_object_add(o, "start_time", json_object_new_string(iso));
     json_object_object_add(o, "start_since", json_object_new_int64((now - board_started_ms(bd)) / 1000));
     json_object_object_add(o, "accepted", json_object_new_uint64(c.accepted));

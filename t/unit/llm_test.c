@@ -19,6 +19,7 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "llm.h"
@@ -200,9 +201,9 @@ static void base_conf(conf *cf, const char *backend)
 /* Run the judge until pred says stop or 20 s pass. */
 static void run_until(llmjudge *lj, int (*pred)(llmjudge *, void *), void *arg)
 {
-    int64_t end = llm_now_ms() + 20000;
+    int64_t end = clock_mono_ms() + 20000;
 
-    while (!pred(lj, arg) && llm_now_ms() < end)
+    while (!pred(lj, arg) && clock_mono_ms() < end)
         assert_int_equal(llmjudge_run(lj, 100), 0);
     assert_true(pred(lj, arg));
 }
@@ -452,19 +453,19 @@ static void test_retry_after(void **state)
             " \"status\": 429, \"retry_after_ms\": 300, \"count\": 2}]}");
     base_conf(&cf, "openai");
     lj = ready_judge(&cf, NULL);
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
     assert_int_equal(o.status, 0);
-    assert_true(llm_now_ms() - t0 >= 600);    /* backoff base is 5 ms */
+    assert_true(clock_mono_ms() - t0 >= 600);    /* backoff base is 5 ms */
     assert_int_equal(kind_count("correctness"), 3);
     outcome_clear(&o);
     /* Retry-After in seconds, 503 */
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 503,"
             " \"retry_after\": 1}]}");
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
     assert_int_equal(o.status, 0);
-    assert_true(llm_now_ms() - t0 >= 1000);
+    assert_true(clock_mono_ms() - t0 >= 1000);
     outcome_clear(&o);
     /* longer than backoff_max_ms: the row goes back with the hint */
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 429,"
@@ -609,9 +610,9 @@ static void test_hung_endpoint(void **state)
     cf.max_retries = 1;
     lj = ready_judge(&cf, NULL);
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"hang\", \"count\": -1}]}");
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    dt = llm_now_ms() - t0;
+    dt = clock_mono_ms() - t0;
     assert_int_equal(o.status, -EAGAIN);
     assert_non_null(strstr(o.error, "imeout") ? o.error : strstr(o.error, "timed out"));
     assert_in_range(dt, 599, 4999);           /* two attempts of 300 ms (whole ms clocks: 1 ms short at most) */
@@ -622,9 +623,9 @@ static void test_hung_endpoint(void **state)
     cf.request_timeout_ms = 5000;
     cf.row_deadline_ms = 400;
     lj = ready_judge(&cf, NULL);
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    dt = llm_now_ms() - t0;
+    dt = clock_mono_ms() - t0;
     assert_int_equal(o.status, 0);
     assert_true(o.s[0].is_null && o.s[1].is_null);
     assert_non_null(strstr(o.s[0].reason, "deadline"));
@@ -709,8 +710,8 @@ static void test_concurrency_bound(void **state)
     r.n_contexts = 2;
     r.metrics = (char **)m;
     r.n_metrics = 1;
-    end = llm_now_ms() + 20000;
-    while (mm.n_done < 40 && llm_now_ms() < end) {
+    end = clock_mono_ms() + 20000;
+    while (mm.n_done < 40 && clock_mono_ms() < end) {
         while (submitted < 40) {
             int rc = llmjudge_submit(lj, &r, on_many, &mm);
 
