@@ -7,7 +7,6 @@
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "clock.h"
-#include "auth.h"
 #include "db.h"
 #include "llm.h"
 #include "llmwire.h"
@@ -15,6 +14,7 @@
 #include "metrics.h"
 #include "prompts.h"
 #include "ragas.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <math.h>
@@ -45,7 +45,6 @@ struct llmjudge {
 };
 
 static void drive(struct eval *ev, json_object *rep);
-static void sha256_hex(const void *data, size_t len, char out[65]);
 
 /* ---- construction ---- */
 
@@ -682,15 +681,4 @@ void llmjudge_cancel_all(llmjudge *lj)
         ev->req = NULL;
         finish(ev, -ECANCELED, "cancelled", 0);
     }
-}
-
-/* The cache key: SHA-256 (auth.c's) of the request, as 64 hex digits. */
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char d[32];
-    int i;
-
-    auth_sha256(data, len, d);
-    for (i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }

@@ -16,6 +16,7 @@
 #include "llm.h"
 #include "prompts.h"
 #include "row.h"
+#include "sha256.h"
 
 #define M_DONE (-1)               /* struct eval's kind[i] once score i is set */
 enum { RAGAS_CALL, RAGAS_DONE };
@@ -54,7 +55,7 @@ struct eval {
     json_object *messages;        /* chat: the conversation so far */
     json_object *input;           /* embedding: the strings */
     int repairs;
-    char key[65];                 /* cache key of the first attempt, "" if none */
+    char key[SHA256_HEX_LEN + 1]; /* cache key of the first attempt, "" if none */
     llm_req *req;
 };
 
