@@ -102,12 +102,12 @@ static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int b
             json_object_array_add(arr, json_object_new_int64(ids[i]));
         json_object_object_add(o, "ids", arr);
         json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(row_status_names[ROW_QUEUED]));
         extra[0] = '\0';
     } else {
         snprintf(extra, sizeof extra, "/api/eval/%lld", (long long)ids[0]);
         json_object_object_add(o, "id", json_object_new_int64(ids[0]));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(row_status_names[ROW_QUEUED]));
         json_object_object_add(o, "href", json_object_new_string(extra));
         snprintf(extra, sizeof extra, "Location: /api/eval/%lld\r\n", (long long)ids[0]);
     }
@@ -267,8 +267,7 @@ static void list(const api_ctx *a, db *rd, http_req *r)
     if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
         query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
         return;
-    if (*status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
-        strcmp(status, "failed")) {
+    if (*status && row_status_of(status) < 0) {
         http_send_error(r, 400, "invalid_query", "status must be queued, running, done or failed", "status");
         return;
     }

@@ -120,7 +120,7 @@ int judge_state(const judge *j, char *err, size_t errlen)
 static int builtin_eval(judge *j, const row *r, judge_done_fn done, void *arg)
 {
     const char *const *names = metrics_builtin_defaults;
-    judge_score scores[64];
+    judge_score scores[ROW_MAX_METRICS];
     judge_result res;
     metric_result mr;
     size_t i, n = 0;

@@ -28,7 +28,7 @@ enum judge_state {
  * NULL; for LLM metrics it holds the reasoning as JSON text (statements and
  * verdicts). */
 typedef struct judge_score {
-    char metric[64];
+    char metric[ROW_METRIC_NAME];
     double score;
     int is_null;
     char *reason;

@@ -608,7 +608,7 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
 
 int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
 {
-    const char *names[64], *const *dn = defaults;
+    const char *names[ROW_MAX_METRICS], *const *dn = defaults;
     char defs[sizeof lj->cf.default_metrics], *p, *save = NULL;
     struct eval *ev = NULL;
     size_t i, n = 0;
@@ -618,11 +618,11 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
         goto out;
     rc = -ENOMEM;
     if (r->metrics) {
-        for (; n < r->n_metrics && n < 64; n++)
+        for (; n < r->n_metrics && n < ROW_MAX_METRICS; n++)
             names[n] = r->metrics[n];
     } else if (lj->cf.default_metrics[0]) {
         snprintf(defs, sizeof defs, "%s", lj->cf.default_metrics);
-        for (p = strtok_r(defs, ", ", &save); p && n < 64; p = strtok_r(NULL, ", ", &save))
+        for (p = strtok_r(defs, ", ", &save); p && n < ROW_MAX_METRICS; p = strtok_r(NULL, ", ", &save))
             names[n++] = p;
     } else {
         for (; *dn; dn++)

@@ -6,6 +6,7 @@
 #include "prom.h"
 #include "clock.h"
 #include "judge.h"
+#include "row.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -216,9 +217,8 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
 /* The database series; 0 or a negative code (then nothing was written). */
 static int from_db(struct buf *out, db *rd)
 {
-    static const char *const statuses[] = { "queued", "running", "done", "failed" };
     struct buf b = { NULL, 0, 0, 0 };
-    long long counts[4] = { 0, 0, 0, 0 };
+    long long counts[ROW_N_STATUS] = { 0 };
     char lab[256];
     sqlite3_stmt *st = NULL, *sc = NULL;
     int s, i, rc = -EIO;
@@ -227,15 +227,15 @@ static int from_db(struct buf *out, db *rd)
     if (!(st = db_stmt(rd, Q_COUNTS)))
         goto out;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        for (i = 0; i < 4; i++)
-            if (!strcmp((const char *)sqlite3_column_text(st, 0), statuses[i]))
+        for (i = 0; i < ROW_N_STATUS; i++)
+            if (!strcmp((const char *)sqlite3_column_text(st, 0), row_status_names[i]))
                 counts[i] = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     if (s != SQLITE_DONE)
         goto out;
     family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
-    for (i = 0; i < 4; i++)
-        put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", statuses[i], counts[i]);
+    for (i = 0; i < ROW_N_STATUS; i++)
+        put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", row_status_names[i], counts[i]);
     if (!(st = db_stmt(rd, Q_OLDEST_QUEUED)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW)

@@ -8,6 +8,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const row_status_names[ROW_N_STATUS + 1] = {
+    [ROW_QUEUED] = "queued", [ROW_RUNNING] = "running", [ROW_DONE] = "done",
+    [ROW_FAILED] = "failed", [ROW_N_STATUS] = NULL,
+};
+
+int row_status_of(const char *s)
+{
+    int i;
+
+    for (i = 0; i < ROW_N_STATUS; i++)
+        if (strcmp(row_status_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static void fail(row_error *e, const char *prefix, const char *field, const char *fmt, const char *arg)
 {
     snprintf(e->field, sizeof e->field, "%s%s", prefix, field);
@@ -218,7 +233,7 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
         (rc = take_string(v, cf->max_dataset, prefix, "dataset", &r->dataset, e)) < 0)
         goto out;
     if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null)) {
-        if ((rc = take_strings(v, 64, 63, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
+        if ((rc = take_strings(v, ROW_MAX_METRICS, ROW_METRIC_NAME - 1, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
             goto out;
         rc = -EINVAL;
         if (r->n_metrics == 0) {
