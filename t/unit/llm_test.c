@@ -1,7 +1,8 @@
 /* llm_test.c - the LLM judges against t/lib/fakellm.py: each metric's
  * formula on scripted replies, retries and Retry-After, repair prompts,
  * permanent failures, timeouts, deadlines, init states, the cache, and the
- * concurrency bound (the fake counts requests in flight). */
+ * concurrency bound (the fake counts requests in flight); and the exact
+ * request bodies of both wire formats (the cache keys hash them). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -24,6 +25,7 @@
 #include "db.h"
 #include "llm.h"
 #include "llmjudge.h"
+#include "llmwire.h"
 #include "prompts.h"
 
 static pid_t fake_pid;
@@ -817,6 +819,44 @@ static void test_cancel_all(void **state)
     control("{\"reset\": true}");
 }
 
+/* The bodies byte for byte: the judge cache keys are their SHA-256, so a
+ * change here silently empties every cache. */
+static void test_wire_bodies(void **state)
+{
+    json_object *msgs = json_tokener_parse("[{\"role\":\"user\",\"content\":\"Say \\\"hi\\\" / bye\"}]");
+    json_object *schema = json_tokener_parse("{\"type\":\"object\",\"required\":[\"ok\"]}");
+    json_object *in = json_tokener_parse("[\"a\",\"b\"]");
+    llmwire_chat_req req = { "m-1", msgs, "probe", schema, 0.0, 43 };
+    char *b;
+
+    (void)state;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"temperature\":0.0,\"seed\":43,"
+                        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                        "{\"name\":\"probe\",\"schema\":{\"type\":\"object\",\"required\":"
+                        "[\"ok\"]},\"strict\":true}}}");
+    free(b);
+    req.temperature = 0.5;
+    b = llmwire_chat_body(LLMWIRE_OLLAMA, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"stream\":false,\"format\":"
+                        "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
+                        "{\"temperature\":0.5,\"seed\":43}}");
+    free(b);
+    b = llmwire_embed_body(LLMWIRE_OLLAMA, "e-1", in);
+    assert_string_equal(b, "{\"model\":\"e-1\",\"input\":[\"a\",\"b\"]}");
+    free(b);
+    assert_string_equal(llmwire_path_chat(LLMWIRE_OPENAI), "/v1/chat/completions");
+    assert_string_equal(llmwire_path_embed(LLMWIRE_OLLAMA), "/api/embed");
+    assert_string_equal(llmwire_path_models(LLMWIRE_OLLAMA), "/api/tags");
+    assert_int_equal(llmwire_api_of("ollama"), LLMWIRE_OLLAMA);
+    assert_int_equal(llmwire_api_of("builtin"), -1);
+    json_object_put(msgs);
+    json_object_put(schema);
+    json_object_put(in);
+}
+
 static void test_validate(void **state)
 {
     json_object *v;
@@ -846,6 +886,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_wire_bodies),
         cmocka_unit_test(test_init_states),
         cmocka_unit_test(test_faithfulness_openai),
         cmocka_unit_test(test_faithfulness_ollama),
