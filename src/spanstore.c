@@ -81,6 +81,11 @@ spanstore *spanstore_new(db *d, char *err, size_t errlen)
     return s;
 }
 
+db *spanstore_db(spanstore *s)
+{
+    return s->d;
+}
+
 void spanstore_free(spanstore *s)
 {
     int i;
@@ -106,12 +111,14 @@ static int step(sqlite3_stmt *st)
 int spanstore_count(spanstore *s, const char *name, int64_t delta)
 {
     sqlite3_stmt *st = stmt(s, S_COUNT);
+    int rc;
 
     if (delta == 0)
         return 0;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 2, delta);
-    return step(st) == SQLITE_DONE ? 0 : -EIO;
+    rc = step(st);
+    return rc == SQLITE_DONE ? 0 : db_errno(rc) ? db_errno(rc) : -EIO;
 }
 
 static int64_t one_int(sqlite3_stmt *st)
@@ -179,9 +186,12 @@ static int put_one(spanstore *s, const otlp_span *sp, const char *attrs, const c
     return step(st);
 }
 
-static int put_counters(spanstore *s, size_t n, const spanstore_stats *st)
+static int put_counters(spanstore *s, size_t n, size_t sampled_out, size_t rejected,
+                        const spanstore_stats *st)
 {
-    if (spanstore_count(s, "spans_received", (int64_t)n) < 0 ||
+    if (spanstore_count(s, "spans_received", (int64_t)(n + sampled_out + rejected)) < 0 ||
+        spanstore_count(s, "spans_sampled_out", (int64_t)sampled_out) < 0 ||
+        spanstore_count(s, "spans_rejected", (int64_t)rejected) < 0 ||
         spanstore_count(s, "spans_duplicate", (int64_t)st->duplicate) < 0 ||
         spanstore_count(s, "spans_late", (int64_t)st->late) < 0 ||
         spanstore_count(s, "spans_over_cap", (int64_t)st->over_cap) < 0)
@@ -189,8 +199,9 @@ static int put_counters(spanstore *s, size_t n, const spanstore_stats *st)
     return 0;
 }
 
-int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, int max_trace_spans,
-                  int64_t now_ms, spanstore_stats *stats, char *err, size_t errlen)
+int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, size_t sampled_out,
+                  size_t rejected, int max_trace_spans, int64_t now_ms, spanstore_stats *stats,
+                  char *err, size_t errlen)
 {
     const otlp_attrs *last_res = NULL;
     char *attrs = NULL, *res = NULL;
@@ -222,7 +233,7 @@ int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, int max
         ret = fail(s, rc, err, errlen);
         goto undo;
     }
-    if ((ret = put_counters(s, n, stats)) < 0 || (ret = db_exec(s->d, Q_COMMIT)) < 0) {
+    if ((ret = put_counters(s, n, sampled_out, rejected, stats)) < 0 || (ret = db_exec(s->d, Q_COMMIT)) < 0) {
         fail(s, SQLITE_IOERR, err, errlen);
         goto undo;
     }

@@ -35,13 +35,17 @@ typedef struct spanstore_trace {
  * NULL with err filled (for example: the schema lacks the tables). */
 spanstore *spanstore_new(db *d, char *err, size_t errlen);
 void spanstore_free(spanstore *s);
+/* The connection it was made on (borrowed). */
+db *spanstore_db(spanstore *s);
 
 /* Store n spans (any traces) in one BEGIN IMMEDIATE under the writers'
- * turn (db_exec(Q_BEGIN)), with the counters. A trace's root has ended
+ * turn (db_exec(Q_BEGIN)), with the counters, also of the request's spans
+ * the caller sampled out or the decoder rejected. A trace's root has ended
  * once a span without parent and with end_ns > 0 is stored. 0, or a
  * negative errno (-EBUSY, -ENOSPC: answer 503; -EIO) with nothing stored. */
-int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, int max_trace_spans,
-                  int64_t now_ms, spanstore_stats *st, char *err, size_t errlen);
+int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, size_t sampled_out,
+                  size_t rejected, int max_trace_spans, int64_t now_ms, spanstore_stats *st,
+                  char *err, size_t errlen);
 
 /* Up to max trace ids (ids[i] 33 bytes each) whose root has ended and whose
  * last span came at or before now_ms - assemble_ms, oldest first. */
@@ -69,7 +73,7 @@ int spanstore_finish(spanstore *s, const char *trace_id, const char *outcome,
 /* Forget traces done before before_ms; *n how many. */
 int spanstore_purge_done(spanstore *s, int64_t before_ms, size_t *n, char *err, size_t errlen);
 
-/* Add delta to counter name (inside the caller's transaction or alone). */
+/* Add delta to counter name; call inside a write transaction. */
 int spanstore_count(spanstore *s, const char *name, int64_t delta);
 /* The value of one counter (0 if never counted); for tests and /metrics. */
 int64_t spanstore_counter(spanstore *s, const char *name);

@@ -109,7 +109,7 @@ static void put(struct fixture *f, otlp_span *v, size_t n, int64_t now, spanstor
 
     for (i = 0; i < n; i++)
         p[i] = &v[i];
-    assert_int_equal(spanstore_put(f->s, p, n, 4, now, st, err, sizeof err), 0);
+    assert_int_equal(spanstore_put(f->s, p, n, 0, 0, 4, now, st, err, sizeof err), 0);
 }
 
 static void test_split_duplicate_ready(void **state)
