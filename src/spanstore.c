@@ -21,9 +21,10 @@ static const char *const sql[S__COUNT] = {
                  "start_ns, end_ns, attributes, resource, received_at) "
                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     [S_PEND_UP] = "INSERT INTO traces_pending (trace_id, first_seen, last_seen, root_ended, n_spans) "
-                  "VALUES (?1, ?2, ?2, ?3, 1) ON CONFLICT (trace_id) DO UPDATE SET "
+                  "VALUES (?1, ?2, ?2, ?3, ?4) ON CONFLICT (trace_id) DO UPDATE SET "
                   "last_seen = max(last_seen, excluded.last_seen), "
-                  "root_ended = max(root_ended, excluded.root_ended), n_spans = n_spans + 1",
+                  "root_ended = max(root_ended, excluded.root_ended), "
+                  "n_spans = n_spans + excluded.n_spans",
     [S_READY] = "SELECT trace_id FROM traces_pending WHERE root_ended = 1 AND last_seen <= ?1 "
                 "ORDER BY last_seen LIMIT ?2",
     [S_EXPIRED] = "SELECT trace_id FROM traces_pending WHERE first_seen <= ?1 "
@@ -142,21 +143,61 @@ int64_t spanstore_pending(spanstore *s)
     return one_int(stmt(s, S_PENDING));
 }
 
-/* Store one span; which of st's counts it goes to. Needs the transaction. */
-static int put_one(spanstore *s, const otlp_span *sp, const char *attrs, const char *res,
-                   int max_trace_spans, int64_t now_ms, spanstore_stats *stats)
+/* The trace whose spans are being stored (a request's spans of one trace
+ * usually come together): looked up once, its pending row updated once. */
+struct cur {
+    char trace_id[OTLP_TRACE_HEX];
+    int late;                 /* already assembled or dropped */
+    int64_t room;             /* spans it may still take */
+    int64_t added;
+    int root_ended;
+};
+
+/* Update the pending row of the current trace. Needs the transaction. */
+static int flush(spanstore *s, struct cur *c, int64_t now_ms)
 {
-    sqlite3_stmt *st = stmt(s, S_DONE_HAS);
+    sqlite3_stmt *st;
+
+    if (!c->trace_id[0] || c->added == 0)
+        return SQLITE_DONE;
+    st = stmt(s, S_PEND_UP);
+    sqlite3_bind_text(st, 1, c->trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms);
+    sqlite3_bind_int(st, 3, c->root_ended);
+    sqlite3_bind_int64(st, 4, c->added);
+    return step(st);
+}
+
+/* Make trace_id the current trace. */
+static int enter(spanstore *s, struct cur *c, const char *trace_id, int max_trace_spans,
+                 int64_t now_ms)
+{
+    sqlite3_stmt *st;
+    int rc = flush(s, c, now_ms);
+
+    memset(c, 0, sizeof *c);
+    snprintf(c->trace_id, sizeof c->trace_id, "%s", trace_id);
+    st = stmt(s, S_DONE_HAS);
+    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    c->late = one_int(st) != 0;
+    st = stmt(s, S_PEND_N);
+    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    c->room = max_trace_spans - one_int(st);
+    return rc;
+}
+
+/* Store one span of the current trace; which of stats it goes to. */
+static int put_one(spanstore *s, struct cur *c, const otlp_span *sp, const char *attrs,
+                   const char *res, int64_t now_ms, spanstore_stats *stats)
+{
+    sqlite3_stmt *st;
     int rc;
 
-    sqlite3_bind_text(st, 1, sp->trace_id, -1, SQLITE_STATIC);
-    if (one_int(st)) {
+    if (c->late) {
         stats->late++;
         return SQLITE_DONE;
     }
-    st = stmt(s, S_PEND_N);
-    sqlite3_bind_text(st, 1, sp->trace_id, -1, SQLITE_STATIC);
-    if (one_int(st) >= max_trace_spans) {
+    if (c->room <= 0) {
         stats->over_cap++;
         return SQLITE_DONE;
     }
@@ -179,11 +220,10 @@ static int put_one(spanstore *s, const otlp_span *sp, const char *attrs, const c
         return SQLITE_DONE;
     }
     stats->stored++;
-    st = stmt(s, S_PEND_UP);
-    sqlite3_bind_text(st, 1, sp->trace_id, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 2, now_ms);
-    sqlite3_bind_int(st, 3, !sp->parent_id[0] && sp->end_ns > 0);
-    return step(st);
+    c->added++;
+    c->room--;
+    c->root_ended |= !sp->parent_id[0] && sp->end_ns > 0;
+    return SQLITE_DONE;
 }
 
 static int put_counters(spanstore *s, size_t n, size_t sampled_out, size_t rejected,
@@ -205,8 +245,11 @@ int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, size_t 
 {
     const otlp_attrs *last_res = NULL;
     char *attrs = NULL, *res = NULL;
+    struct cur c;
     size_t i;
     int rc = SQLITE_DONE, ret = 0;
+
+    memset(&c, 0, sizeof c);
 
     memset(stats, 0, sizeof *stats);
     if ((ret = db_exec(s->d, Q_BEGIN)) < 0) {
@@ -226,9 +269,14 @@ int spanstore_put(spanstore *s, const otlp_span *const *spans, size_t n, size_t 
             snprintf(err, errlen, "out of memory");
             goto undo;
         }
-        rc = put_one(s, spans[i], attrs, res, max_trace_spans, now_ms, stats);
+        if (strcmp(c.trace_id, spans[i]->trace_id))
+            rc = enter(s, &c, spans[i]->trace_id, max_trace_spans, now_ms);
+        if (rc == SQLITE_DONE)
+            rc = put_one(s, &c, spans[i], attrs, res, now_ms, stats);
         free(attrs);
     }
+    if (rc == SQLITE_DONE)
+        rc = flush(s, &c, now_ms);
     if (rc != SQLITE_DONE) {
         ret = fail(s, rc, err, errlen);
         goto undo;
