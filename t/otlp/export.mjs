@@ -3,7 +3,7 @@
 // a retriever that returns documents in rank order, an LLM call, an answer)
 // and its OTLP/HTTP exporter sends them to a URL.
 //
-//   node export.mjs URL [--proto|--json] [--gzip] [--convention openinference|openllmetry]
+//   node export.mjs URL [--proto|--json] [--gzip] [--convention openinference|openllmetry|genai]
 //                       [--traces N] [--token T] [--service S] [--version V]
 //
 // Prints one JSON line: {"traces": [{"trace_id", "root_span_id", "question",
@@ -103,6 +103,31 @@ function openllmetry(tracer, ex) {
     return root;
 }
 
+// OpenTelemetry GenAI semantic conventions: invoke_agent root, a retrieval
+// span with gen_ai.retrieval.documents, a chat span; messages as JSON.
+function genai(tracer, ex) {
+    const text = (role, t) => ({ role, parts: [{ type: 'text', content: t }] });
+    const root = tracer.startSpan('invoke_agent rag', { attributes: {
+        'gen_ai.operation.name': 'invoke_agent', 'gen_ai.agent.name': 'rag',
+        'gen_ai.input.messages': JSON.stringify([text('user', ex.question)]) } });
+    const ret = child(tracer, root, 'retrieval', {
+        'gen_ai.operation.name': 'retrieval', 'gen_ai.retrieval.query.text': ex.question,
+        'gen_ai.retrieval.documents': JSON.stringify(
+            ex.contexts.map((c, n) => ({ id: `doc-${n}`, score: 1 - n / 10, content: c }))) });
+    ret.end();
+    const llm = child(tracer, root, 'chat fake-model', {
+        'gen_ai.operation.name': 'chat', 'gen_ai.request.model': 'fake-model',
+        'gen_ai.input.messages': JSON.stringify([text('system', ex.contexts.join('\n')),
+                                                 text('user', ex.question)]),
+        'gen_ai.output.messages': JSON.stringify([text('assistant', ex.answer)]) }, SpanKind.CLIENT);
+    llm.end();
+    root.setAttribute('gen_ai.output.messages', JSON.stringify([text('assistant', ex.answer)]));
+    root.end();
+    return root;
+}
+
+const conventions = { openinference, openllmetry, genai };
+
 async function main() {
     const o = args(process.argv.slice(2));
     const conf = { url: o.url, headers: o.token ? { Authorization: `Bearer ${o.token}` } : {},
@@ -119,7 +144,8 @@ async function main() {
     const sent = [];
     for (let i = 0; i < o.traces; i++) {
         const ex = example(i);
-        const root = o.convention === 'openllmetry' ? openllmetry(tracer, ex) : openinference(tracer, ex);
+        if (!conventions[o.convention]) throw new Error(`unknown convention ${o.convention}`);
+        const root = conventions[o.convention](tracer, ex);
         const sc = root.spanContext();
         sent.push({ trace_id: sc.traceId, root_span_id: sc.spanId, ...ex });
     }

@@ -1,6 +1,7 @@
 /* otlp_test.c - unit tests of the OTLP decoders (otlp.c) and of trace
  * assembly (trace.c) on bodies that a real client sent: the OpenTelemetry
- * JavaScript SDK's protobuf and JSON exporters, captured by
+ * JavaScript SDK's protobuf and JSON exporters (OpenInference, OpenLLMetry
+ * and GenAI attributes), captured by
  * t/otlp/capture.py into t/otlp/data together with what the client says it
  * sent (NAME.sent.json). Also: malformed bodies, caps, gzip, the responses
  * (read back with the generated decoder), sampling and filters. */
@@ -152,6 +153,18 @@ static void test_gzip_three_traces(void **s)
 {
     (void)s;
     check_capture("openinference-gzip-0.pb.gz", "openinference-gzip.sent.json", OTLP_PROTOBUF, 1);
+}
+
+static void test_genai_json(void **s)
+{
+    (void)s;
+    check_capture("genai-json-0.json", "genai-json.sent.json", OTLP_JSON, 0);
+}
+
+static void test_genai_proto_gzip(void **s)
+{
+    (void)s;
+    check_capture("genai-proto-0.pb.gz", "genai-proto.sent.json", OTLP_PROTOBUF, 1);
 }
 
 /* The same spans from protobuf and JSON decode to the same attributes. */
@@ -362,6 +375,8 @@ int main(void)
         cmocka_unit_test(test_openllmetry_proto),
         cmocka_unit_test(test_openllmetry_json),
         cmocka_unit_test(test_gzip_three_traces),
+        cmocka_unit_test(test_genai_json),
+        cmocka_unit_test(test_genai_proto_gzip),
         cmocka_unit_test(test_span_fields),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_partial),
