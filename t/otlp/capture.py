@@ -47,18 +47,32 @@ class Sink(http.server.BaseHTTPRequestHandler):
         self.wfile.write(reply)
 
 
-def main():
-    outdir, name, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
-    os.makedirs(outdir, exist_ok=True)
+def capture(args):
+    """Run export.mjs with args against a loopback sink: (what the client
+    says it sent, [(content type, content encoding, body)]). Raises on a
+    client failure."""
+    Sink.bodies = []
     srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Sink)
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{srv.server_address[1]}/v1/traces"
-    p = subprocess.run(["node", os.path.join(HERE, "export.mjs"), url] + rest,
-                       capture_output=True, text=True, timeout=120)
-    srv.shutdown()
-    sent = json.loads(p.stdout.strip().splitlines()[-1])
+    try:
+        p = subprocess.run(["node", os.path.join(HERE, "export.mjs"), url] + list(args),
+                           capture_output=True, text=True, timeout=120)
+    finally:
+        srv.shutdown()
+        srv.server_close()
+    lines = p.stdout.strip().splitlines()
+    sent = json.loads(lines[-1]) if lines else {"result": p.stderr[-500:]}
     if sent["result"] != "ok" or not Sink.bodies:
-        sys.exit(f"capture failed: {p.stdout} {p.stderr}")
+        raise RuntimeError(f"capture failed: {p.stdout[-500:]} {p.stderr[-1000:]}")
+    return sent, list(Sink.bodies)
+
+
+def main():
+    outdir, name, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+    os.makedirs(outdir, exist_ok=True)
+    sent, bodies = capture(rest)
+    Sink.bodies = bodies
     with open(os.path.join(outdir, name + ".sent.json"), "w") as f:
         json.dump(sent, f, indent=1, ensure_ascii=False)
     for k, (ct, ce, body) in enumerate(Sink.bodies):
@@ -69,4 +83,5 @@ def main():
     print(f"{name}: {len(Sink.bodies)} bodies, {len(sent['traces'])} traces")
 
 
-main()
+if __name__ == "__main__":
+    main()
