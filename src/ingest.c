@@ -195,7 +195,7 @@ int ingest_assemble(spanstore *ss, const trace_rules *tr, const conf *cf, row_me
     char (*ids)[OTLP_TRACE_HEX] = calloc(max_traces + 1, sizeof *ids);
     struct done *d = calloc(max_traces + 1, sizeof *d);
     db *h = NULL;
-    size_t n = 0, i;
+    size_t n = 0, i, purged = 0;
     int rc;
 
     memset(pass, 0, sizeof *pass);
@@ -219,6 +219,9 @@ int ingest_assemble(spanstore *ss, const trace_rules *tr, const conf *cf, row_me
     rc = write_done(ss, d, n, insert, ctx, now_ms, pass, err, errlen);
     if (rc == 0)
         rc = drop_expired(ss, cf, now_ms, ids, max_traces, pass, err, errlen);
+    /* Late retries are recognised for max_wait_ms after their trace is done. */
+    if (rc == 0)
+        rc = spanstore_purge_done(ss, now_ms - cf->ingest_max_wait_ms, &purged, err, errlen);
     if (rc == 0 && (rc = db_exec(h, Q_COMMIT)) < 0)
         snprintf(err, errlen, "assembler: cannot commit: %s", db_errmsg(h));
     if (rc < 0) {

@@ -51,7 +51,9 @@ typedef struct ingest_pass {
 
 /* One assembler pass: up to max_traces traces ready (root ended, quiet for
  * ingest.assemble_ms) become rows through insert, or an outcome; then up to
- * max_traces traces older than ingest.max_wait_ms are dropped. The reads
+ * max_traces traces older than ingest.max_wait_ms are dropped, and traces
+ * done more than ingest.max_wait_ms ago forgotten (until then, late spans
+ * of theirs are ignored). The reads
  * run outside any transaction; the writes in one BEGIN IMMEDIATE under the
  * writers' turn. 0, or a negative errno with err filled (nothing changed). */
 int ingest_assemble(spanstore *ss, const trace_rules *tr, const conf *cf, row_metric_known_fn known,

@@ -5,6 +5,7 @@
 #include "spanstore.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,18 +457,73 @@ int spanstore_finish(spanstore *s, const char *trace_id, const char *outcome,
 int spanstore_purge_done(spanstore *s, int64_t before_ms, size_t *n, char *err, size_t errlen)
 {
     sqlite3_stmt *st = stmt(s, S_PURGE);
-    int rc, ret;
+    int own = sqlite3_get_autocommit(db_handle(s->d)), rc, ret;
 
     *n = 0;
-    if ((ret = db_exec(s->d, Q_BEGIN)) < 0)
+    if (own && (ret = db_exec(s->d, Q_BEGIN)) < 0) {
+        snprintf(err, errlen, "spans: cannot begin: %s", db_errmsg(s->d));
         return ret;
+    }
     sqlite3_bind_int64(st, 1, before_ms);
     rc = step(st);
     if (rc != SQLITE_DONE) {
         ret = fail(s, rc, err, errlen);
-        db_exec(s->d, Q_ROLLBACK);
+        if (own && !sqlite3_get_autocommit(db_handle(s->d)))
+            db_exec(s->d, Q_ROLLBACK);
         return ret;
     }
     *n = (size_t)sqlite3_changes(db_handle(s->d));
-    return db_exec(s->d, Q_COMMIT);
+    return own ? db_exec(s->d, Q_COMMIT) : 0;
+}
+
+/* Append printf text to buf at *off; -ENOSPC when it does not fit. */
+static int emit(char *buf, size_t len, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static int emit(char *buf, size_t len, size_t *off, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (*off >= len)
+        return -ENOSPC;
+    va_start(ap, fmt);
+    n = vsnprintf(buf + *off, len - *off, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= len - *off) {
+        buf[*off] = '\0';
+        return -ENOSPC;
+    }
+    *off += (size_t)n;
+    return 0;
+}
+
+int spanstore_prom(spanstore *s, char *buf, size_t len, size_t *off)
+{
+    static const char *const spans[] = { "received", "duplicate", "late", "over_cap",
+                                         "sampled_out", "rejected", NULL };
+    static const char *const traces[] = { "row", "filtered", "no_question", "no_answer",
+                                          "invalid", "expired", NULL };
+    char name[64];
+    size_t i;
+    int rc;
+
+    rc = emit(buf, len, off, "# HELP ragrade_ingest_traces_pending Traces waiting to be assembled.\n"
+              "# TYPE ragrade_ingest_traces_pending gauge\n"
+              "ragrade_ingest_traces_pending %lld\n"
+              "# HELP ragrade_ingest_spans_total OTLP spans received, by what became of them.\n"
+              "# TYPE ragrade_ingest_spans_total counter\n", (long long)spanstore_pending(s));
+    for (i = 0; rc == 0 && spans[i]; i++) {
+        snprintf(name, sizeof name, "spans_%s", spans[i]);
+        rc = emit(buf, len, off, "ragrade_ingest_spans_total{result=\"%s\"} %lld\n", spans[i],
+                  (long long)spanstore_counter(s, name));
+    }
+    if (rc == 0)
+        rc = emit(buf, len, off, "# HELP ragrade_ingest_traces_total Traces assembled or dropped, "
+                  "by outcome.\n# TYPE ragrade_ingest_traces_total counter\n");
+    for (i = 0; rc == 0 && traces[i]; i++) {
+        snprintf(name, sizeof name, "traces_%s", traces[i]);
+        rc = emit(buf, len, off, "ragrade_ingest_traces_total{outcome=\"%s\"} %lld\n",
+                  traces[i], (long long)spanstore_counter(s, name));
+    }
+    return rc;
 }

@@ -70,7 +70,8 @@ void spanstore_trace_free(spanstore_trace *t);
 int spanstore_finish(spanstore *s, const char *trace_id, const char *outcome,
                      int64_t evaluation_id, int64_t now_ms, char *err, size_t errlen);
 
-/* Forget traces done before before_ms; *n how many. */
+/* Forget traces done before before_ms; *n how many. Joins the caller's
+ * transaction when one is open. */
 int spanstore_purge_done(spanstore *s, int64_t before_ms, size_t *n, char *err, size_t errlen);
 
 /* Add delta to counter name; call inside a write transaction. */
@@ -79,5 +80,12 @@ int spanstore_count(spanstore *s, const char *name, int64_t delta);
 int64_t spanstore_counter(spanstore *s, const char *name);
 /* Traces pending now. */
 int64_t spanstore_pending(spanstore *s);
+
+/* The counters and the pending gauge in Prometheus text (0.0.4), appended
+ * to buf at *off (at most len bytes in all; *off advanced, never past
+ * len - 1): ragrade_ingest_spans_total{result=...},
+ * ragrade_ingest_traces_total{outcome=...}, ragrade_ingest_traces_pending.
+ * Reads only; any thread's connection. 0, or -ENOSPC when buf is short. */
+int spanstore_prom(spanstore *s, char *buf, size_t len, size_t *off);
 
 #endif

@@ -180,6 +180,19 @@ static void test_split_duplicate_ready(void **state)
     assert_int_equal(n, 1);                                /* TA, done at 8000 */
     put(f, batch, 3, 90000, &st);                          /* TA is new again */
     assert_int_equal(st.stored, 3);
+    {
+        char text[2048], small[64];
+        size_t off = 0;
+
+        assert_int_equal(spanstore_prom(f->s, text, sizeof text, &off), 0);
+        assert_int_equal(off, strlen(text));
+        assert_non_null(strstr(text, "\nragrade_ingest_traces_pending 1\n"));
+        assert_non_null(strstr(text, "\nragrade_ingest_spans_total{result=\"late\"} 3\n"));
+        assert_non_null(strstr(text, "\nragrade_ingest_traces_total{outcome=\"expired\"} 1\n"));
+        off = 0;
+        assert_int_equal(spanstore_prom(f->s, small, sizeof small, &off), -ENOSPC);
+        assert_true(off < sizeof small);
+    }
 }
 
 /* More than max_trace_spans (4) in one trace: the rest refused. */
