@@ -451,7 +451,7 @@ static int pb_span(otlp_batch *b, const Otlp__Span *ps, const otlp_attrs *res,
 static int pb_decode(const uint8_t *p, size_t len, const otlp_limits *lim, otlp_batch **out,
                      char *err, size_t errlen)
 {
-    struct budget bu = { 32 * len + (1u << 20), 0 };
+    struct budget bu = { 16 * len + (1u << 20), 0 };   /* real exports take ~4x */
     ProtobufCAllocator al = { budget_alloc, budget_free, &bu };
     Otlp__ExportTraceServiceRequest *req;
     otlp_batch *b = NULL;

@@ -294,6 +294,16 @@ static void test_caps(void **s)
     assert_int_equal(otlp_decode(z, zlen, OTLP_PROTOBUF, 1, &lim, &b, err, sizeof err), -E2BIG);
     assert_null(b);
     free(z);
+    /* 200,000 empty attributes in 400 kB: more memory than the budget. */
+    {
+        size_t blen;
+        char *body = slurp("../../fuzz/regress/otlp_pb/many-empty-attributes", &blen);
+
+        assert_int_equal(otlp_decode(body, blen, OTLP_PROTOBUF, 0, &lim, &b, err, sizeof err),
+                         -E2BIG);
+        assert_non_null(strstr(err, "memory"));
+        free(body);
+    }
     z = malloc((1 << 20) + 1);
     memset(z, ' ', (1 << 20) + 1);
     assert_int_equal(otlp_decode(z, (1 << 20) + 1, OTLP_JSON, 0, &lim, &b, err, sizeof err), -E2BIG);
