@@ -16,6 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "db.h"
 #include "ingest.h"
 #include "otlp_trace.pb-c.h"
@@ -170,6 +172,61 @@ static void test_export_retry_assemble(void **state)
     free(body);
 }
 
+/* The JS SDK's one-trace JSON body cut into one request per span, sent
+ * children first and root last, a second apart: one row, once quiet after
+ * the last. */
+static void test_split_shuffled(void **state)
+{
+    struct fixture *f = *state;
+    size_t len, i, n;
+    char *text = slurp("t/otlp/data/openinference-json-0.json", &len), err[256];
+    json_object *req = json_tokener_parse(text), *spans, *one;
+    ingest_reply r;
+    ingest_pass pass;
+    int order[3], k = 0;
+
+    spans = json_object_object_get(json_object_array_get_idx(json_object_object_get(
+        json_object_array_get_idx(json_object_object_get(req, "resourceSpans"), 0), "scopeSpans"), 0),
+        "spans");
+    n = json_object_array_length(spans);
+    assert_int_equal(n, 3);
+    for (i = 0; i < n; i++)                     /* children first, then the root */
+        if (json_object_object_get(json_object_array_get_idx(spans, i), "parentSpanId"))
+            order[k++] = (int)i;
+    for (i = 0; i < n; i++)
+        if (!json_object_object_get(json_object_array_get_idx(spans, i), "parentSpanId"))
+            order[k++] = (int)i;
+    assert_int_equal(k, 3);
+    json_object_get(spans);
+    for (i = 0; i < n; i++) {
+        one = json_object_new_array();
+        json_object_array_add(one, json_object_get(json_object_array_get_idx(spans, order[i])));
+        json_object_object_add(json_object_array_get_idx(json_object_object_get(
+            json_object_array_get_idx(json_object_object_get(req, "resourceSpans"), 0),
+            "scopeSpans"), 0), "spans", one);
+        const char *body = json_object_to_json_string(req);
+        assert_int_equal(ingest_export(f->s, f->tr, &f->cf, "application/json", NULL, body,
+                                       strlen(body), 1000 + 1000 * (int64_t)i, &r), 0);
+        assert_int_equal(r.status, 200);
+        assert_int_equal(r.stored.stored, 1);
+        ingest_reply_clear(&r);
+        assert_int_equal(ingest_assemble(f->s, f->tr, &f->cf, NULL, insert_row, f,
+                                         1000 + 1000 * (int64_t)i + 4000, 64, &pass, err,
+                                         sizeof err), 0);
+        assert_int_equal(pass.outcomes[TRACE_ROW], 0);    /* no root yet, or not quiet */
+    }
+    assert_int_equal(ingest_assemble(f->s, f->tr, &f->cf, NULL, insert_row, f, 3000 + 5000, 64,
+                                     &pass, err, sizeof err), 0);
+    assert_int_equal(pass.outcomes[TRACE_ROW], 1);
+    assert_int_equal(count_rows(f, "question LIKE 'What is the capital of country 0?%' AND "
+                                   "answer = 'The capital of country 0 is City0.' AND "
+                                   "contexts ->> '$[2]' = 'Document three for 0: unrelated text \u2713.'"),
+                     1);
+    json_object_put(spans);
+    json_object_put(req);
+    free(text);
+}
+
 static void test_errors(void **state)
 {
     struct fixture *f = *state;
@@ -258,6 +315,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_export_retry_assemble, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_split_shuffled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sampling, setup, teardown),
     };
