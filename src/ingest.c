@@ -153,16 +153,19 @@ static int assemble_ready(spanstore *ss, const trace_rules *tr, const conf *cf,
     return 0;
 }
 
-/* Insert the rows and finish the traces, in the caller's transaction. */
-static int write_done(spanstore *ss, struct done *d, size_t n, ingest_insert_fn insert,
-                      void *ctx, int64_t now_ms, ingest_pass *pass, char *err, size_t errlen)
+/* Insert the rows and finish the traces, in the caller's transaction. A
+ * trace another process finished meanwhile, or that got a span since it
+ * was read, is left (for the next pass, if still pending). */
+static int write_done(spanstore *ss, const conf *cf, struct done *d, size_t n,
+                      ingest_insert_fn insert, void *ctx, int64_t now_ms, ingest_pass *pass,
+                      char *err, size_t errlen)
 {
     int64_t id;
     size_t i;
     int rc;
 
     for (i = 0; i < n; i++) {
-        if (d[i].outcome < 0)
+        if (d[i].outcome < 0 || !spanstore_still_ready(ss, d[i].id, now_ms, cf->ingest_assemble_ms))
             continue;
         id = 0;
         if (d[i].outcome == TRACE_ROW && (rc = insert(ctx, &d[i].row, &id, err, errlen)) < 0)
@@ -216,7 +219,7 @@ int ingest_assemble(spanstore *ss, const trace_rules *tr, const conf *cf, row_me
         snprintf(err, errlen, "assembler: cannot begin: %s", db_errmsg(h));
         goto out;
     }
-    rc = write_done(ss, d, n, insert, ctx, now_ms, pass, err, errlen);
+    rc = write_done(ss, cf, d, n, insert, ctx, now_ms, pass, err, errlen);
     if (rc == 0)
         rc = drop_expired(ss, cf, now_ms, ids, max_traces, pass, err, errlen);
     /* Late retries are recognised for max_wait_ms after their trace is done. */

@@ -12,7 +12,7 @@
 
 enum {
     S_DONE_HAS, S_PEND_N, S_INSERT, S_PEND_UP, S_READY, S_EXPIRED, S_FETCH, S_DEL_SPANS,
-    S_DEL_PEND, S_DONE_INS, S_PURGE, S_COUNT, S_COUNTER, S_PENDING, S__COUNT
+    S_DEL_PEND, S_DONE_INS, S_PURGE, S_COUNT, S_COUNTER, S_PENDING, S_STILL, S__COUNT
 };
 
 static const char *const sql[S__COUNT] = {
@@ -41,6 +41,8 @@ static const char *const sql[S__COUNT] = {
                 "ON CONFLICT (name) DO UPDATE SET value = value + excluded.value",
     [S_COUNTER] = "SELECT value FROM ingest_counters WHERE name = ?1",
     [S_PENDING] = "SELECT count(*) FROM traces_pending",
+    [S_STILL] = "SELECT 1 FROM traces_pending WHERE trace_id = ?1 AND root_ended = 1 "
+                "AND last_seen <= ?2",
 };
 
 /* Owns its prepared statements; d is borrowed. */
@@ -142,6 +144,15 @@ int64_t spanstore_counter(spanstore *s, const char *name)
 int64_t spanstore_pending(spanstore *s)
 {
     return one_int(stmt(s, S_PENDING));
+}
+
+int spanstore_still_ready(spanstore *s, const char *trace_id, int64_t now_ms, int assemble_ms)
+{
+    sqlite3_stmt *st = stmt(s, S_STILL);
+
+    sqlite3_bind_text(st, 1, trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, now_ms - assemble_ms);
+    return one_int(st) != 0;
 }
 
 /* The trace whose spans are being stored (a request's spans of one trace

@@ -56,6 +56,12 @@ int spanstore_expired(spanstore *s, int64_t now_ms, int max_wait_ms,
                       char (*ids)[OTLP_TRACE_HEX], size_t max, size_t *n, char *err,
                       size_t errlen);
 
+/* 1 if the trace is still pending, its root ended and no span of it came
+ * after now_ms - assemble_ms; 0 otherwise (another process finished it,
+ * or a span came since it was read). Call inside the write transaction
+ * that finishes it. */
+int spanstore_still_ready(spanstore *s, const char *trace_id, int64_t now_ms, int assemble_ms);
+
 /* A trace's spans (at most max), start time order. *out owned by the
  * caller (spanstore_trace_free). 0, -ENOENT (no spans), -ENOMEM, -EIO. */
 int spanstore_fetch(spanstore *s, const char *trace_id, size_t max, spanstore_trace **out,

@@ -147,6 +147,9 @@ static void test_split_duplicate_ready(void **state)
     assert_int_equal(spanstore_ready(f->s, 7000, 5000, ids, 4, &n, err, sizeof err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(ids[0], TA);
+    assert_int_equal(spanstore_still_ready(f->s, TA, 7000, 5000), 1);
+    assert_int_equal(spanstore_still_ready(f->s, TA, 6999, 5000), 0);
+    assert_int_equal(spanstore_still_ready(f->s, TB, 7000, 5000), 0);   /* root not ended */
     /* Fetched back in start order, with their attributes and resource. */
     assert_int_equal(spanstore_fetch(f->s, TA, 100, &t, err, sizeof err), 0);
     assert_int_equal(t->n, 3);
@@ -161,6 +164,7 @@ static void test_split_duplicate_ready(void **state)
     spanstore_trace_free(t);
     /* Done: spans gone; a late retry stores nothing. */
     assert_int_equal(spanstore_finish(f->s, TA, "row", 42, 8000, err, sizeof err), 0);
+    assert_int_equal(spanstore_still_ready(f->s, TA, 8000, 5000), 0);   /* finished */
     assert_int_equal(spanstore_fetch(f->s, TA, 100, &t, err, sizeof err), -ENOENT);
     put(f, batch, 3, 9000, &st);
     assert_int_equal(st.late, 3);
