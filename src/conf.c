@@ -83,6 +83,7 @@ static const struct key keys[] = {
     S("ingest", "filters", ingest_filters),
     I("ingest", "assemble_ms", ingest_assemble_ms, 0, 86400000),
     I("ingest", "max_wait_ms", ingest_max_wait_ms, 1, 604800000),
+    S("ingest", "trace_url", ingest_trace_url),
 };
 
 int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, size_t len)

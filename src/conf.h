@@ -73,6 +73,7 @@ typedef struct conf {
     char ingest_filters[1024];        /* ';' separated scope:KEY=VALUE or scope:KEY~REGEX */
     int ingest_assemble_ms;           /* quiet time after the root ended */
     int ingest_max_wait_ms;           /* a trace not assembled by then is dropped */
+    char ingest_trace_url[512];       /* link of a row's trace: {trace_id}, {span_id}; empty: none */
 } conf;
 
 /* Fill cf with defaults; data_dir from RAGRADE_DATA when set. */
