@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api_labels.h"
 #include "auth.h"
+#include "clock.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -17,6 +18,7 @@
 #include "prom.h"
 #include "report.h"
 #include "row.h"
+#include "sha256.h"
 #include "utf8.h"
 
 #include <errno.h>
@@ -73,7 +75,7 @@ typedef struct route_call {
     const char *name;             /* {name}: a path segment, not terminated; NULL if none */
     size_t name_len;
     int route;                    /* BR_*: the request counters' label */
-    int64_t t0;                   /* db_mono_us() when the request came */
+    int64_t t0;                   /* clock_mono_us() when the request came */
     int deferred;                 /* set by the handler: answer() will finish it */
 } route_call;
 
@@ -140,14 +142,14 @@ static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int b
             json_object_array_add(arr, json_object_new_int64(ids[i]));
         json_object_object_add(o, "ids", arr);
         json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
-        json_object_object_add(o, "status", json_object_new_string(status ? batch_status(status, n) : "queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? batch_status(status, n) : row_status_names[ROW_QUEUED]));
         if (status)
             json_object_object_add(o, "statuses", statuses(status, n));
         extra[0] = '\0';
     } else {
         snprintf(extra, sizeof extra, "/api/eval/%lld", (long long)ids[0]);
         json_object_object_add(o, "id", json_object_new_int64(ids[0]));
-        json_object_object_add(o, "status", json_object_new_string(status ? status[0] : "queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? status[0] : row_status_names[ROW_QUEUED]));
         json_object_object_add(o, "href", json_object_new_string(extra));
         snprintf(extra, sizeof extra, "Location: /api/eval/%lld\r\n", (long long)ids[0]);
     }
@@ -167,7 +169,7 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const qu
     int fd;
 
     send_stored(&p->r, rc, ids, p->n, p->batch, replayed, status, err);
-    account(p->a, &p->r, p->route, db_mono_us() - p->t0);
+    account(p->a, &p->r, p->route, clock_mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
     fd = http_finish(fcgi);
@@ -188,22 +190,6 @@ static size_t chars(const char *s)
     for (; *s; s++)
         n += ((unsigned char)*s & 0xC0) != 0x80;
     return n;
-}
-
-/* SHA-256 of the body in hex: a replay under the same key must send the
- * same body, byte for byte. */
-static void body_hash(const char *body, size_t len, char out[65])
-{
-    static const char hex[] = "0123456789abcdef";
-    unsigned char h[32];
-    size_t i;
-
-    auth_sha256(body, len, h);
-    for (i = 0; i < 32; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
-    out[64] = '\0';
 }
 
 /* POST /api/eval: validate and hand the rows to the committer. Sets
@@ -256,7 +242,7 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         goto out;
     }
     if (key)
-        body_hash(r->body, r->body_len, p->hash);
+        sha256_hex(r->body, r->body_len, p->hash);   /* a replay must send the same body */
     http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     p->a = a;
     p->rows = rows;
@@ -340,8 +326,7 @@ static void list(const api_ctx *a, db *rd, http_req *r, route_call *c)
     if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
         query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
         return;
-    if (*status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
-        strcmp(status, "failed")) {
+    if (*status && row_status_of(status) < 0) {
         http_send_error(r, 400, "invalid_query", "status must be queued, running, done or failed", "status");
         return;
     }
@@ -713,7 +698,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     unsigned allow;
     int listed;
 
-    c.t0 = db_mono_us();
+    c.t0 = clock_mono_us();
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
     rt = find_route(&r, &c, &allow);
@@ -730,7 +715,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
         if (rt->need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
-    account(a, &r, c.route, db_mono_us() - c.t0);
+    account(a, &r, c.route, clock_mono_us() - c.t0);
     http_req_clear(&r);
     return r.status;
 }

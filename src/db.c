@@ -3,6 +3,7 @@
  * prepared statements, and the write paths that the queue and the
  * scheduler run inside their transactions. */
 #include "db_int.h"
+#include "clock.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -107,39 +108,13 @@ static const char *const sql[Q__COUNT] = {
         " WHERE status = 'running' AND lease_owner = ?1",
 };
 
-int64_t db_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void db_iso(int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
-int64_t db_mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* SQLite's own busy handler sleeps in steps of up to 100 ms, which makes
  * the p99 of contended writers jump. We wait in steps of 50 us to 2 ms
  * instead, up to the configured timeout. */
 static int on_busy(void *arg, int count)
 {
     db *d = arg;
-    int64_t now = db_mono_us();
+    int64_t now = clock_mono_us();
     struct timespec ts;
     long step_us;
 
@@ -589,7 +564,7 @@ int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
     int rc, s, running = 0;
 
     *n = 0;
-    db_iso(now_ms, now, sizeof now);
+    clock_iso(now_ms, now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto out;
     if (in_txn)
@@ -754,7 +729,7 @@ int64_t db_next_due(db *d)
 
     if (!st)
         return 0;
-    sqlite3_bind_int64(st, 1, db_now_ms());
+    sqlite3_bind_int64(st, 1, clock_wall_ms());
     if (sqlite3_step(st) == SQLITE_ROW)
         due = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -768,7 +743,7 @@ int db_requeue_dead(db *d, const char *owner, const char *how, int *n)
     int rc;
 
     *n = 0;
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto out;
     if (!(st = db_stmt(d, Q_REQUEUE_OWNER_FAIL))) {

@@ -56,13 +56,6 @@ int db_exec(db *d, enum db_stmt which);
 int db_errno(int sqlite_rc);
 const char *db_errmsg(db *d);
 
-/* Time helpers: Unix epoch milliseconds, ISO 8601 UTC text with
- * milliseconds into buf (at least 32 bytes), and a monotonic clock in
- * microseconds for durations. */
-int64_t db_now_ms(void);
-void db_iso(int64_t ms, char *buf, size_t len);
-int64_t db_mono_us(void);
-
 /* ---- submit (queue.c runs these inside one BEGIN IMMEDIATE) ---- */
 
 /* Insert rows; ids[i] receives each id. key may be NULL; hash is the

@@ -171,7 +171,7 @@ int labels_put(db *d, const label *l, int *replaced, const char **field, char *e
     *replaced = 0;
     if ((rc = labels_check(l, field, err, errlen)) < 0)
         goto out;
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto dberr;
     in_txn = 1;

@@ -5,6 +5,7 @@
 
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "db_int.h"
 #include "labels.h"
 

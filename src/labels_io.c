@@ -265,7 +265,7 @@ int labels_import(db *d, FILE *in, size_t *n, char *err, size_t errlen)
     rc = -ENOMEM;
     if (!line)
         goto fail;
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0) {
         snprintf(msg, sizeof msg, "%s", db_errmsg(d));
         goto fail;

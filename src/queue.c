@@ -20,6 +20,7 @@
  * the interval commits at once, and EARLY_ROWS waiting rows cut the wait
  * short. */
 #include "queue.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "wal.h"
@@ -105,7 +106,7 @@ static int commit_group(queue *q, struct sub *list)
     struct sub *s;
     int rc, added = 0;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
             s->rc = rc;
@@ -155,7 +156,7 @@ static void wait_interval(queue *q)
     int64_t until = q->last_commit_us + q->cf->commit_interval_us, now;
     struct timespec ts;
 
-    while (!q->stopping && q->queued < EARLY_ROWS && (now = db_mono_us()) < until) {
+    while (!q->stopping && q->queued < EARLY_ROWS && (now = clock_mono_us()) < until) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)((until - now) / 1000000);
         ts.tv_nsec += (long)((until - now) % 1000000) * 1000;
@@ -186,7 +187,7 @@ static void *committer(void *arg)
         pthread_mutex_unlock(&q->mu);
         turn = db_turn_take(q->d) == 0;
         pthread_mutex_lock(&q->mu);
-        q->last_commit_us = db_mono_us();
+        q->last_commit_us = clock_mono_us();
         list = take_group(q);
         pthread_mutex_unlock(&q->mu);
 

@@ -10,6 +10,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *const row_status_names[ROW_N_STATUS + 1] = {
+    [ROW_QUEUED] = "queued", [ROW_RUNNING] = "running", [ROW_DONE] = "done",
+    [ROW_FAILED] = "failed", [ROW_N_STATUS] = NULL,
+};
+
+int row_status_of(const char *s)
+{
+    int i;
+
+    for (i = 0; i < ROW_N_STATUS; i++)
+        if (strcmp(row_status_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static void fail(row_error *e, const char *prefix, const char *field, const char *fmt, const char *arg)
 {
     snprintf(e->field, sizeof e->field, "%s%s", prefix, field);
@@ -138,11 +153,43 @@ static int known_field(const char *k)
     return 0;
 }
 
+/* The metrics list v: at least one, each known and named once. */
+static int take_metrics(row *r, json_object *v, const conf *cf, row_metric_known_fn known,
+                        const char *prefix, row_error *e)
+{
+    char name[ROW_ERR_FIELD];
+    size_t i, j;
+    int rc;
+
+    if ((rc = take_strings(v, ROW_MAX_METRICS, ROW_METRIC_NAME - 1, prefix, "metrics", &r->metrics,
+                           &r->n_metrics, e)) < 0)
+        goto out;
+    rc = -EINVAL;
+    if (r->n_metrics == 0) {
+        fail(e, prefix, "metrics", "%s must name at least one metric (or be left out for the defaults)", NULL);
+        goto out;
+    }
+    for (i = 0; i < r->n_metrics; i++) {
+        snprintf(name, sizeof name, "metrics[%zu]", i);
+        if (known && !known(cf, r->metrics[i])) {
+            fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
+            goto out;
+        }
+        for (j = 0; j < i; j++)
+            if (!strcmp(r->metrics[i], r->metrics[j])) {
+                fail(e, prefix, name, "%s: metric '%s' is named twice", r->metrics[i]);
+                goto out;
+            }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
 int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
                   const char *prefix, row_error *e)
 {
     json_object *v;
-    size_t i, j;
     int rc = -EINVAL;
 
     memset(r, 0, sizeof *r);
@@ -216,29 +263,9 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
         fail(e, prefix, "dataset", "%s must not be empty: leave it out (or null) for none", NULL);
         goto out;
     }
-    if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null)) {
-        if ((rc = take_strings(v, 64, 63, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
-            goto out;
-        rc = -EINVAL;
-        if (r->n_metrics == 0) {
-            fail(e, prefix, "metrics", "%s must name at least one metric (or be left out for the defaults)", NULL);
-            goto out;
-        }
-        for (i = 0; i < r->n_metrics; i++) {
-            char name[ROW_ERR_FIELD];
-
-            snprintf(name, sizeof name, "metrics[%zu]", i);
-            if (known && !known(cf, r->metrics[i])) {
-                fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
-                goto out;
-            }
-            for (j = 0; j < i; j++)
-                if (!strcmp(r->metrics[i], r->metrics[j])) {
-                    fail(e, prefix, name, "%s: metric '%s' is named twice", r->metrics[i]);
-                    goto out;
-                }
-        }
-    }
+    if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null) &&
+        (rc = take_metrics(r, v, cf, known, prefix, e)) < 0)
+        goto out;
     rc = 0;
 out:
     return rc;
