@@ -457,54 +457,103 @@ static json_object *queue_item(sqlite3_stmt *st)
     return o;
 }
 
-int labels_queue_json(db *d, const labels_filter *f, const char *mode, size_t n, uint64_t seed,
-                      const char *labeler, json_object **out)
+/* A random queue's draw: slot[j] is the queue position of the j-th
+ * candidate in id order, or -1. A partial Fisher-Yates shuffle: the first
+ * min(n, m) of a uniform permutation of the m candidates. */
+static int draw(size_t m, size_t n, uint64_t seed, long *slot)
 {
-    sqlite3_stmt *st = NULL;
-    json_object *all = json_object_new_array(), *items = NULL, *o = NULL, *t;
+    size_t *perm = malloc(m * sizeof *perm), i, k, t;
     stats_rng g;
-    size_t i, k, m;
-    int rc, s;
 
-    *out = NULL;
-    if ((rc = queue_stmt(d, f, mode, labeler, &st)) < 0)
+    if (!perm)
+        return -ENOMEM;
+    for (i = 0; i < m; i++) {
+        perm[i] = i;
+        slot[i] = -1;
+    }
+    stats_rng_seed(&g, seed);
+    for (i = 0; i < m && i < n; i++) {
+        k = i + stats_rng_below(&g, m - i);
+        t = perm[k];
+        perm[k] = perm[i];
+        perm[i] = t;
+        slot[perm[i]] = (long)i;
+    }
+    free(perm);
+    return 0;
+}
+
+/* The rows of the queue into items: disagreements, the first n in order;
+ * random, a first pass counts the candidates and a second builds only the
+ * rows drawn (memory in proportion to n, not to the dataset). *m: the
+ * number of candidates. */
+static int queue_items(sqlite3_stmt *st, int random, size_t n, uint64_t seed, json_object *items,
+                       size_t *m)
+{
+    json_object *tmp = NULL;
+    long *slot = NULL;
+    size_t j, i;
+    int rc = 0, s;
+
+    *m = 0;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (!random && *m < n)
+            json_object_array_add(items, queue_item(st));
+        (*m)++;
+    }
+    if (s != SQLITE_DONE || !random || !*m) {
+        rc = s == SQLITE_DONE ? 0 : db_errno(s);
         goto out;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW &&
-           (!strcmp(mode, "random") || json_object_array_length(all) < n))
-        json_object_array_add(all, queue_item(st));
+    }
+    if (!(slot = malloc(*m * sizeof *slot)) || (rc = draw(*m, n, seed, slot)) < 0) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    tmp = json_object_new_array();
+    sqlite3_reset(st);
+    for (j = 0; j < *m && (s = sqlite3_step(st)) == SQLITE_ROW; j++)
+        if (slot[j] >= 0)
+            json_object_array_put_idx(tmp, (size_t)slot[j], queue_item(st));
     if (s != SQLITE_DONE && s != SQLITE_ROW) {
         rc = db_errno(s);
         goto out;
     }
-    m = json_object_array_length(all);
-    if (!strcmp(mode, "random")) {
-        /* A partial Fisher-Yates shuffle: the first k of a uniform
-         * permutation of the candidates in id order. */
-        stats_rng_seed(&g, seed);
-        for (i = 0; i < m && i < n; i++) {
-            k = i + stats_rng_below(&g, m - i);
-            t = json_object_get(json_object_array_get_idx(all, k));
-            json_object_array_put_idx(all, k, json_object_get(json_object_array_get_idx(all, i)));
-            json_object_array_put_idx(all, i, t);
-        }
-    }
-    items = json_object_new_array();
-    for (i = 0; i < m && i < n; i++)
-        json_object_array_add(items, json_object_get(json_object_array_get_idx(all, i)));
+    /* Rows deleted between the passes leave holes: skip them. */
+    for (i = 0; i < json_object_array_length(tmp); i++)
+        if (json_object_array_get_idx(tmp, i))
+            json_object_array_add(items, json_object_get(json_object_array_get_idx(tmp, i)));
+out:
+    json_object_put(tmp);
+    free(slot);
+    return rc;
+}
+
+int labels_queue_json(db *d, const labels_filter *f, const char *mode, size_t n, uint64_t seed,
+                      const char *labeler, json_object **out)
+{
+    sqlite3_stmt *st = NULL;
+    json_object *items = json_object_new_array(), *o = NULL;
+    int rc, random = !strcmp(mode, "random");
+    size_t m;
+
+    *out = NULL;
+    if ((rc = queue_stmt(d, f, mode, labeler, &st)) < 0 ||
+        (rc = queue_items(st, random, n, seed, items, &m)) < 0)
+        goto out;
     o = json_object_new_object();
     json_object_object_add(o, "metric", json_object_new_string(f->metric));
     json_object_object_add(o, "mode", json_object_new_string(mode));
     json_object_object_add(o, "related", *related_metric(f->metric)
                            ? json_object_new_string(related_metric(f->metric)) : NULL);
     json_object_object_add(o, "candidates", json_object_new_int64((int64_t)m));
-    json_object_object_add(o, "sampled", json_object_new_boolean(!strcmp(mode, "random")));
+    json_object_object_add(o, "sampled", json_object_new_boolean(random));
     json_object_object_add(o, "items", items);
+    items = NULL;
     *out = o;
     o = NULL;
-    rc = 0;
 out:
     sqlite3_finalize(st);
-    json_object_put(all);
+    json_object_put(items);
     json_object_put(o);
     return rc;
 }

@@ -336,7 +336,8 @@ def test_queue(s, ids):
     sc, ro = scores(s, "token_f1"), scores(s, "rouge_score")
     gaps = [x["gap"] for x in d["items"]]
     want = sorted((abs(sc[e] - ro[e]) for e in ids), reverse=True)[:15]
-    tap.ok(d["related"] == "rouge_score" and all(close(g, w) for g, w in zip(gaps, want)) and len(gaps) == 15,
+    tap.ok(d["related"] == "rouge_score" and all(close(g, w) for g, w in zip(gaps, want)) and len(gaps) == 15
+           and d["candidates"] == N_ROWS,
            "disagreements first: the largest gaps to the related metric first", (gaps, want))
     r = s.get("/api/review?dataset=lab&metric=token_f1&mode=other", headers=R)
     tap.ok(r.status == 400 and err(r).get("field") == "mode", "unknown mode: 400", r)
