@@ -1,4 +1,4 @@
-/* labels.c - the labels table (sql/006): each metric's scale, the check
+/* labels.c - the labels table (sql/004): each metric's scale, the check
  * and the write of a label with its history, a row's labels, the judge-
  * human pairs and the review queue. Statements are prepared per call on
  * the caller's connection; writes take the writers' turn (db.h). */

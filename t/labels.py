@@ -446,11 +446,11 @@ def test_migration():
     with tempfile.TemporaryDirectory(prefix="ragrade-t-") as d:
         db = os.path.join(d, "ragrade.db")
         # The schema just before labels: every migration Makefile.am lists
-        # ahead of 006_labels.sql, applied as ragrade would.
+        # ahead of 004_labels.sql, applied as ragrade would.
         with open(os.path.join(SRCDIR, "Makefile.am")) as f:
             am = f.read().replace("\\\n", " ")
         steps = re.search(r"^SCHEMA_SQL\s*=(.*)$", am, re.M).group(1).split()
-        before = steps[:steps.index("sql/006_labels.sql")]
+        before = steps[:steps.index("sql/004_labels.sql")]
         c = sqlite3.connect(db)
         for step in before:
             with open(os.path.join(SRCDIR, step)) as f:
