@@ -1,0 +1,204 @@
+"""Stops, kills and a lost socket, as an operator meets them.
+
+- SIGTERM to ./quickstart under load: nginx quits gracefully first (it
+  finishes what it has in flight while the pool still serves), then the
+  pool stops. Every request whose row was committed got its 202; no row is
+  in the database whose client saw a closed connection or an error.
+- kill -9 of the master with requests in flight: the workers notice and
+  drain, so every committed row was answered 202.
+- The FastCGI socket file deleted: SIGHUP makes the master bind it again,
+  says so in its log and in /api/status, and requests flow again.
+- /api/health tells the truth: degraded with the reason (and 503 when no
+  row can be accepted) when the disk is full, and when the judge hangs while
+  rows wait."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import uuid
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import tap  # noqa: E402
+from harness import ROW, SRCDIR, BIN, FakeLLM, Server, free_port, wait_for  # noqa: E402
+import http.client  # noqa: E402
+
+
+class Clients:
+    """Threads that submit rows through nginx until told to stop, each
+    request with its own tag (the row's dataset), and keep every outcome:
+    tag -> ("202", id) or ("status", N) or ("error", repr)."""
+
+    def __init__(self, port, threads=6):
+        self.port, self.lock, self.stop_ev = port, threading.Lock(), threading.Event()
+        self.outcome = {}
+        self.threads = [threading.Thread(target=self.run) for _ in range(threads)]
+        for t in self.threads:
+            t.start()
+
+    def post(self, tag):
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request("POST", "/api/eval", body=json.dumps(dict(ROW, dataset=tag)),
+                         headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            body = r.read()
+            if r.status == 202:
+                return ("202", json.loads(body)["id"])
+            return ("status", r.status)
+        finally:
+            conn.close()
+
+    def run(self):
+        while not self.stop_ev.is_set():
+            tag = "t-" + uuid.uuid4().hex
+            try:
+                res = self.post(tag)
+            except (OSError, http.client.HTTPException) as e:
+                res = ("error", repr(e))
+            with self.lock:
+                self.outcome[tag] = res
+            if res[0] == "error" and isinstance(res[1], str) and "ConnectionRefused" in res[1]:
+                break             # nginx is gone: nothing more will reach it
+
+    def accepted(self):
+        with self.lock:
+            return sum(1 for v in self.outcome.values() if v[0] == "202")
+
+    def stop(self):
+        self.stop_ev.set()
+        for t in self.threads:
+            t.join()
+
+
+def judge_rows(db_rows, clients, what):
+    """Every row in the database belongs to a request answered 202 with its
+    id; every 202 is in the database."""
+    outcome = clients.outcome
+    by_tag = {r[1]: r[0] for r in db_rows}
+    unanswered = [(tag, outcome.get(tag)) for tag in by_tag if outcome.get(tag, ("none",))[0] != "202"]
+    tap.ok(not unanswered, f"{what}: every committed row's client got its 202 "
+           f"({len(by_tag)} rows, {len(unanswered)} committed but answered otherwise)", unanswered[:10])
+    lost = [(tag, v) for tag, v in outcome.items() if v[0] == "202" and by_tag.get(tag) != v[1]]
+    tap.ok(not lost, f"{what}: every 202 is a stored row with the id answered", lost[:10])
+    kinds = {}
+    for v in outcome.values():
+        k = v[0] if v[0] != "status" else str(v[1])
+        kinds[k] = kinds.get(k, 0) + 1
+    tap.diag(f"{what}: outcomes {sorted(kinds.items())}")
+
+
+def alive(pid):
+    try:
+        os.kill(pid, 0)
+        return True
+    except OSError:
+        return False
+
+
+def kill_env(data):
+    """SIGKILL what is left of a quickstart run (a failed test): the
+    processes whose environment holds RAGRADE_DATA=data, a unique path."""
+    mark = f"RAGRADE_DATA={data}".encode()
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as f:
+                if mark in f.read().split(b"\0"):
+                    os.kill(int(pid), signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def check_quickstart_stop(how):
+    """./quickstart serving, clients submitting through its nginx, then
+    SIGTERM to quickstart ("term"), or SIGINT to its process group as a
+    terminal's Ctrl-C sends it ("ctrl-c"). commit_interval_us holds each
+    group a little, so that submits are in flight when the signal lands."""
+    tmp = tempfile.TemporaryDirectory(prefix="ragrade-qs-")
+    data = os.path.join(tmp.name, "var")
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAGRADE_")}
+    env.update({"RAGRADE_DATA": data, "RAGRADE_PORT": str(port), "RAGRADE_POOL_WORKERS": "2",
+                "RAGRADE_POOL_THREADS": "4", "RAGRADE_DB_COMMIT_INTERVAL_US": "50000",
+                "RAGRADE_RATE": "100000", "RAGRADE_BURST": "100000",
+                "RAGRADE_POOL_GRACEFUL_TIMEOUT_MS": "10000"})
+    os.chmod(tmp.name, 0o755)
+    log = open(os.path.join(tmp.name, "quickstart.log"), "wb")
+    qs = subprocess.Popen([os.path.join(SRCDIR, "quickstart")], env=env, cwd=SRCDIR, stdout=log,
+                          stderr=subprocess.STDOUT, start_new_session=True)
+    clients = None
+    try:
+        def up():
+            if qs.poll() is not None:
+                return True
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", "/api/ping")
+                return c.getresponse().status == 200
+            except OSError:
+                return False
+        wait_for(up, 180, "quickstart to serve", step=0.2)
+        if qs.poll() is not None:
+            raise RuntimeError("quickstart exited: " + open(log.name, errors="replace").read()[-3000:])
+        clients = Clients(port)
+        wait_for(lambda: clients.accepted() >= 300, 60, "300 rows accepted through quickstart's nginx")
+        if how == "term":
+            qs.send_signal(signal.SIGTERM)
+        else:
+            os.killpg(qs.pid, signal.SIGINT)
+        qs.wait(60)
+        clients.stop()
+        tap.eq(qs.returncode, 0, f"quickstart {how}: under load it stops, exit 0")
+        text = open(log.name, errors="replace").read()
+        tap.ok("quickstart: stopped" in text, f"quickstart {how}: it says it stopped", text[-1500:])
+        tap.ok(not os.path.exists(os.path.join(data, "ragrade.sock")), f"quickstart {how}: the socket is removed")
+        import sqlite3
+        c = sqlite3.connect(os.path.join(data, "ragrade.db"))
+        rows = c.execute("SELECT id, dataset FROM evaluations").fetchall()
+        c.close()
+        judge_rows(rows, clients, f"quickstart {how} under load")
+    finally:
+        if clients:
+            clients.stop()
+        if qs.poll() is None:
+            os.killpg(qs.pid, signal.SIGKILL)
+            qs.wait()
+        kill_env(data)
+        log.close()
+        tmp.cleanup()
+
+
+def check_master_kill():
+    """kill -9 of the master while clients submit through nginx: the
+    workers drain, so every row they committed was answered."""
+    with Server(workers=2, threads=4, env={"RAGRADE_DB_COMMIT_INTERVAL_US": "50000"}) as s:
+        workers = s.worker_pids()
+        clients = Clients(s.port)
+        wait_for(lambda: clients.accepted() >= 200, 60, "200 rows accepted")
+        os.kill(s.pool.pid, signal.SIGKILL)
+        s.pool.wait()
+        wait_for(lambda: not any(alive(p) for p in workers), 30, "the workers to drain and exit")
+        log = s.log()
+        tap.ok("the master is gone" in log, "master kill: the workers say they noticed", log[-1500:])
+        n = len(clients.outcome)
+        wait_for(lambda: len(clients.outcome) >= n + 10, 30, "the clients to see the pool gone")
+        clients.stop()
+        rows = s.query("SELECT id, dataset FROM evaluations")
+        judge_rows(rows, clients, "master kill -9")
+        s.pool = None
+
+
+def main():
+    which = sys.argv[1:] or ["quickstart", "master"]
+    if "quickstart" in which:
+        check_quickstart_stop("term")
+        check_quickstart_stop("ctrl-c")
+    if "master" in which:
+        check_master_kill()
+
+
+tap.run(main)
