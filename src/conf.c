@@ -72,6 +72,7 @@ static const struct key keys[] = {
     B("judge", "jaro_winkler", similarity_jaro_winkler),
     B("judge", "idle_priority", idle_priority),
     I("judge", "slow_eval_ms", slow_eval_ms, 0, 86400000),
+    I("judge", "stall_ms", stall_ms, 100, 86400000),
 };
 
 int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, size_t len)
@@ -152,6 +153,7 @@ void conf_defaults(conf *cf)
     cf->cache = 1;
     cf->idle_priority = 1;
     cf->slow_eval_ms = 10000;
+    cf->stall_ms = 120000;
 }
 
 static int set_urls(conf *cf, const char *value, char *err, size_t errlen)

@@ -61,6 +61,7 @@ typedef struct conf {
     int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
     int idle_priority;                /* 1: evaluate at SCHED_IDLE (sched.c) */
     int slow_eval_ms;                 /* log a line for evaluations slower than this */
+    int stall_ms;                     /* /api/health: no row finished this long = stalled */
 } conf;
 
 /* Fill cf with defaults; data_dir from RAGRADE_DATA when set. */

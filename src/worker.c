@@ -47,7 +47,11 @@
  * deadline (a client that stalls mid-body) is not waited for: the worker
  * stops the committer (a submit it posts later is answered 503
  * shutting_down) but frees nothing that thread may still use, and exits.
- * The master SIGKILLs a worker that outlives the timeout. */
+ * The master SIGKILLs a worker that outlives the timeout.
+ *
+ * The master's death (kill -9) reaches the worker as SIGTERM
+ * (PR_SET_PDEATHSIG): it drains just the same, so every submit it has
+ * committed is answered, and says the master is gone. */
 #include "config.h"
 #include "worker.h"
 #include "api.h"
@@ -446,7 +450,7 @@ static void worker_free(struct worker *w, int running)
     free(w->threads);
 }
 
-void worker_main(conf *cf, int listen_fd, board *b, int idx)
+void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master)
 {
     board_slot *slot = board_slot_at(b, idx);
     struct worker w;
@@ -460,7 +464,7 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
      * next request faults it back in. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)           /* the master died before prctl */
+    if (getppid() != master)      /* the master died before prctl */
         _exit(1);
     board_store(&slot->pid, getpid());
     slot->started_ms = db_now_ms();
@@ -476,6 +480,8 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
     do
         sig = sigwaitinfo(&set, NULL);
     while (sig < 0 && errno == EINTR);
+    if (getppid() != master)
+        log_warn("the master is gone: draining, answering what was committed");
     log_info("worker stopping (%s)", strsignal(sig));
     stop_threads(&w, mono_ms() + cf->graceful_timeout_ms);
     running = join_threads(&w);
