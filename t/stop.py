@@ -192,13 +192,182 @@ def check_master_kill():
         s.pool = None
 
 
+def check_socket_deleted():
+    """The socket file deleted under a running pool: nginx gets ENOENT
+    (503 pool_unavailable) until SIGHUP makes the master bind it again."""
+    with Server(workers=2, threads=4) as s:
+        sock = os.path.join(s.data, "ragrade.sock")
+        old = sorted(s.worker_pids())
+        os.unlink(sock)
+        s.pool.send_signal(signal.SIGHUP)
+        try:
+            wait_for(lambda: os.path.exists(sock), 20, "the socket file again")
+        except TimeoutError:
+            pass
+        tap.ok(os.path.exists(sock), "deleted socket: the master binds it again")
+        try:
+            wait_for(lambda: s.get("/api/ping").status == 200, 20, "a ping through nginx")
+            ok = True
+        except TimeoutError:
+            ok = False
+        tap.ok(ok, "deleted socket: requests through nginx are served again")
+        r = s.post("/api/eval", ROW)
+        tap.eq(r.status, 202, "deleted socket: a submit is stored again")
+        log = s.log()
+        tap.ok("was deleted: binding it again" in log, "deleted socket: the log says so", log[-1500:])
+        st = s.get("/api/status").json()
+        tap.eq(st.get("socket_rebinds"), 1, "deleted socket: /api/status counts the rebind")
+        tap.ok(st.get("socket_rebound_at"), "deleted socket: and says when", st.get("socket_rebound_at"))
+        wait_for(lambda: not set(s.worker_pids()) & set(old), 30, "the old workers to go")
+        tap.ok(True, "deleted socket: the workers on the lost socket were replaced")
+        rc = s.stop_pool()
+        tap.eq(rc, 0, "deleted socket: the pool still stops cleanly")
+        tap.ok(not os.path.exists(sock), "deleted socket: and removes the socket it bound")
+
+
+def health(s):
+    r = s.get("/api/health")
+    return r.status, r.json()
+
+
+def codes(h):
+    return [p["code"] for p in h.get("problems", [])]
+
+
+def check_health_judge():
+    """A judge that hangs while rows wait: degraded, judge_stalled, still
+    HTTP 200 (rows are accepted); well again once rows finish. A judge
+    that cannot start: degraded, judge_failed."""
+    with FakeLLM() as f:
+        env = f.env(RAGRADE_JUDGE_STALL_MS="1500", RAGRADE_JUDGE_MAX_CONCURRENCY="4")
+        with Server(workers=1, threads=4, env=env) as s:
+            r = s.post("/api/eval", ROW)
+            s.wait_status([r.json()["id"]])
+            st, h = health(s)
+            tap.ok(st == 200 and h["status"] == "ok" and h.get("problems") == [], "health: ok with a working judge", h)
+            f.control(faults=[{"mode": "hang", "count": -1}])
+            # new texts: the judge's reply cache must not answer them
+            fresh = [dict(ROW, question=f"{ROW['question']} ({uuid.uuid4().hex})") for _ in range(3)]
+            ids = s.post("/api/eval", fresh).json()["ids"]
+            try:
+                wait_for(lambda: "judge_stalled" in codes(health(s)[1]), 30, "health to see the stall")
+            except TimeoutError:
+                pass
+            st, h = health(s)
+            tap.ok("judge_stalled" in codes(h), "health: a hung judge while rows wait is judge_stalled", h)
+            tap.eq((st, h["status"]), (200, "degraded"), "health: degraded, HTTP 200 (rows are still accepted)")
+            tap.ok(h["judge"].get("stalled_since"), "health: the judge says since when", h["judge"])
+            tap.eq(s.post("/api/eval", ROW).status, 202, "health: a stalled judge does not stop submits")
+            f.control(reset=True)
+            s.wait_status(ids, ("done",), 120)
+            wait_for(lambda: health(s)[1]["status"] == "ok", 30, "health to be ok again")
+            tap.ok(True, "health: ok again once rows finish")
+        env = f.env(RAGRADE_JUDGE_MODEL="no-such-model", RAGRADE_JUDGE_INIT_TIMEOUT_MS="2000")
+        with Server(workers=1, threads=4, env=env) as s:
+            s.post("/api/eval", ROW)
+            try:
+                wait_for(lambda: health(s)[1]["judge"]["state"] == "failed", 30, "the judge to fail")
+            except TimeoutError:
+                pass
+            st, h = health(s)
+            tap.ok("judge_failed" in codes(h) and h["status"] == "degraded" and st == 200,
+                   "health: a judge that cannot start is judge_failed, degraded", h)
+            tap.ok(h.get("error") and "judge" in h["error"], "health: error gives the reason", h.get("error"))
+
+
+def fill(path, chunk=16384):
+    import errno
+    with open(path, "wb", buffering=0) as f:
+        buf = b"\0" * chunk
+        while True:
+            try:
+                f.write(buf)
+            except OSError as e:
+                if e.errno != errno.ENOSPC:
+                    raise
+                if chunk > 512:
+                    chunk //= 4
+                    buf = b"\0" * chunk
+                    continue
+                return
+
+
+def check_health_disk_full():
+    """The data directory on a 2 MiB tmpfs (as t/diskfull.py), filled: once
+    a commit has failed, health is unavailable (503, disk_full), and it
+    sees the disk freed by itself (no submit needed)."""
+    if os.geteuid() != 0:
+        tap.ok(True, "# SKIP health under disk full: needs root to mount a tmpfs")
+        return
+    top = tempfile.mkdtemp(prefix="ragrade-full-")
+    os.chmod(top, 0o755)
+    mnt = os.path.join(top, "mnt")
+    os.makedirs(mnt)
+    p = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], capture_output=True, text=True)
+    if p.returncode != 0:
+        os.rmdir(mnt)
+        os.rmdir(top)
+        tap.ok(True, f"# SKIP health under disk full: mount -t tmpfs failed: {p.stderr.strip()}")
+        return
+    s = None
+    try:
+        s = Server(data=os.path.join(mnt, "data"), workers=2, threads=4)
+        s.pool_log = os.path.join(top, "pool.log")
+        s.start()
+        st, h = health(s)
+        tap.eq((st, h["status"]), (200, "ok"), "disk full: health is ok before")
+        filler = os.path.join(mnt, "filler")
+        fill(filler)
+        got = None
+        for _ in range(5000):
+            r = s.post("/api/eval", ROW)
+            if r.status == 503:
+                got = r
+                break
+        tap.ok(got is not None, "disk full: a submit answers 503")
+        st, h = health(s)
+        tap.eq((st, h["status"]), (503, "unavailable"), "disk full: health answers 503, unavailable")
+        tap.ok("disk_full" in codes(h), "disk full: the reason is disk_full", h)
+        st, h = health(s)
+        tap.eq(st, 503, "disk full: and stays so while the disk is full (its probe fails too)")
+        os.unlink(filler)
+        try:
+            wait_for(lambda: health(s)[0] == 200, 20, "health to see the disk freed", step=0.2)
+        except TimeoutError:
+            pass
+        st, h = health(s)
+        tap.eq((st, h["status"]), (200, "ok"), "disk full: freed, health is ok again without a submit")
+        tap.eq(s.post("/api/eval", ROW).status, 202, "disk full: and submits are stored again")
+    finally:
+        if s is not None:
+            s.stop()
+        subprocess.run(["umount", "-l", mnt], capture_output=True)
+        try:
+            os.rmdir(mnt)
+        except OSError:
+            pass
+        if s is not None:
+            s.tmp.cleanup()
+        try:
+            os.unlink(os.path.join(top, "pool.log"))
+        except OSError:
+            pass
+        os.rmdir(top)
+
+
 def main():
-    which = sys.argv[1:] or ["quickstart", "master"]
+    which = sys.argv[1:] or ["quickstart", "master", "socket", "judge", "diskfull"]
     if "quickstart" in which:
         check_quickstart_stop("term")
         check_quickstart_stop("ctrl-c")
     if "master" in which:
         check_master_kill()
+    if "socket" in which:
+        check_socket_deleted()
+    if "judge" in which:
+        check_health_judge()
+    if "diskfull" in which:
+        check_health_disk_full()
 
 
 tap.run(main)
