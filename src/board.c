@@ -23,6 +23,8 @@ struct board {
     uint64_t finished;            /* board_note_progress (master only): rows finished */
     int64_t stalled_ms;           /* 0, or since when finished has not moved */
     uint64_t socket_rebinds;      /* board_note_socket (master only) */
+    uint64_t sock_dev, sock_ino;  /* board_set_socket_id (master only) */
+    int closing;                  /* board_set_closing */
     int64_t socket_ms;
     unsigned fold_seq;            /* odd while the master folds a slot */
     board_counters dead;          /* counters of workers that exited */
@@ -109,6 +111,20 @@ void board_note_progress(board *b, int64_t now_ms)
 }
 
 int64_t board_stalled_since(const board *b) { return board_load(&b->stalled_ms); }
+
+void board_set_socket_id(board *b, uint64_t dev, uint64_t ino)
+{
+    board_store(&b->sock_dev, dev);
+    board_store(&b->sock_ino, ino);
+}
+
+int board_is_socket(const board *b, uint64_t dev, uint64_t ino)
+{
+    return board_load(&b->sock_ino) && board_load(&b->sock_dev) == dev && board_load(&b->sock_ino) == ino;
+}
+
+void board_set_closing(board *b) { __atomic_store_n(&b->closing, 1, __ATOMIC_SEQ_CST); }
+int board_closing(const board *b) { return __atomic_load_n(&b->closing, __ATOMIC_SEQ_CST); }
 
 void board_note_socket(board *b, int64_t now_ms)
 {

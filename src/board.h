@@ -96,6 +96,16 @@ int board_write_state(const board *b, int64_t *since_ms);
 void board_note_progress(board *b, int64_t now_ms);
 int64_t board_stalled_since(const board *b);
 
+/* The FastCGI socket file: which file it is (stat's st_dev and st_ino,
+ * set by the master when it binds), so that no one removes another's; and
+ * "closing", set before a stop once the file is removed, when a draining
+ * worker must first serve the connections already waiting in the backlog
+ * (no new ones can come). */
+void board_set_socket_id(board *b, uint64_t dev, uint64_t ino);
+int board_is_socket(const board *b, uint64_t dev, uint64_t ino);
+void board_set_closing(board *b);
+int board_closing(const board *b);
+
 /* The FastCGI socket file was found deleted and bound again (master). */
 void board_note_socket(board *b, int64_t now_ms);
 uint64_t board_socket_rebinds(const board *b, int64_t *last_ms);

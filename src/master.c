@@ -24,10 +24,13 @@
  * old as on a reload. Each second it also notes whether the judge makes
  * progress (board_note_progress), for /api/health.
  *
- * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
- * workers, which drain (worker.c). After pool.graceful_timeout_ms (and a
- * second) the master SIGKILLs what remains, requeues their rows, removes
- * the socket and exits. SIGQUIT kills at once.
+ * Graceful stop (SIGTERM, SIGINT). The master removes the socket file
+ * (nginx's new connections fail at once, 503 pool_unavailable, nothing
+ * stored), marks the board closing and forwards SIGTERM to the workers,
+ * which serve the connections nginx had already made (the backlog) and
+ * drain (worker.c). After pool.graceful_timeout_ms (and a second) the
+ * master SIGKILLs what remains, requeues their rows and exits. SIGQUIT
+ * kills at once.
  *
  * Reload (SIGHUP). The master reads the configuration again, forks a new
  * generation of workers, then stops the old one gracefully. The listening
@@ -283,8 +286,20 @@ static int check_socket(struct master *m)
         return 0;
     }
     close(old);                   /* the old workers keep their own copies */
+    board_set_socket_id(m->b, m->sock_dev, m->sock_ino);
     board_note_socket(m->b, db_now_ms());
     return 1;
+}
+
+/* Remove our socket file (not another's that took a path deleted under
+ * us): no new connection can come, and those already made stay in the
+ * backlog for the draining workers. */
+static void remove_socket(struct master *m)
+{
+    struct stat st;
+
+    if (m->own_socket && stat(m->cf->socket, &st) == 0 && st.st_dev == m->sock_dev && st.st_ino == m->sock_ino)
+        unlink(m->cf->socket);
 }
 
 /* Parse the tokens once in the master, so that a bad hash or tokens file
@@ -378,6 +393,7 @@ static int master_start(struct master *m)
         log_error("cannot map the scoreboard");
         goto out;
     }
+    board_set_socket_id(m->b, m->sock_dev, m->sock_ino);
     rc = 0;
 out:
     return rc;
@@ -400,8 +416,14 @@ static void master_loop(struct master *m, const sigset_t *set)
         if (sig == SIGCHLD || sig < 0)
             reap(m);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-            if (!m->stopping)
+            if (!m->stopping) {
                 log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
+                /* First no new connections, then the workers serve the
+                 * ones nginx already made (the backlog) and drain. */
+                remove_socket(m);
+                if (m->own_socket)
+                    board_set_closing(m->b);
+            }
             m->stopping = 1;
             kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
             signal_generation(m, m->gen + 1, SIGTERM);
@@ -457,14 +479,9 @@ int master_run(const char *config_path, conf *cf)
     code = 0;
     log_info("stopped");
 out:
-    if (m.own_socket) {
-        struct stat st;
-
+    remove_socket(&m);
+    if (m.own_socket)
         close(m.listen_fd);
-        /* only our own file: another may have taken a path deleted under us */
-        if (stat(m.cf->socket, &st) == 0 && st.st_dev == m.sock_dev && st.st_ino == m.sock_ino)
-            unlink(m.cf->socket);
-    }
     board_free(m.b);
     free(m.generation);
     free(m.respawn_at);

@@ -4,8 +4,10 @@
   finishes what it has in flight while the pool still serves), then the
   pool stops. Every request whose row was committed got its 202; no row is
   in the database whose client saw a closed connection or an error.
+- SIGTERM to the master alone (nginx stays): the socket file goes first,
+  the workers serve the connections nginx already made, and none is cut.
 - kill -9 of the master with requests in flight: the workers notice and
-  drain, so every committed row was answered 202.
+  drain, so every committed row was answered 202 and none is cut.
 - The FastCGI socket file deleted: SIGHUP makes the master bind it again,
   says so in its log and in /api/status, and requests flow again.
 - /api/health tells the truth: degraded with the reason (and 503 when no
@@ -176,6 +178,7 @@ def check_master_kill():
     """kill -9 of the master while clients submit through nginx: the
     workers drain, so every row they committed was answered."""
     with Server(workers=2, threads=4, env={"RAGRADE_DB_COMMIT_INTERVAL_US": "50000"}) as s:
+        before = len(cut_upstream(s))
         workers = s.worker_pids()
         clients = Clients(s.port)
         wait_for(lambda: clients.accepted() >= 200, 60, "200 rows accepted")
@@ -187,9 +190,42 @@ def check_master_kill():
         n = len(clients.outcome)
         wait_for(lambda: len(clients.outcome) >= n + 10, 30, "the clients to see the pool gone")
         clients.stop()
+        cut = cut_upstream(s)[before:]
+        tap.ok(not cut, f"master kill: no request nginx handed to the pool was cut ({len(cut)})", "\n".join(cut[:5]))
         rows = s.query("SELECT id, dataset FROM evaluations")
         judge_rows(rows, clients, "master kill -9")
         s.pool = None
+
+
+def cut_upstream(s):
+    """nginx's error log lines for requests the pool cut (reset, closed
+    before answering), as opposed to connects refused (ENOENT, ECONNREFUSED:
+    nothing was sent, nginx answers 503 and nothing is stored)."""
+    try:
+        with open(os.path.join(s.data, "nginx-error.log"), errors="replace") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return []
+    return [ln for ln in lines if "upstream" in ln and "connect() to unix:" not in ln]
+
+
+def check_master_stop():
+    """SIGTERM to the master alone, nginx staying up (ragrade and nginx as
+    two services): the master removes the socket first, the workers serve
+    the connections nginx had already made, so no request nginx handed to
+    the pool is cut, and every committed row got its 202."""
+    with Server(workers=2, threads=4, env={"RAGRADE_DB_COMMIT_INTERVAL_US": "50000"}) as s:
+        before = len(cut_upstream(s))
+        clients = Clients(s.port)
+        wait_for(lambda: clients.accepted() >= 200, 60, "200 rows accepted")
+        rc = s.stop_pool(signal.SIGTERM)
+        n = len(clients.outcome)
+        wait_for(lambda: len(clients.outcome) >= n + 10, 30, "the clients to see the pool gone")
+        clients.stop()
+        tap.eq(rc, 0, "master stop: exit 0")
+        cut = cut_upstream(s)[before:]
+        tap.ok(not cut, f"master stop: no request nginx handed to the pool was cut ({len(cut)})", "\n".join(cut[:5]))
+        judge_rows(s.query("SELECT id, dataset FROM evaluations"), clients, "master stop")
 
 
 def check_socket_deleted():
@@ -361,6 +397,7 @@ def main():
         check_quickstart_stop("term")
         check_quickstart_stop("ctrl-c")
     if "master" in which:
+        check_master_stop()
         check_master_kill()
     if "socket" in which:
         check_socket_deleted()
