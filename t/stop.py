@@ -194,7 +194,14 @@ def check_master_kill():
         tap.ok(not cut, f"master kill: no request nginx handed to the pool was cut ({len(cut)})", "\n".join(cut[:5]))
         rows = s.query("SELECT id, dataset FROM evaluations")
         judge_rows(rows, clients, "master kill -9")
+        clean_log(s, "master kill -9")
         s.pool = None
+
+
+def clean_log(s, what):
+    log = s.log()
+    tap.ok("AddressSanitizer" not in log and "runtime error" not in log,
+           f"{what}: no sanitizer report in the pool's log", log[log.find("==ERROR"):][:2000])
 
 
 def cut_upstream(s):
@@ -226,6 +233,7 @@ def check_master_stop():
         cut = cut_upstream(s)[before:]
         tap.ok(not cut, f"master stop: no request nginx handed to the pool was cut ({len(cut)})", "\n".join(cut[:5]))
         judge_rows(s.query("SELECT id, dataset FROM evaluations"), clients, "master stop")
+        clean_log(s, "master stop")
 
 
 def check_socket_deleted():
@@ -259,6 +267,7 @@ def check_socket_deleted():
         rc = s.stop_pool()
         tap.eq(rc, 0, "deleted socket: the pool still stops cleanly")
         tap.ok(not os.path.exists(sock), "deleted socket: and removes the socket it bound")
+        clean_log(s, "deleted socket")
 
 
 def health(s):
@@ -309,6 +318,7 @@ def check_health_judge():
             tap.ok("judge_failed" in codes(h) and h["status"] == "degraded" and st == 200,
                    "health: a judge that cannot start is judge_failed, degraded", h)
             tap.ok(h.get("error") and "judge" in h["error"], "health: error gives the reason", h.get("error"))
+            clean_log(s, "health")
 
 
 def fill(path, chunk=16384):
@@ -374,6 +384,7 @@ def check_health_disk_full():
         st, h = health(s)
         tap.eq((st, h["status"]), (200, "ok"), "disk full: freed, health is ok again without a submit")
         tap.eq(s.post("/api/eval", ROW).status, 202, "disk full: and submits are stored again")
+        clean_log(s, "disk full")
     finally:
         if s is not None:
             s.stop()
