@@ -55,13 +55,13 @@ typedef struct conf {
     int init_timeout_ms;
     int request_timeout_ms;           /* one HTTP call to the judge */
     int row_deadline_ms;              /* all calls for one row */
+    int stall_ms;                     /* /api/health: no row finished this long = stalled */
     int max_retries;                  /* per judge call */
     int max_repairs;                  /* re-asks after a reply that does not fit */
     int cache;                        /* 1: cache judge replies in SQLite */
     int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
     int idle_priority;                /* 1: evaluate at SCHED_IDLE (sched.c) */
     int slow_eval_ms;                 /* log a line for evaluations slower than this */
-    int stall_ms;                     /* /api/health: no row finished this long = stalled */
 } conf;
 
 /* Fill cf with defaults; data_dir from RAGRADE_DATA when set. */
