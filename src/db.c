@@ -435,6 +435,8 @@ int db_wal_mark(db *d)
     return rc;
 }
 
+int db_write_probe(db *d) { return db_wal_mark(d); }
+
 void db_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     bind_text(st, i, s);

@@ -52,6 +52,10 @@ void db_turn_give(db *d);
 /* Run a cached statement that returns no rows. 0 or -EIO/-EBUSY/-ENOSPC. */
 int db_exec(db *d, enum db_stmt which);
 
+/* Can the database be written? A one-page write transaction (the WAL
+ * mark) under the writers' turn: 0, or -ENOSPC, -EROFS, -EIO, -EBUSY. */
+int db_write_probe(db *d);
+
 /* Map an SQLite result code to a negative errno: -EBUSY, -ENOSPC, -EIO. */
 int db_errno(int sqlite_rc);
 const char *db_errmsg(db *d);
