@@ -196,7 +196,7 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
 static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
-                                           schema_003_idem_hash };
+                                           schema_003_idem_hash, schema_008_aggregates };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -278,7 +278,9 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     /* Read pages through a shared mapping, not pread copies: every write by
      * another process invalidates this connection's page cache, and the
      * submit path would otherwise spend its time copying pages back in. */
-    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864", err, errlen) < 0)
+    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864;"
+                          /* INSERT OR REPLACE fires delete triggers (the aggregates' ones) */
+                          " PRAGMA recursive_triggers = ON", err, errlen) < 0)
         goto fail;
     if (!(flags & DB_READONLY)) {
         if (exec_script(d->h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
