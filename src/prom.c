@@ -232,13 +232,16 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
 }
 
 /* The SQL of the database series, beside their decoding in from_db. */
-static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
+/* Counts, tokens and scores read migration 008's aggregates (a few rows
+ * per dataset), not the rows; scores exist only for done rows. */
+static const char sql_counts[] =
+    "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets";
 static const char sql_oldest[] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'";
 static const char sql_tokens[] =
-    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
+    "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets";
 static const char sql_scores[] =
-    "SELECT metric, count(score), count(*) - count(score)"
-    " FROM evaluation_scores GROUP BY metric ORDER BY metric";
+    "SELECT metric, total(scored), total(n) - total(scored)"
+    " FROM aggregate_scores GROUP BY metric HAVING total(n) > 0 ORDER BY metric";
 
 /* The database series; 0 or a negative code (then nothing was written). */
 static int from_db(struct buf *out, db *rd)
@@ -253,12 +256,11 @@ static int from_db(struct buf *out, db *rd)
 
     if (!(st = db_cached(rd, sql_counts)))
         goto out;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+    if ((s = sqlite3_step(st)) == SQLITE_ROW)
         for (i = 0; i < 4; i++)
-            if (!strcmp((const char *)sqlite3_column_text(st, 0), statuses[i]))
-                counts[i] = sqlite3_column_int64(st, 1);
+            counts[i] = sqlite3_column_int64(st, i);
     sqlite3_reset(st);
-    if (s != SQLITE_DONE)
+    if (s != SQLITE_ROW)
         goto out;
     family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
     for (i = 0; i < 4; i++)
