@@ -231,11 +231,31 @@ END;
 
 -- Scores of done rows. INSERT OR REPLACE of an existing score fires the
 -- delete trigger first (ragrade's connections set recursive_triggers).
+-- The hot path (every score the scheduler writes): aggregate_score_add's
+-- upsert inlined, reading the row's dataset and status in one lookup.
 CREATE TRIGGER aggregate_score_insert AFTER INSERT ON evaluation_scores
-WHEN (SELECT status FROM evaluations WHERE id = new.evaluation_id) = 'done'
 BEGIN
-    INSERT INTO aggregate_score_delta
-    SELECT dataset, new.metric, 1, new.score FROM evaluations WHERE id = new.evaluation_id;
+    INSERT INTO aggregate_scores(dataset_key, metric, dataset, n, scored, sum, sum2, min, min_n, max, max_n,
+                                 h0, h1, h2, h3, h4, h5, h6, h7, h8, h9)
+    SELECT coalesce(e.dataset, x''), new.metric, e.dataset, 1, new.score IS NOT NULL,
+           coalesce(new.score, 0), coalesce(new.score * new.score, 0),
+           new.score, new.score IS NOT NULL, new.score, new.score IS NOT NULL,
+           b = 0, b = 1, b = 2, b = 3, b = 4, b = 5, b = 6, b = 7, b = 8, b = 9
+    FROM evaluations e, (SELECT coalesce(min(max(CAST(10 * CASE WHEN new.metric = 'correctness'
+                                                               THEN (new.score - 1) / 4
+                                                               ELSE new.score END AS INTEGER), 0), 9), -1) AS b)
+    WHERE e.id = new.evaluation_id AND e.status = 'done'
+    ON CONFLICT (dataset_key, metric) DO UPDATE SET
+        n = n + 1, scored = scored + excluded.scored, sum = sum + excluded.sum, sum2 = sum2 + excluded.sum2,
+        min_n = CASE WHEN excluded.min IS NULL THEN min_n WHEN min IS NULL OR excluded.min < min THEN 1
+                     WHEN excluded.min = min THEN min_n + 1 ELSE min_n END,
+        min = CASE WHEN min IS NULL OR excluded.min < min THEN coalesce(excluded.min, min) ELSE min END,
+        max_n = CASE WHEN excluded.max IS NULL THEN max_n WHEN max IS NULL OR excluded.max > max THEN 1
+                     WHEN excluded.max = max THEN max_n + 1 ELSE max_n END,
+        max = CASE WHEN max IS NULL OR excluded.max > max THEN coalesce(excluded.max, max) ELSE max END,
+        h0 = h0 + excluded.h0, h1 = h1 + excluded.h1, h2 = h2 + excluded.h2, h3 = h3 + excluded.h3,
+        h4 = h4 + excluded.h4, h5 = h5 + excluded.h5, h6 = h6 + excluded.h6, h7 = h7 + excluded.h7,
+        h8 = h8 + excluded.h8, h9 = h9 + excluded.h9;
 END;
 
 CREATE TRIGGER aggregate_score_delete AFTER DELETE ON evaluation_scores
