@@ -197,6 +197,38 @@ def check_outputs(s, stage):
         c.close()
 
 
+def smaps_private(pid):
+    kb = 0
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            if line.startswith(("Private_Clean:", "Private_Dirty:")):
+                kb += int(line.split()[1])
+    return kb * 1024
+
+
+def check_memory(s):
+    """/api/status reports each worker's private memory (what it costs),
+    apart from its RSS, and the mapping size configured."""
+    st = s.get("/api/status").json()
+    tap.eq(st.get("mmap_size"), 64 << 20, "status: mmap_size is db.mmap_size (64M)")
+    procs = st.get("processes", [])
+    good = []
+    for p in procs:
+        mine = smaps_private(p["pid"])
+        good.append(isinstance(p.get("private_memory"), int) and 0 < p["private_memory"] <= p["rss"]
+                    and 0.5 * mine <= p["private_memory"] <= 2 * mine)
+    tap.ok(procs and all(good) and st.get("private_memory") == sum(p["private_memory"] for p in procs),
+           "status: each worker's private memory agrees with its smaps_rollup, and the pool's is their sum",
+           json_dumps(procs))
+    m = s.get("/api/metrics").body.decode()
+    tap.ok(all(re.search(rf'^ragrade_worker_private_memory_bytes{{pid="{p["pid"]}"}} \d+$', m, re.M)
+               for p in procs), "metrics: ragrade_worker_private_memory_bytes per worker")
+
+
+def json_dumps(o):
+    return json.dumps(o, indent=1)
+
+
 def admin(data, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGRADE_")}
     env["RAGRADE_DATA"] = data
@@ -221,7 +253,7 @@ def submit(s, n, dataset, metrics=None):
 
 def server_part():
     h = "sha256:" + hashlib.sha256(ADMIN.encode()).hexdigest()
-    with Server(workers=2, threads=4, env={"RAGRADE_AUTH_ADMIN_TOKENS": h}) as s:
+    with Server(workers=2, threads=4, env={"RAGRADE_AUTH_ADMIN_TOKENS": h, "RAGRADE_DB_MMAP_SIZE": "64M"}) as s:
         ids = submit(s, 40, "alpha") + submit(s, 25, "beta", ["token_f1", "exact_match"]) + submit(s, 15, None)
         s.wait_status(ids, ("done",), 120)
         check_aggregates(s, "after judging")
@@ -238,6 +270,8 @@ def server_part():
         s.wait_status(left, ("done",), 120)
         check_aggregates(s, "after retry and delete")
         check_outputs(s, "after retry and delete")
+
+        check_memory(s)
 
         rc, out = admin(s.data, "requeue", "--dataset", "beta")
         tap.ok(rc == 0, "admin requeue --dataset beta", out)
