@@ -37,7 +37,9 @@ def timed_run(s, rows, body, batch=500):
 
 def wal_flood(seconds, clients):
     import threading
-    with open(os.path.join(here, "..", "..", "shared", "bench", "peers", "payload.json")) as f:
+    payload = os.environ.get("RAGRADE_BENCH_PAYLOAD") or os.path.join(here, "..", "..", "shared", "bench", "peers",
+                                                                      "payload.json")
+    with open(payload) as f:
         body = json.dumps([json.load(f)] * 1000)
     with Server(workers=os.cpu_count() or 2, threads=16, env={"RAGRADE_LIMITS_MAX_BODY": "4194304"}) as s:
         wal = os.path.join(s.data, "ragrade.db-wal")

@@ -276,7 +276,7 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     /* Only the pool's checkpointer checkpoints (db_checkpointer). */
     sqlite3_wal_autocheckpoint(d->h, 0);
     /* The mapping's size is db_configure's (db.mmap_size). */
-    if (exec_script(d->h, "PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864;"
+    if (exec_script(d->h, "PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 16777216;"
                           /* INSERT OR REPLACE fires delete triggers (the aggregates' ones) */
                           " PRAGMA recursive_triggers = ON", err, errlen) < 0)
         goto fail;
