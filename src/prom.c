@@ -291,7 +291,11 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
  * per dataset), not the rows; scores exist only for done rows. */
 static const char sql_counts[] =
     "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets";
-static const char sql_oldest[] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'";
+/* The first queued row by id (ids follow acceptance; created_at of rows
+ * from two workers may differ by the milliseconds of a group commit):
+ * one index probe, where min(created_at) read every queued row. */
+static const char sql_oldest[] =
+    "SELECT (SELECT created_at FROM evaluations WHERE status = 'queued' ORDER BY id LIMIT 1)";
 static const char sql_tokens[] =
     "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets";
 static const char sql_scores[] =
