@@ -20,9 +20,10 @@ static const char sql_get_scores[] =
 /* Counts, tokens, datasets and per-metric figures read the aggregates
  * that migration 008's triggers keep (a few rows per dataset), never the
  * rows: their cost does not grow with the table. */
-static const char sql_counts[] =
-    "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets"
-    " WHERE ?1 IS NULL OR dataset_key = ?1";
+#define COUNT_COLS "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets"
+static const char sql_counts[] = COUNT_COLS;
+static const char sql_counts_dataset[] = COUNT_COLS " WHERE dataset_key = ?1";
+#undef COUNT_COLS
 #define LIST_COLS \
     "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
     " e.attempts, e.last_error, e.finished_at," \
@@ -38,15 +39,19 @@ static const char sql_list_both[] =
 #undef LIST_COLS
 /* Per metric: n, scored, mean, min, max, then the ten histogram bins
  * (h0..h9: [0, 1] in tenths, correctness's 1 to 5 mapped onto it). */
-static const char sql_metrics[] =
-    "SELECT metric, total(n), total(scored), total(sum) / total(scored), min(min), max(max),"
-    " total(h0), total(h1), total(h2), total(h3), total(h4), total(h5), total(h6), total(h7),"
-    " total(h8), total(h9)"
-    " FROM aggregate_scores WHERE ?1 IS NULL OR dataset_key = ?1"
-    " GROUP BY metric HAVING total(n) > 0 ORDER BY metric";
-static const char sql_tokens[] =
-    "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets"
-    " WHERE ?1 IS NULL OR dataset_key = ?1";
+#define METRIC_COLS \
+    "SELECT metric, total(n), total(scored), total(sum) / total(scored), min(min), max(max)," \
+    " total(h0), total(h1), total(h2), total(h3), total(h4), total(h5), total(h6), total(h7)," \
+    " total(h8), total(h9) FROM aggregate_scores "
+#define METRIC_END " GROUP BY metric HAVING total(n) > 0 ORDER BY metric"
+static const char sql_metrics[] = METRIC_COLS METRIC_END;
+static const char sql_metrics_dataset[] = METRIC_COLS "WHERE dataset_key = ?1" METRIC_END;
+#undef METRIC_COLS
+#undef METRIC_END
+#define TOKEN_COLS "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets"
+static const char sql_tokens[] = TOKEN_COLS;
+static const char sql_tokens_dataset[] = TOKEN_COLS " WHERE dataset_key = ?1";
+#undef TOKEN_COLS
 static const char sql_oldest[] =
     "SELECT min(created_at) FROM evaluations WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)";
 static const char sql_datasets[] =
@@ -223,7 +228,7 @@ out:
 int report_counts(db *d, const char *dataset, json_object **out)
 {
     static const char *const statuses[] = { "queued", "running", "done", "failed" };
-    sqlite3_stmt *st = db_cached(d, sql_counts);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_counts_dataset : sql_counts);
     json_object *o = json_object_new_object();
     int rc = -EIO, s, i;
 
@@ -250,7 +255,7 @@ out:
 /* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
-    sqlite3_stmt *st = db_cached(d, sql_metrics);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics);
     json_object *m, *hist;
     int rc = -EIO, s, i;
 
@@ -294,7 +299,7 @@ int report_summary(db *d, const char *dataset, json_object **out)
     if ((rc = metrics_json(d, dataset, metrics)) < 0)
         goto out;
     rc = -EIO;
-    if (!(st = db_cached(d, sql_tokens)))
+    if (!(st = db_cached(d, dataset ? sql_tokens_dataset : sql_tokens)))
         goto out;
     bind_opt(st, 1, dataset);
     tokens = json_object_new_object();
