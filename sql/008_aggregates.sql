@@ -198,13 +198,17 @@ END;
 -- aggregates; it enters done: its scores (if already written) enter.
 CREATE TRIGGER aggregate_scores_leave AFTER UPDATE OF status, dataset ON evaluations
 WHEN old.status = 'done' AND (new.status <> 'done' OR old.dataset IS NOT new.dataset)
+  AND EXISTS (SELECT 1 FROM evaluation_scores WHERE evaluation_id = old.id)
 BEGIN
     INSERT INTO aggregate_score_delta
     SELECT old.dataset, metric, -1, score FROM evaluation_scores WHERE evaluation_id = old.id;
 END;
 
+-- (The scheduler marks a row done before it writes the scores: the
+-- EXISTS keeps that hot path to one probe, without the INSERT.)
 CREATE TRIGGER aggregate_scores_enter AFTER UPDATE OF status, dataset ON evaluations
 WHEN new.status = 'done' AND (old.status <> 'done' OR old.dataset IS NOT new.dataset)
+  AND EXISTS (SELECT 1 FROM evaluation_scores WHERE evaluation_id = new.id)
 BEGIN
     INSERT INTO aggregate_score_delta
     SELECT new.dataset, metric, 1, score FROM evaluation_scores WHERE evaluation_id = new.id;
