@@ -171,7 +171,8 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
 static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
-                                           schema_003_idem_hash, schema_004_labels };
+                                           schema_003_idem_hash, schema_004_labels,
+                                           schema_005_aggregates };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -250,10 +251,10 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     sqlite3_busy_handler(d->h, on_busy, d);
     /* Only the pool's checkpointer checkpoints (db_checkpointer). */
     sqlite3_wal_autocheckpoint(d->h, 0);
-    /* Read pages through a shared mapping, not pread copies: every write by
-     * another process invalidates this connection's page cache, and the
-     * submit path would otherwise spend its time copying pages back in. */
-    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864", err, errlen) < 0)
+    /* The mapping's size is db_configure's (db.mmap_size). */
+    if (exec_script(d->h, "PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 16777216;"
+                          /* INSERT OR REPLACE fires delete triggers (the aggregates' ones) */
+                          " PRAGMA recursive_triggers = ON", err, errlen) < 0)
         goto fail;
     if (!(flags & DB_READONLY)) {
         if (exec_script(d->h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
@@ -284,6 +285,13 @@ void db_close(db *d)
     if (d->ckpt_fd >= 0)
         close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
+}
+
+int db_configure(size_t mmap_size)
+{
+    sqlite3_int64 n = (sqlite3_int64)mmap_size;
+
+    return sqlite3_config(SQLITE_CONFIG_MMAP_SIZE, n, n) == SQLITE_OK ? 0 : -EINVAL;
 }
 
 int db_schema_version(db *d)

@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 4           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 5           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 
@@ -27,6 +27,14 @@ enum db_stmt {
     Q_REQUEUE_OWNER_FAIL,
     Q__COUNT
 };
+
+/* Process-wide, before the first db_open: every connection reads the
+ * database through a shared mapping of up to mmap_size bytes (db.mmap_size;
+ * 0: pread copies only). The mapping spares the submit path copying pages
+ * back in after another process wrote; its pages are the kernel's page
+ * cache, shared, but RSS counts them once per connection that touched
+ * them. 0, or -EINVAL when SQLite is already initialised. */
+int db_configure(size_t mmap_size);
 
 /* Open (creating if need be) and migrate. flags: DB_READONLY for tools that
  * only read. NULL with err filled on failure. The file is created 0640. */

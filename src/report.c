@@ -19,9 +19,13 @@ static const char sql_get[] =
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
     "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
-static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
-static const char sql_counts_dataset[] =
-    "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status";
+/* Counts, tokens, datasets and per-metric figures read the aggregates
+ * that migration 008's triggers keep (a few rows per dataset), never the
+ * rows: their cost does not grow with the table. */
+#define COUNT_COLS "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets"
+static const char sql_counts[] = COUNT_COLS;
+static const char sql_counts_dataset[] = COUNT_COLS " WHERE dataset_key = ?1";
+#undef COUNT_COLS
 #define LIST_COLS \
     "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
     " e.attempts, e.last_error, e.finished_at," \
@@ -35,31 +39,25 @@ static const char sql_list_dataset[] =
 static const char sql_list_both[] =
     LIST_COLS "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
 #undef LIST_COLS
+/* Per metric: n, scored, mean, min, max, then the ten histogram bins
+ * (h0..h9: [0, 1] in tenths, correctness's 1 to 5 mapped onto it). */
 #define METRIC_COLS \
-    "SELECT s.metric, count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
-    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
-    " WHERE e.status = 'done' "
-static const char sql_metrics_all[] = METRIC_COLS "GROUP BY s.metric ORDER BY s.metric";
-static const char sql_metrics_dataset[] =
-    METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric ORDER BY s.metric";
+    "SELECT metric, total(n), total(scored), total(sum) / total(scored), min(min), max(max)," \
+    " total(h0), total(h1), total(h2), total(h3), total(h4), total(h5), total(h6), total(h7)," \
+    " total(h8), total(h9) FROM aggregate_scores "
+#define METRIC_END " GROUP BY metric HAVING total(n) > 0 ORDER BY metric"
+static const char sql_metrics[] = METRIC_COLS METRIC_END;
+static const char sql_metrics_dataset[] = METRIC_COLS "WHERE dataset_key = ?1" METRIC_END;
 #undef METRIC_COLS
-/* Ten bins over [0, 1]; correctness (1 to 5) is mapped onto [0, 1]. */
-#define HIST_COLS \
-    "SELECT s.metric, min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
-    " ELSE s.score END AS INTEGER), 0), 9) AS bin, count(*)" \
-    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
-    " WHERE e.status = 'done' AND s.score IS NOT NULL "
-static const char sql_hist_all[] = HIST_COLS "GROUP BY s.metric, bin";
-static const char sql_hist_dataset[] = HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, bin";
-#undef HIST_COLS
-static const char sql_tokens_all[] =
-    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
-static const char sql_tokens_dataset[] =
-    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations WHERE dataset = ?1";
+#undef METRIC_END
+#define TOKEN_COLS "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets"
+static const char sql_tokens[] = TOKEN_COLS;
+static const char sql_tokens_dataset[] = TOKEN_COLS " WHERE dataset_key = ?1";
+#undef TOKEN_COLS
 static const char sql_oldest[] =
     "SELECT min(created_at) FROM evaluations WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)";
 static const char sql_datasets[] =
-    "SELECT dataset, count(*) FROM evaluations GROUP BY dataset ORDER BY max(id) DESC LIMIT 100";
+    "SELECT dataset, rows FROM aggregate_datasets WHERE rows > 0 ORDER BY max_id DESC LIMIT 100";
 
 static json_object *text_or_null(sqlite3_stmt *st, int i)
 {
@@ -236,16 +234,14 @@ int report_counts(db *d, const char *dataset, json_object **out)
     int rc = -EIO, s, i;
 
     *out = NULL;
-    for (i = 0; i < ROW_N_STATUS; i++)
-        json_object_object_add(o, row_status_names[i], json_object_new_int64(0));
     if (!st)
         goto out;
     bind_opt(st, 1, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_object_add(o, (const char *)sqlite3_column_text(st, 0),
-                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+    if ((s = sqlite3_step(st)) == SQLITE_ROW)
+        for (i = 0; i < ROW_N_STATUS; i++)
+            json_object_object_add(o, row_status_names[i], json_object_new_int64(sqlite3_column_int64(st, i)));
     sqlite3_reset(st);
-    if (s != SQLITE_DONE) {
+    if (s != SQLITE_ROW) {
         rc = db_errno(s);
         goto out;
     }
@@ -260,7 +256,7 @@ out:
 /* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
-    sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics_all);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics);
     json_object *m, *hist;
     int rc = -EIO, s, i;
 
@@ -278,22 +274,9 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
         json_object_object_add(m, "max", real_or_null(st, 5));
         hist = json_object_new_array_ext(10);
         for (i = 0; i < 10; i++)
-            json_object_array_add(hist, json_object_new_int64(0));
+            json_object_array_add(hist, json_object_new_int64(sqlite3_column_int64(st, 6 + i)));
         json_object_object_add(m, "histogram", hist);
         json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
-    }
-    sqlite3_reset(st);
-    if (s != SQLITE_DONE)
-        goto out;
-    if (!(st = db_cached(d, dataset ? sql_hist_dataset : sql_hist_all)))
-        goto out;
-    bind_opt(st, 1, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        int bin = sqlite3_column_int(st, 1);
-
-        if (json_object_object_get_ex(metrics, (const char *)sqlite3_column_text(st, 0), &m) &&
-            json_object_object_get_ex(m, "histogram", &hist) && bin >= 0 && bin < 10)
-            json_object_array_put_idx(hist, (size_t)bin, json_object_new_int64(sqlite3_column_int64(st, 2)));
     }
     sqlite3_reset(st);
     rc = s == SQLITE_DONE ? 0 : db_errno(s);
@@ -317,7 +300,7 @@ int report_summary(db *d, const char *dataset, json_object **out)
     if ((rc = metrics_json(d, dataset, metrics)) < 0 || (rc = labels_summary_add(d, dataset, metrics)) < 0)
         goto out;
     rc = -EIO;
-    if (!(st = db_cached(d, dataset ? sql_tokens_dataset : sql_tokens_all)))
+    if (!(st = db_cached(d, dataset ? sql_tokens_dataset : sql_tokens)))
         goto out;
     bind_opt(st, 1, dataset);
     tokens = json_object_new_object();
