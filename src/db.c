@@ -7,6 +7,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +21,11 @@ struct db {
     sqlite3 *h;
     int busy_timeout_ms;
     int64_t busy_since_us;        /* when the current wait began */
+    int64_t deadline_us;          /* db_deadline: waits end by then; 0: busy_timeout_ms */
     int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
+    int line_fd;                  /* DB-write.line, the line for the turn; -1 */
+    timer_t alarm;                /* wakes this thread's blocked take at its deadline */
+    pid_t alarm_tid;              /* the thread alarm signals; 0: no alarm yet */
     int turn_depth;               /* db_turn_take calls not yet given back */
     int txn_turn;                 /* 1: Q_BEGIN took the turn; COMMIT/ROLLBACK give it */
     int ckpt_fd;                  /* DB-checkpoint.lock, held by the pool's checkpointer; -1 */
@@ -144,7 +150,8 @@ static int on_busy(void *arg, int count)
 
     if (count == 0)
         d->busy_since_us = now;
-    if (now - d->busy_since_us >= (int64_t)d->busy_timeout_ms * 1000)
+    if (now - d->busy_since_us >= (int64_t)d->busy_timeout_ms * 1000 ||
+        (d->deadline_us && now >= d->deadline_us))
         return 0;
     step_us = count < 20 ? 50 : count < 100 ? 250 : 2000;
     ts.tv_sec = 0;
@@ -197,8 +204,14 @@ static int migrate(db *d, char *err, size_t errlen)
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache };
     sqlite3_stmt *st = NULL;
     char buf[64];
-    int rc, version, i, turn = db_turn_take(d) == 0;
+    int rc, version, i, turn = 0;
 
+    if ((rc = db_turn_take(d)) == -EBUSY) {
+        snprintf(err, errlen, "the writers' turn (%s-write.lock) was not free within "
+                 "db.busy_timeout_ms (%d ms)", sqlite3_db_filename(d->h, "main"), d->busy_timeout_ms);
+        goto out;
+    }
+    turn = rc == 0;
     if ((rc = exec_script(d->h, "BEGIN IMMEDIATE", err, errlen)) < 0)
         goto out;
     if ((rc = sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL)) != SQLITE_OK ||
@@ -246,6 +259,7 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     }
     d->busy_timeout_ms = busy_timeout_ms;
     d->turn_fd = -1;
+    d->line_fd = -1;
     d->ckpt_fd = -1;
     if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
         /* Create the file 0640 ourselves (SQLite would honour the umask),
@@ -304,6 +318,10 @@ void db_close(db *d)
     sqlite3_close(d->h);
     if (d->turn_fd >= 0)
         close(d->turn_fd);
+    if (d->line_fd >= 0)
+        close(d->line_fd);
+    if (d->alarm_tid)
+        timer_delete(d->alarm);
     if (d->ckpt_fd >= 0)
         close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
@@ -341,9 +359,127 @@ out:
     return rc;
 }
 
+/* THE TURN'S DEADLINE. A take waits in the kernel, in a blocking flock,
+ * so that the turn still passes straight to a waiter the moment it is
+ * given (db.h); a sleep-and-retry loop would add its step to every
+ * contended commit and hand the turn to whoever polls first. To end the
+ * wait at the deadline, the contended path arms a per-thread timer
+ * (timer_create with SIGEV_THREAD_ID, a signal whose handler does nothing
+ * and is installed without SA_RESTART): the signal interrupts the flock
+ * with EINTR. The timer repeats every ALARM_REPEAT_US after the deadline,
+ * in case its first signal came just before the flock began to block.
+ * An uncontended take (LOCK_NB succeeds) costs no timer at all.
+ *
+ * THE LINE. A writer that gives the turn and takes it again at once (a
+ * batch of `admin purge`, the scheduler) would win it again before the
+ * woken waiter runs: flock is not fair, and the waiter could wait for
+ * hundreds of batches. So a taker first stands in the line, an exclusive
+ * flock on DB-write.line, and leaves it only once it holds the turn: the
+ * one who gives the turn must queue behind whoever stands in the line, so
+ * the turn alternates between a bulk writer and the waiters. */
+#define ALARM_REPEAT_US 2000
+
+static int alarm_signal(void)
+{
+    return SIGRTMIN + 4;
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig;                    /* only interrupts the flock */
+}
+
+/* The process's one disposition of the alarm signal, set once. */
+static void alarm_install(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_alarm;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = 0;              /* no SA_RESTART: the flock returns EINTR */
+    sigaction(alarm_signal(), &sa, NULL);
+}
+
+/* Arm (until_us > 0) or disarm (0) d's alarm for the calling thread,
+ * creating it for this thread first. 0 or a negative errno. */
+static int alarm_set(db *d, int64_t until_us)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    struct itimerspec its;
+    struct sigevent ev;
+    sigset_t set;
+    pid_t tid = gettid();
+
+    if (until_us && d->alarm_tid != tid) {
+        pthread_once(&once, alarm_install);
+        if (d->alarm_tid)
+            timer_delete(d->alarm);
+        d->alarm_tid = 0;
+        memset(&ev, 0, sizeof ev);
+        ev.sigev_notify = SIGEV_THREAD_ID;
+        ev.sigev_signo = alarm_signal();
+        ev._sigev_un._tid = tid;
+        if (timer_create(CLOCK_MONOTONIC, &ev, &d->alarm) < 0)
+            return -errno;
+        d->alarm_tid = tid;
+        sigemptyset(&set);        /* a pool thread may block signals */
+        sigaddset(&set, alarm_signal());
+        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    }
+    if (!d->alarm_tid)
+        return 0;
+    memset(&its, 0, sizeof its);
+    if (until_us) {
+        its.it_value.tv_sec = (time_t)(until_us / 1000000);
+        its.it_value.tv_nsec = (long)(until_us % 1000000) * 1000;
+        its.it_interval.tv_nsec = ALARM_REPEAT_US * 1000L;
+    }
+    return timer_settime(d->alarm, TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
+}
+
+/* An exclusive flock on fd by until_us (db_mono_us): 0, -EBUSY when the
+ * deadline passed first, or another negative errno. */
+static int lock_until(db *d, int fd, int64_t until_us)
+{
+    struct timespec ts = { 0, 200000 };
+    int rc = 0, alarm;
+
+    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+        goto out;
+    if (errno != EWOULDBLOCK) {
+        rc = -errno;
+        goto out;
+    }
+    /* Without a timer (timer_create failed), poll: a cold path. */
+    alarm = alarm_set(d, until_us) == 0;
+    while (flock(fd, alarm ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
+        if (errno != EINTR && errno != EWOULDBLOCK) {
+            rc = -errno;
+            break;
+        }
+        if (db_mono_us() >= until_us) {
+            rc = -EBUSY;
+            break;
+        }
+        if (!alarm)
+            nanosleep(&ts, NULL);
+    }
+    if (alarm)
+        alarm_set(d, 0);
+out:
+    return rc;
+}
+
+void db_deadline(db *d, int64_t until_us)
+{
+    d->deadline_us = until_us;
+}
+
 int db_turn_take(db *d)
 {
-    int rc = 0;
+    int64_t until;
+    int rc = 0, line;
 
     if (d->turn_depth > 0) {
         d->turn_depth++;
@@ -351,13 +487,18 @@ int db_turn_take(db *d)
     }
     if ((rc = lock_file(d, &d->turn_fd, "-write.lock")) < 0)
         goto out;
-    while (flock(d->turn_fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            rc = -errno;
-            goto out;
-        }
-    }
-    d->turn_depth = 1;
+    until = db_mono_us() + (int64_t)d->busy_timeout_ms * 1000;
+    if (d->deadline_us && d->deadline_us < until)
+        until = d->deadline_us;
+    /* The line is a courtesy: without its file, take the turn anyway. */
+    line = lock_file(d, &d->line_fd, "-write.line") == 0;
+    if (line && (rc = lock_until(d, d->line_fd, until)) < 0)
+        goto out;
+    rc = lock_until(d, d->turn_fd, until);
+    if (line)
+        flock(d->line_fd, LOCK_UN);
+    if (rc == 0)
+        d->turn_depth = 1;
 out:
     return rc;
 }
@@ -435,15 +576,20 @@ int db_exec(db *d, enum db_stmt which)
 {
     int rc;
 
-    /* Every write transaction holds the writers' turn (see db.h). */
-    if (which == Q_BEGIN && !d->txn_turn)
-        d->txn_turn = db_turn_take(d) == 0;
+    /* Every write transaction holds the writers' turn (see db.h); past the
+     * deadline no transaction begins. */
+    if (which == Q_BEGIN && !d->txn_turn) {
+        if ((rc = db_turn_take(d)) == -EBUSY)
+            goto out;
+        d->txn_turn = rc == 0;
+    }
     rc = step_done(db_stmt(d, which));
     if (d->txn_turn && sqlite3_get_autocommit(d->h) &&
         (which == Q_BEGIN || which == Q_COMMIT || which == Q_ROLLBACK)) {
         d->txn_turn = 0;          /* the transaction ended, or never began */
         db_turn_give(d);
     }
+out:
     return rc;
 }
 
