@@ -725,8 +725,11 @@ int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
 
     *n = 0;
     db_iso(now_ms, now, sizeof now);
-    if ((rc = db_exec(d, Q_BEGIN)) < 0)
+    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
+        snprintf(err, errlen, "claim: %s", rc == -EBUSY ? "the writers' turn was not free within "
+                 "db.busy_timeout_ms" : sqlite3_errmsg(d->h));
         goto out;
+    }
     if (in_txn)
         in_txn(arg);
     if (!(st = db_stmt(d, Q_REAP_FAIL)))
