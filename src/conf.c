@@ -49,7 +49,7 @@ static const struct key keys[] = {
     Z("limits", "max_field", max_field, 16, 64L << 20),
     Z("limits", "max_dataset", max_dataset, 1, 4096),
     I("limits", "max_list", max_list, 1, 10000),
-    I("db", "busy_timeout_ms", busy_timeout_ms, 0, 20000),   /* under nginx's 30 s: queue.c */
+    I("db", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
     I("db", "checkpoint_pages", checkpoint_pages, 0, 1000000),
     I("db", "commit_interval_us", commit_interval_us, 0, 100000),
     S("judge", "backend", backend),

@@ -22,9 +22,10 @@
  * the committer takes it out (expire) and answers -EBUSY, and nothing can
  * commit it any more. A group, once taken, commits within the remaining
  * time or fails whole (SQLite's busy handler on this connection ends at
- * the same deadline). The configs set fastcgi_read_timeout (30 s) with a
- * margin above db.busy_timeout_ms (at most 20 s; conf.c), so the answer,
- * 202 or 503, is the one the client gets.
+ * the same deadline). So every submission is answered within
+ * db.busy_timeout_ms plus one commit, and quickstart and the test harness
+ * set nginx's fastcgi_read_timeout to twice db.busy_timeout_ms plus 10 s
+ * (at least 30 s): the answer, 202 or 503, is the one the client gets.
  *
  * Under load a committer commits at most once per db.commit_interval_us
  * (measured from the start of its previous commit): a commit writes every
