@@ -1,12 +1,13 @@
 /* main.c - the ragrade command: serve (the pool), eval (offline scoring),
  * admin (the database by hand), migrate, version. */
 #include "config.h"
+#include "admin.h"
 #include "conf.h"
 #include "db.h"
 #include "gate.h"
 #include "log.h"
 #include "offline.h"
-#include "pool.h"
+#include "master.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -15,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int admin_main(conf *cf, int argc, char **argv);
 
 static void usage(FILE *f)
 {
@@ -124,7 +123,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) {
         if (ensure_data_dir(&cf) < 0)
             return 1;
-        code = pool_run(path, &cf);
+        code = master_run(path, &cf);
     } else if (!strcmp(cmd, "migrate")) {
         if (ensure_data_dir(&cf) < 0)
             return 1;

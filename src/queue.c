@@ -35,12 +35,14 @@
  * the interval commits at once, and EARLY_ROWS waiting rows cut the wait
  * short. */
 #include "queue.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,9 +54,11 @@ struct sub {
     const row *rows;
     size_t n;
     const char *key;
+    const char *hash;             /* the body's SHA-256, hex, with a key */
+    queue_status *status;         /* n, after ids: the rows' status on a replay */
     queue_done_fn done;
     void *arg;
-    int64_t deadline_us;          /* db_mono_us: answered -EBUSY if not in a group by then */
+    int64_t deadline_us;          /* clock_mono_us: answered -EBUSY if not in a group by then */
     int replayed;
     int rc;
     char err[256];
@@ -71,7 +75,8 @@ struct queue {
     pthread_cond_t work;          /* committer waits for submissions */
     struct sub *head, **tail;
     size_t queued;                /* rows in the list */
-    int64_t last_commit_us;       /* monotonic: when the last group was taken */
+    int64_t last_commit_us;       /* monotonic: when the last group was taken;
+                                   * INT64_MIN before the first */
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
@@ -83,20 +88,24 @@ struct queue {
 
 static void store_one(queue *q, struct sub *s, const char *now)
 {
+    char hash[72];
     size_t found = 0;
 
     s->rc = db_exec(q->d, Q_SAVEPOINT);
     if (s->rc == 0 && s->key)
-        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->n, &found);
+        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->status, s->n, &found, hash, sizeof hash);
     if (s->rc == 0 && found > 0) {
         s->replayed = 1;
         if (found != s->n) {
             s->rc = -EEXIST;
             snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a submission of %zu rows, not %zu",
                      found, s->n);
+        } else if (hash[0] && s->hash && strcmp(hash, s->hash)) {
+            s->rc = -EEXIST;      /* rows stored before the hash was kept have none */
+            snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a different body");
         }
     } else if (s->rc == 0) {
-        s->rc = db_insert(q->d, s->rows, s->n, s->key, q->cf->max_attempts, now, s->ids);
+        s->rc = db_insert(q->d, s->rows, s->n, s->key, s->hash, q->cf->max_attempts, now, s->ids);
     }
     if (s->rc < 0 && !s->err[0])
         snprintf(s->err, sizeof s->err, "storing the rows: %s", db_errmsg(q->d));
@@ -113,7 +122,7 @@ static int commit_group(queue *q, struct sub *list)
     struct sub *s;
     int rc, added = 0;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
             s->rc = rc;
@@ -163,7 +172,7 @@ static void wait_interval(queue *q)
     int64_t until = q->last_commit_us + q->cf->commit_interval_us, now;
     struct timespec ts;
 
-    while (!q->stopping && q->queued < EARLY_ROWS && (now = db_mono_us()) < until) {
+    while (!q->stopping && q->queued < EARLY_ROWS && (now = clock_mono_us()) < until) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)((until - now) / 1000000);
         ts.tv_nsec += (long)((until - now) % 1000000) * 1000;
@@ -203,7 +212,7 @@ static void answer(struct sub *list)
 
     for (s = list; s; s = next) {
         next = s->next;
-        s->done(s->arg, s->rc, s->ids, s->replayed, s->err);
+        s->done(s->arg, s->rc, s->ids, s->replayed, s->replayed ? s->status : NULL, s->err);
         free(s);
     }
 }
@@ -231,10 +240,10 @@ static void *committer(void *arg)
         pthread_mutex_lock(&q->mu);
         late = NULL;
         late_tail = &late;
-        expire(q, db_mono_us(), &late_tail);
+        expire(q, clock_mono_us(), &late_tail);
         list = NULL;
         if (rc != -EBUSY && q->head) {
-            q->last_commit_us = db_mono_us();
+            q->last_commit_us = clock_mono_us();
             list = take_group(q);
             db_deadline(q->d, list->deadline_us);   /* its oldest, not yet past */
         }
@@ -267,6 +276,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
+    /* No commit yet: the first group is never held back. The monotonic
+     * clock starts near 0 at boot, so a 0 here would make the first
+     * submission wait for the interval after boot. */
+    q->last_commit_us = INT64_MIN;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -290,26 +303,33 @@ fail:
     return NULL;
 }
 
+void queue_stop(queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    q->started = 0;
+}
+
 void queue_free(queue *q)
 {
     if (!q)
         return;
-    if (q->started) {
-        pthread_mutex_lock(&q->mu);
-        q->stopping = 1;
-        pthread_cond_signal(&q->work);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->thread, NULL);
-    }
+    queue_stop(q);
     db_close(q->d);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);
     free(q);
 }
 
-int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg)
+int queue_post(queue *q, const row *rows, size_t n, const char *key, const char *hash,
+               queue_done_fn done, void *arg)
 {
-    struct sub *s = calloc(1, sizeof *s + n * sizeof s->ids[0]);
+    struct sub *s = calloc(1, sizeof *s + n * (sizeof s->ids[0] + sizeof(queue_status)));
     int rc = 0, wake = 0;
 
     if (!s) {
@@ -319,9 +339,11 @@ int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_
     s->rows = rows;
     s->n = n;
     s->key = key;
+    s->hash = hash;
+    s->status = (queue_status *)(s->ids + n);
     s->done = done;
     s->arg = arg;
-    s->deadline_us = db_mono_us() + (int64_t)q->cf->busy_timeout_ms * 1000;
+    s->deadline_us = clock_mono_us() + (int64_t)q->cf->busy_timeout_ms * 1000;
     pthread_mutex_lock(&q->mu);
     if (q->stopping) {
         rc = -ESHUTDOWN;
