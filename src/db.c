@@ -25,6 +25,7 @@ struct db {
     int64_t deadline_us;          /* db_deadline: waits end by then; 0: busy_timeout_ms */
     int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
     int line_fd;                  /* DB-write.line, the line for the turn; -1 */
+    int line;                     /* db_turn_line: every take stands in the line */
     timer_t alarm;                /* wakes this thread's blocked take at its deadline */
     pid_t alarm_tid;              /* the thread alarm signals; 0: no alarm yet */
     int turn_depth;               /* db_turn_take calls not yet given back */
@@ -348,12 +349,14 @@ out:
  * An uncontended take (LOCK_NB succeeds) costs no timer at all.
  *
  * THE LINE. A writer that gives the turn and takes it again at once (a
- * batch of `admin purge`, the scheduler) would win it again before the
- * woken waiter runs: flock is not fair, and the waiter could wait for
- * hundreds of batches. So a taker first stands in the line, an exclusive
- * flock on DB-write.line, and leaves it only once it holds the turn: the
- * one who gives the turn must queue behind whoever stands in the line, so
- * the turn alternates between a bulk writer and the waiters. */
+ * batch of `admin purge`) would win it again before the woken waiter
+ * runs: flock is not fair, and the waiter could wait for many batches. So
+ * a taker that finds the turn held stands in the line, an exclusive flock
+ * on DB-write.line, and leaves it only once it holds the turn; and a bulk
+ * writer (db_turn_line) always goes through the line, so it queues behind
+ * whoever stands there: the turn alternates between its batches and the
+ * waiters. The hot path (a committer finding the turn free) stays one
+ * LOCK_NB flock: the line costs only those who wait anyway. */
 #define ALARM_REPEAT_US 2000
 
 static int alarm_signal(void)
@@ -464,20 +467,29 @@ int db_turn_take(db *d)
     }
     if ((rc = lock_file(d, &d->turn_fd, "-write.lock")) < 0)
         goto out;
+    if (!d->line && flock(d->turn_fd, LOCK_EX | LOCK_NB) == 0)
+        goto taken;
     until = clock_mono_us() + (int64_t)d->busy_timeout_ms * 1000;
     if (d->deadline_us && d->deadline_us < until)
         until = d->deadline_us;
-    /* The line is a courtesy: without its file, take the turn anyway. */
+    /* The line is a courtesy: without its file, wait for the turn anyway. */
     line = lock_file(d, &d->line_fd, "-write.line") == 0;
     if (line && (rc = lock_until(d, d->line_fd, until)) < 0)
         goto out;
     rc = lock_until(d, d->turn_fd, until);
     if (line)
         flock(d->line_fd, LOCK_UN);
-    if (rc == 0)
-        d->turn_depth = 1;
+    if (rc < 0)
+        goto out;
+taken:
+    d->turn_depth = 1;
 out:
     return rc;
+}
+
+void db_turn_line(db *d, int on)
+{
+    d->line = on;
 }
 
 void db_turn_give(db *d)

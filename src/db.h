@@ -41,9 +41,10 @@ int db_schema_version(db *d);
  * checkpoint holds it, in every process of ours, admin commands included.
  * Speed: the kernel hands the turn straight to the next waiter, where
  * SQLite's busy handler would poll in sleeps while the waiter holds up its
- * own group; takers stand in a line first (DB-write.line), so one who
- * gives the turn and takes it again at once (a batch of a long admin
- * write) lets every waiter have it in between. Safety: the WAL protocol
+ * own group; waiters stand in a line (DB-write.line), and a bulk writer
+ * that gives the turn and takes it again at once (a batch of a long admin
+ * write, db_turn_line) queues behind them, so every waiter has the turn
+ * between two batches. Safety: the WAL protocol
  * in wal.c relies on it. The lock dies with its process, so a killed
  * worker never wedges the others; a stopped one (SIGSTOP, Ctrl-Z, a hung
  * disk, an outside `flock`) holds it, and then the deadline answers.
@@ -57,6 +58,10 @@ int db_schema_version(db *d);
  * handler still keeps writers apart). give after every successful take. */
 int db_turn_take(db *d);
 void db_turn_give(db *d);
+/* on: every take of d stands in the line, behind the writers waiting for
+ * the turn (bulk writers between their batches); 0: only when the turn is
+ * held (the default). */
+void db_turn_line(db *d, int on);
 /* Until until_us (clock_mono_us clock; 0: none), every take of the turn and
  * every wait of SQLite's busy handler on d ends by then: the submit path's
  * per-submission deadline. */

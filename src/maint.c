@@ -40,10 +40,15 @@ static int sql_err(db *d, const char *what, int rc, char *err, size_t errlen)
     return rc < 0 ? rc : -EIO;
 }
 
-/* Begin a batch's write transaction; err says why not. */
+/* Begin a batch's write transaction, behind every writer waiting for the
+ * turn (db_turn_line); err says why not. */
 static int begin(db *d, char *err, size_t errlen)
 {
-    int rc = db_exec(d, Q_BEGIN);
+    int rc;
+
+    db_turn_line(d, 1);
+    rc = db_exec(d, Q_BEGIN);
+    db_turn_line(d, 0);
 
     if (rc == -EBUSY)
         snprintf(err, errlen, "the database is busy: the writers' turn was not free within "
