@@ -5,11 +5,10 @@
 #include "db_int.h"
 #include "clock.h"
 #include "schema.h"
+#include "turn.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +22,8 @@ struct db {
     int busy_timeout_ms;
     int64_t busy_since_us;        /* when the current wait began */
     int64_t deadline_us;          /* db_deadline: waits end by then; 0: busy_timeout_ms */
-    int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
-    int line_fd;                  /* DB-write.line, the line for the turn; -1 */
+    turn *turn;                   /* owned; made on the first db_turn_take */
     int line;                     /* db_turn_line: every take stands in the line */
-    timer_t alarm;                /* wakes this thread's blocked take at its deadline */
-    pid_t alarm_tid;              /* the thread alarm signals; 0: no alarm yet */
     int turn_depth;               /* db_turn_take calls not yet given back */
     int txn_turn;                 /* 1: Q_BEGIN took the turn; COMMIT/ROLLBACK give it */
     int ckpt_fd;                  /* DB-checkpoint.lock, held by the pool's checkpointer; -1 */
@@ -182,14 +178,14 @@ static int migrate(db *d, char *err, size_t errlen)
                                            schema_003_idem_hash };
     sqlite3_stmt *st = NULL;
     char buf[64];
-    int rc, version, i, turn = 0;
+    int rc, version, i, held = 0;
 
     if ((rc = db_turn_take(d)) == -EBUSY) {
         snprintf(err, errlen, "the writers' turn (%s-write.lock) was not free within "
                  "db.busy_timeout_ms (%d ms)", sqlite3_db_filename(d->h, "main"), d->busy_timeout_ms);
         goto out;
     }
-    turn = rc == 0;
+    held = rc == 0;
     if ((rc = exec_script(d->h, "BEGIN IMMEDIATE", err, errlen)) < 0)
         goto out;
     if ((rc = sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL)) != SQLITE_OK ||
@@ -220,7 +216,7 @@ rollback:
     sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    if (turn)
+    if (held)
         db_turn_give(d);
     return rc;
 }
@@ -236,8 +232,6 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
         goto fail;
     }
     d->busy_timeout_ms = busy_timeout_ms;
-    d->turn_fd = -1;
-    d->line_fd = -1;
     d->ckpt_fd = -1;
     if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
         /* Create the file 0640 ourselves (SQLite would honour the umask),
@@ -294,12 +288,7 @@ void db_close(db *d)
     for (i = 0; i < d->n_cached; i++)
         sqlite3_finalize(d->cached[i].st);
     sqlite3_close(d->h);
-    if (d->turn_fd >= 0)
-        close(d->turn_fd);
-    if (d->line_fd >= 0)
-        close(d->line_fd);
-    if (d->alarm_tid)
-        timer_delete(d->alarm);
+    turn_free(d->turn);
     if (d->ckpt_fd >= 0)
         close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
@@ -337,120 +326,6 @@ out:
     return rc;
 }
 
-/* THE TURN'S DEADLINE. A take waits in the kernel, in a blocking flock,
- * so that the turn still passes straight to a waiter the moment it is
- * given (db.h); a sleep-and-retry loop would add its step to every
- * contended commit and hand the turn to whoever polls first. To end the
- * wait at the deadline, the contended path arms a per-thread timer
- * (timer_create with SIGEV_THREAD_ID, a signal whose handler does nothing
- * and is installed without SA_RESTART): the signal interrupts the flock
- * with EINTR. The timer repeats every ALARM_REPEAT_US after the deadline,
- * in case its first signal came just before the flock began to block.
- * An uncontended take (LOCK_NB succeeds) costs no timer at all.
- *
- * THE LINE. A writer that gives the turn and takes it again at once (a
- * batch of `admin purge`) would win it again before the woken waiter
- * runs: flock is not fair, and the waiter could wait for many batches. So
- * a taker that finds the turn held stands in the line, an exclusive flock
- * on DB-write.line, and leaves it only once it holds the turn; and a bulk
- * writer (db_turn_line) always goes through the line, so it queues behind
- * whoever stands there: the turn alternates between its batches and the
- * waiters. The hot path (a committer finding the turn free) stays one
- * LOCK_NB flock: the line costs only those who wait anyway. */
-#define ALARM_REPEAT_US 2000
-
-static int alarm_signal(void)
-{
-    return SIGRTMIN + 4;
-}
-
-static void on_alarm(int sig)
-{
-    (void)sig;                    /* only interrupts the flock */
-}
-
-/* The process's one disposition of the alarm signal, set once. */
-static void alarm_install(void)
-{
-    struct sigaction sa;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_alarm;
-    sigemptyset(&sa.sa_mask);
-    sa.sa_flags = 0;              /* no SA_RESTART: the flock returns EINTR */
-    sigaction(alarm_signal(), &sa, NULL);
-}
-
-/* Arm (until_us > 0) or disarm (0) d's alarm for the calling thread,
- * creating it for this thread first. 0 or a negative errno. */
-static int alarm_set(db *d, int64_t until_us)
-{
-    static pthread_once_t once = PTHREAD_ONCE_INIT;
-    struct itimerspec its;
-    struct sigevent ev;
-    sigset_t set;
-    pid_t tid = gettid();
-
-    if (until_us && d->alarm_tid != tid) {
-        pthread_once(&once, alarm_install);
-        if (d->alarm_tid)
-            timer_delete(d->alarm);
-        d->alarm_tid = 0;
-        memset(&ev, 0, sizeof ev);
-        ev.sigev_notify = SIGEV_THREAD_ID;
-        ev.sigev_signo = alarm_signal();
-        ev._sigev_un._tid = tid;
-        if (timer_create(CLOCK_MONOTONIC, &ev, &d->alarm) < 0)
-            return -errno;
-        d->alarm_tid = tid;
-        sigemptyset(&set);        /* a pool thread may block signals */
-        sigaddset(&set, alarm_signal());
-        pthread_sigmask(SIG_UNBLOCK, &set, NULL);
-    }
-    if (!d->alarm_tid)
-        return 0;
-    memset(&its, 0, sizeof its);
-    if (until_us) {
-        its.it_value.tv_sec = (time_t)(until_us / 1000000);
-        its.it_value.tv_nsec = (long)(until_us % 1000000) * 1000;
-        its.it_interval.tv_nsec = ALARM_REPEAT_US * 1000L;
-    }
-    return timer_settime(d->alarm, TIMER_ABSTIME, &its, NULL) < 0 ? -errno : 0;
-}
-
-/* An exclusive flock on fd by until_us (clock_mono_us): 0, -EBUSY when the
- * deadline passed first, or another negative errno. */
-static int lock_until(db *d, int fd, int64_t until_us)
-{
-    struct timespec ts = { 0, 200000 };
-    int rc = 0, alarm;
-
-    if (flock(fd, LOCK_EX | LOCK_NB) == 0)
-        goto out;
-    if (errno != EWOULDBLOCK) {
-        rc = -errno;
-        goto out;
-    }
-    /* Without a timer (timer_create failed), poll: a cold path. */
-    alarm = alarm_set(d, until_us) == 0;
-    while (flock(fd, alarm ? LOCK_EX : LOCK_EX | LOCK_NB) < 0) {
-        if (errno != EINTR && errno != EWOULDBLOCK) {
-            rc = -errno;
-            break;
-        }
-        if (clock_mono_us() >= until_us) {
-            rc = -EBUSY;
-            break;
-        }
-        if (!alarm)
-            nanosleep(&ts, NULL);
-    }
-    if (alarm)
-        alarm_set(d, 0);
-out:
-    return rc;
-}
-
 void db_deadline(db *d, int64_t until_us)
 {
     d->deadline_us = until_us;
@@ -458,31 +333,23 @@ void db_deadline(db *d, int64_t until_us)
 
 int db_turn_take(db *d)
 {
+    const char *file;
     int64_t until;
-    int rc = 0, line;
+    int rc = 0;
 
     if (d->turn_depth > 0) {
         d->turn_depth++;
         goto out;
     }
-    if ((rc = lock_file(d, &d->turn_fd, "-write.lock")) < 0)
+    if (!d->turn && (!(file = sqlite3_db_filename(d->h, "main")) || !*file || !(d->turn = turn_new(file)))) {
+        rc = -ENOMEM;
         goto out;
-    if (!d->line && flock(d->turn_fd, LOCK_EX | LOCK_NB) == 0)
-        goto taken;
+    }
     until = clock_mono_us() + (int64_t)d->busy_timeout_ms * 1000;
     if (d->deadline_us && d->deadline_us < until)
         until = d->deadline_us;
-    /* The line is a courtesy: without its file, wait for the turn anyway. */
-    line = lock_file(d, &d->line_fd, "-write.line") == 0;
-    if (line && (rc = lock_until(d, d->line_fd, until)) < 0)
-        goto out;
-    rc = lock_until(d, d->turn_fd, until);
-    if (line)
-        flock(d->line_fd, LOCK_UN);
-    if (rc < 0)
-        goto out;
-taken:
-    d->turn_depth = 1;
+    if ((rc = turn_take(d->turn, until, d->line)) == 0)
+        d->turn_depth = 1;
 out:
     return rc;
 }
@@ -495,7 +362,7 @@ void db_turn_line(db *d, int on)
 void db_turn_give(db *d)
 {
     if (d->turn_depth > 0 && --d->turn_depth == 0)
-        flock(d->turn_fd, LOCK_UN);
+        turn_give(d->turn);
 }
 
 int db_checkpointer(db *d)

@@ -162,11 +162,13 @@ def purge_between_batches():
         p90 = waits[len(waits) * 9 // 10] if waits else None
         tap.diag(f"mean {mean} rows, 90th percentile {p90}")
         # A submit waits for the batch in flight (the purge stands in the
-        # line behind it, db.c), and the next one when its group had just
-        # been taken; the mean allows for HTTP round trips on a loaded
-        # machine (rows purged while the client, not the turn, was slow).
-        tap.ok(mean is not None and mean <= 2 * batch,
-               f"a submit waits for one purge batch or two (mean {mean} rows purged meanwhile)")
+        # line behind it, db.c), not for the purge: the mean above is the
+        # measure (a few hundred rows when the machine is quiet), but it
+        # also counts rows purged while the client, not the turn, was slow,
+        # so the test asserts only what a purge in one transaction, or one
+        # that kept the turn, could not do.
+        tap.ok(len(waits) >= 20 and all(w < rows // 2 for w in waits),
+               "no submit waited for the purge to finish", waits[-5:])
 
 
 def main():

@@ -1,0 +1,26 @@
+/* turn.h - the writers' turn of one connection: an exclusive flock on
+ * DB-write.lock, waited for in the kernel up to a deadline, with a line
+ * (DB-write.line) that keeps a writer who takes it again at once from
+ * starving the waiters. db.c owns one per connection and says who takes it
+ * when (db.h); the mechanics and their reasons are in turn.c. */
+#ifndef RAGRADE_TURN_H
+#define RAGRADE_TURN_H
+
+#include <stdint.h>
+
+typedef struct turn turn;
+
+/* For the database file db_file (the lock files go beside it; opened on
+ * the first take). NULL on out of memory or a path too long. */
+turn *turn_new(const char *db_file);
+void turn_free(turn *t);                   /* NULL is a no-op */
+
+/* Take the turn by until_us (clock_mono_us). line: stand in the line
+ * even when the turn is free (a bulk writer between batches). 0, -EBUSY
+ * when until_us passed first (not taken), or another negative errno (a
+ * lock file cannot be opened). Called by the connection's thread. */
+int turn_take(turn *t, int64_t until_us, int line);
+/* Give back a turn taken. */
+void turn_give(turn *t);
+
+#endif
