@@ -334,7 +334,6 @@ void db_deadline(db *d, int64_t until_us)
 int db_turn_take(db *d)
 {
     const char *file;
-    int64_t until;
     int rc = 0;
 
     if (d->turn_depth > 0) {
@@ -345,10 +344,7 @@ int db_turn_take(db *d)
         rc = -ENOMEM;
         goto out;
     }
-    until = clock_mono_us() + (int64_t)d->busy_timeout_ms * 1000;
-    if (d->deadline_us && d->deadline_us < until)
-        until = d->deadline_us;
-    if ((rc = turn_take(d->turn, until, d->line)) == 0)
+    if ((rc = turn_take(d->turn, d->busy_timeout_ms, d->deadline_us, d->line)) == 0)
         d->turn_depth = 1;
 out:
     return rc;

@@ -179,14 +179,18 @@ static int open_once(int *fd, const char *path)
     return 0;
 }
 
-int turn_take(turn *t, int64_t until_us, int line)
+int turn_take(turn *t, int timeout_ms, int64_t deadline_us, int line)
 {
+    int64_t until_us;
     int rc;
 
     if ((rc = open_once(&t->turn_fd, t->lock_path)) < 0)
         goto out;
     if (!line && flock(t->turn_fd, LOCK_EX | LOCK_NB) == 0)
-        goto out;
+        goto out;                 /* the hot path: no clock, no timer */
+    until_us = clock_mono_us() + (int64_t)timeout_ms * 1000;
+    if (deadline_us && deadline_us < until_us)
+        until_us = deadline_us;
     /* The line is a courtesy: without its file, wait for the turn anyway. */
     line = open_once(&t->line_fd, t->line_path) == 0;
     if (line && (rc = lock_until(t, t->line_fd, until_us)) < 0)

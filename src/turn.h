@@ -15,11 +15,12 @@ typedef struct turn turn;
 turn *turn_new(const char *db_file);
 void turn_free(turn *t);                   /* NULL is a no-op */
 
-/* Take the turn by until_us (clock_mono_us). line: stand in the line
- * even when the turn is free (a bulk writer between batches). 0, -EBUSY
- * when until_us passed first (not taken), or another negative errno (a
- * lock file cannot be opened). Called by the connection's thread. */
-int turn_take(turn *t, int64_t until_us, int line);
+/* Take the turn, waiting at most timeout_ms, and not past deadline_us
+ * (clock_mono_us; 0: none). line: stand in the line even when the turn
+ * is free (a bulk writer between batches). 0, -EBUSY when the wait ended
+ * first (not taken), or another negative errno (a lock file cannot be
+ * opened). Called by the connection's thread. */
+int turn_take(turn *t, int timeout_ms, int64_t deadline_us, int line);
 /* Give back a turn taken. */
 void turn_give(turn *t);
 
