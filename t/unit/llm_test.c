@@ -518,7 +518,7 @@ static void test_permanent_4xx(void **state)
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 401,"
             " \"message\": \"Incorrect API key provided: sk-secret-4242\"}]}");
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    assert_int_equal(o.status, -EIO);
+    assert_int_equal(o.status, -EAGAIN);      /* endpoint-wide: the row goes back */
     assert_non_null(strstr(o.error, "HTTP 401"));
     assert_non_null(strstr(o.error, "Incorrect API key"));
     assert_null(strstr(o.error, "sk-secret-4242"));
@@ -565,9 +565,17 @@ static void repaired(llmjudge *lj, const char *mode)
     json_object_object_get_ex(s, "last", &last);
     last = json_object_array_get_idx(last, json_object_array_length(last) - 1);
     msgs = json_object_object_get(json_object_object_get(last, "body"), "messages");
-    assert_int_equal(json_object_array_length(msgs), 3);   /* prompt, bad reply, repair */
-    assert_non_null(strstr(json_object_get_string(json_object_object_get(
-        json_object_array_get_idx(msgs, 2), "content")), "did not satisfy"));
+    if (!strcmp(mode, "truncated")) {
+        /* the same system and user messages, never the cut text; twice the budget */
+        assert_int_equal(json_object_array_length(msgs), 2);
+        assert_int_equal(json_object_get_int(json_object_object_get(
+            json_object_object_get(last, "body"), "max_tokens")), 2048);
+    } else {
+        /* system, user, bad reply, repair */
+        assert_int_equal(json_object_array_length(msgs), 4);
+        assert_non_null(strstr(json_object_get_string(json_object_object_get(
+            json_object_array_get_idx(msgs, 3), "content")), "did not satisfy"));
+    }
     json_object_put(s);
     outcome_clear(&o);
 }
@@ -594,6 +602,25 @@ static void test_repairs(void **state)
     assert_true(o.s[0].is_null);
     assert_non_null(strstr(o.s[0].reason, "no valid reply after 2 repairs"));
     outcome_clear(&o);
+    {   /* the second repair starts again from the first messages */
+        json_object *st = fake(NULL), *last;
+
+        json_object_object_get_ex(st, "last", &last);
+        last = json_object_array_get_idx(last, json_object_array_length(last) - 1);
+        assert_int_equal(json_object_array_length(json_object_object_get(
+            json_object_object_get(last, "body"), "messages")), 4);
+        json_object_put(st);
+    }
+    /* cut twice: one retry with a doubled budget, then null */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"correctness\", \"mode\": \"truncated\","
+            " \"count\": -1}]}");
+    eval_row(lj, "Q?", "a", "a", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    assert_true(o.s[0].is_null);
+    assert_non_null(strstr(o.s[0].reason, "cut at the output limit (max_tokens 2048)"));
+    assert_int_equal(kind_count("correctness"), 2);
+    outcome_clear(&o);
+    control("{\"reset\": true}");
     llmjudge_free(lj);
 }
 
@@ -826,7 +853,8 @@ static void test_wire_bodies(void **state)
     json_object *msgs = json_tokener_parse("[{\"role\":\"user\",\"content\":\"Say \\\"hi\\\" / bye\"}]");
     json_object *schema = json_tokener_parse("{\"type\":\"object\",\"required\":[\"ok\"]}");
     json_object *in = json_tokener_parse("[\"a\",\"b\"]");
-    llmwire_chat_req req = { "m-1", msgs, "probe", schema, 0.0, 43 };
+    llmwire_chat_req req = { .model = "m-1", .messages = msgs, .schema_name = "probe",
+                             .schema = schema, .temperature = 0.0, .seed = 43 };
     char *b;
 
     (void)state;
@@ -844,6 +872,38 @@ static void test_wire_bodies(void **state)
                         "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
                         "{\"temperature\":0.5,\"seed\":43}}");
     free(b);
+    /* an output budget, under OpenAI's newer name; temperature and seed left out */
+    req.max_tokens = 512;
+    req.max_tokens_field = "max_completion_tokens";
+    req.no_temperature = req.no_seed = 1;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"max_completion_tokens\":512,"
+                        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                        "{\"name\":\"probe\",\"schema\":{\"type\":\"object\",\"required\":"
+                        "[\"ok\"]},\"strict\":true}}}");
+    free(b);
+    req.no_seed = 0;
+    b = llmwire_chat_body(LLMWIRE_OLLAMA, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"stream\":false,\"format\":"
+                        "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
+                        "{\"seed\":43,\"num_predict\":512}}");
+    free(b);
+    req.max_tokens_field = NULL;
+    req.no_temperature = 0;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_non_null(strstr(b, "\"temperature\":0.5,\"seed\":43,\"max_tokens\":512,"));
+    free(b);
+    /* aliases (llama.cpp's --alias) */
+    assert_int_equal(llmwire_models_has(LLMWIRE_OPENAI, "{\"data\":[{\"id\":\"m\",\"aliases\":"
+                                        "[\"x\",\"judge\"]}]}", "judge"), 1);
+    assert_int_equal(llmwire_models_has(LLMWIRE_OPENAI, "{\"data\":[{\"id\":\"m\",\"aliases\":"
+                                        "[\"x\"]}]}", "judge"), 0);
+    assert_int_equal(llmwire_too_large("input is too large to process. increase the physical "
+                                       "batch size"), 1);
+    assert_int_equal(llmwire_too_large("the request exceeds the available context size"), 1);
+    assert_int_equal(llmwire_too_large("model not loaded"), 0);
     b = llmwire_embed_body(LLMWIRE_OLLAMA, "e-1", in);
     assert_string_equal(b, "{\"model\":\"e-1\",\"input\":[\"a\",\"b\"]}");
     free(b);
