@@ -371,11 +371,11 @@ static void finish(llm *c, llm_req *q, int status)
 }
 
 /* Whether an HTTP status is worth another attempt: 408, 409, 429 and 5xx
- * are (but a 5xx whose message says the input is too large, as
+ * but 501 (not implemented) are (and not a 5xx whose message says the input is too large, as
  * llama.cpp's, is not: on_transfer); every other non-2xx is permanent. */
 static int http_retryable(long status)
 {
-    return status == 408 || status == 409 || status == 429 || status >= 500;
+    return status == 408 || status == 409 || status == 429 || (status >= 500 && status != 501);
 }
 
 /* Whether a transfer error is worth another attempt: connection and

@@ -1,7 +1,7 @@
 /* llm.h - a small HTTP JSON client over one libcurl multi handle, for the
  * LLM judges: requests to a set of base URLs taken round-robin, a timeout
  * per attempt, a capped response body, and retries with exponential backoff
- * and jitter on connection errors, timeouts, 408, 409, 429 and 5xx (honouring
+ * and jitter on connection errors, timeouts, 408, 409, 429 and 5xx but 501 (honouring
  * Retry-After and retry-after-ms). Single-threaded except llm_wakeup().
  * It carries opaque JSON texts: their shapes are llmwire.h's. Which
  * statuses are retried is decided in one place (llm.c's http_retryable and
