@@ -61,7 +61,7 @@ static const struct key keys[] = {
     U("judge", "embedding_url", embedding_urls, n_embedding_urls),
     S("judge", "embedding_key_file", embedding_key_file),
     B("judge", "check_models", check_models),
-    I("judge", "max_tokens", max_tokens, 16, 1000000),
+    I("judge", "max_tokens", max_tokens, 1, 1000000),
     S("judge", "max_tokens_field", max_tokens_field),
     S("judge", "temperature", temperature),
     S("judge", "seed", seed),
