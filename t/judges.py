@@ -6,13 +6,15 @@ scores, without a retry; a 5xx is retried within judge.max_retries and,
 spent, puts the row back in the queue, whose retry keeps (through the reply
 cache) the metrics it had scored; judge.temperature = none leaves the
 temperature out of every body; separate embedding endpoints (the fake
-twice) get the embedding calls with their own key."""
+twice) get the embedding calls with their own key; judge.max_concurrency
+bounds the calls in flight across the pool, initialisation probes
+included."""
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
-from harness import ROW, FakeLLM, Server, wait_for  # noqa: E402
+from harness import ROW, FakeLLM, Server, ready_judges, wait_for  # noqa: E402
 
 METRICS = ["correctness", "semantic_similarity", "faithfulness"]
 
@@ -96,12 +98,28 @@ def embedding_endpoint(f, e):
                "each endpoint got its own key")
 
 
+def probes_bounded(f):
+    """judge.max_concurrency bounds every call to the judge across the
+    pool, a worker's initialisation calls included: the fake counts the
+    requests in flight while two workers start their judges under a flood
+    of rows."""
+    f.control(reset=True)
+    env = f.env(RAGRADE_JUDGE_MAX_CONCURRENCY="3", RAGRADE_JUDGE_CACHE="no")
+    with Server(workers=2, env=env) as s:
+        ready_judges(s, f, 2, ROW, 3, timeout=120)
+        st = f.stats()
+        tap.ok(st["by_kind"].get("probe", 0) >= 2 and st["max_in_flight"] <= 3,
+               "two workers' probes and rows: never more than max_concurrency calls in flight",
+               {"max_in_flight": st["max_in_flight"], "by_kind": st["by_kind"]})
+
+
 def main():
     with FakeLLM() as f:
         probe_ignores_schema(f)
         one_metric_refused(f)
         server_errors(f)
         temperature_none(f)
+        probes_bounded(f)
         with FakeLLM() as e:
             embedding_endpoint(f, e)
 
