@@ -357,7 +357,7 @@ int llmwire_too_large(const char *message)
 {
     static const char *const says[] = {
         "too large", "exceeds the available context", "context length", "maximum context",
-        "too long", "physical batch size",
+        "physical batch size",    /* not "too long": a gateway's 504 "took too long" */
     };
     size_t i;
 

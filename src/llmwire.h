@@ -80,7 +80,8 @@ void llmwire_error_message(const char *body, char *out, size_t outlen);
 
 /* 1 if an error message says that the input is too large for the server
  * (llama.cpp's 500 "input is too large to process", a prompt past the
- * context): a permanent failure of that request, not of the endpoint. */
+ * context length): a permanent failure of that request, not of the
+ * endpoint, so llm.c does not retry even a 5xx that says so. */
 int llmwire_too_large(const char *message);
 
 #endif
