@@ -296,6 +296,10 @@ static void on_probe(void *arg, const llm_reply *rep)
         init_fail(lj, "loading the model", rep->error[0] ? rep->error : "deadline");
     } else if (llmwire_parse_chat(lj->api, rep->body, &c, err, sizeof err) < 0) {
         init_fail(lj, "loading the model", err);
+    } else if (c.truncated) {
+        snprintf(why, sizeof why, "the probe's reply was cut at the output limit (max_tokens %d); "
+                 "raise judge.max_tokens", lj->cf.max_tokens);
+        init_fail(lj, "loading the model", why);
     } else if (prompts_validate(PROMPT_PROBE, c.content, -1, &v, err, sizeof err) < 0) {
         snprintf(why, sizeof why, "the endpoint does not follow the JSON schema of the request "
                  "(response_format or format ignored?); the probe's reply: %.300s", err);

@@ -1093,6 +1093,14 @@ static void test_init_checks(void **state)
     assert_non_null(strstr(err, "structured output"));
     assert_non_null(strstr(err, "response_format"));
     llmjudge_free(lj);
+    /* a probe cut at the budget says so, not that the schema was ignored */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"probe\", \"mode\": \"truncated\"}]}");
+    lj = llmjudge_new(&cf, NULL, err, sizeof err);
+    assert_int_equal(llmjudge_start_init(lj), 0);
+    run_until(lj, not_initializing, NULL);
+    assert_int_equal(llmjudge_state(lj, err, sizeof err), JUDGE_FAILED);
+    assert_non_null(strstr(err, "cut at the output limit (max_tokens 1024)"));
+    llmjudge_free(lj);
     /* an alias, as llama.cpp's server lists them */
     control("{\"reset\": true, \"aliases\": {\"judge-model\": [\"judge\"]}}");
     snprintf(cf.model, sizeof cf.model, "judge");
