@@ -54,18 +54,18 @@ def one_metric_refused(f):
         tap.eq((j["attempts"], kinds(f).get("correctness")), (1, 1), "neither the call nor the row was retried")
 
 
-def server_errors(f):
+def server_errors(f, cache):
     # 1 + max_retries attempts of the embedding call fail: the row goes back
     f.control(reset=True, faults=[{"match": "embed", "mode": "status", "status": 503, "count": 3}])
     env = f.env(RAGRADE_JUDGE_MAX_RETRIES="2", RAGRADE_JUDGE_BACKOFF_BASE_MS="10",
-                RAGRADE_JUDGE_BACKOFF_MAX_MS="50")
+                RAGRADE_JUDGE_BACKOFF_MAX_MS="50", RAGRADE_JUDGE_CACHE=cache)
     with Server(workers=1, env=env) as s:
         j = grade(s)
         tap.ok(j["status"] == "done" and j["attempts"] == 2 and all(isinstance(j["scores"][m], float) for m in METRICS),
-               "5xx retried within max_retries, then the row was requeued and scored on its retry", j)
+               f"cache {cache}: 5xx retried within max_retries, then the row was requeued and scored on its retry", j)
         k = kinds(f)
         tap.eq((k.get("embed"), k.get("correctness"), k.get("nli")), (4, 1, 1),
-               "the retried row asked again only for what it had not scored")
+               f"cache {cache}: the retried row asked again only for what it had not scored")
 
 
 def temperature_none(f):
@@ -117,7 +117,8 @@ def main():
     with FakeLLM() as f:
         probe_ignores_schema(f)
         one_metric_refused(f)
-        server_errors(f)
+        server_errors(f, "yes")
+        server_errors(f, "no")
         temperature_none(f)
         probes_bounded(f)
         with FakeLLM() as e:

@@ -1357,6 +1357,27 @@ static void test_requeue_keeps_scores(void **state)
     assert_int_equal(kind_count("correctness"), 1);   /* from the cache */
     outcome_clear(&o);
     llmjudge_free(lj);
+    /* judge.cache = no: the scores themselves are kept for the retry, and
+     * only for a row of the same id and inputs */
+    control("{\"reset\": true}");
+    cf.cache = 0;
+    lj = ready_judge(&cf, cache);
+    control("{\"faults\": [{\"match\": \"embed\", \"mode\": \"status\", \"status\": 503,"
+            " \"count\": 3}]}");
+    eval_row(lj, "Q2?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, -EAGAIN);
+    outcome_clear(&o);
+    eval_row(lj, "Q2?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    CLOSE(o.s[0].score, 3.0);
+    assert_non_null(strstr(o.s[0].reason, "passing"));
+    assert_false(o.s[1].is_null);
+    assert_int_equal(kind_count("correctness"), 1);   /* kept, not asked again */
+    outcome_clear(&o);
+    eval_row(lj, "Q2?", "a", "other", NULL, m, &o);   /* other inputs: asked */
+    assert_int_equal(kind_count("correctness"), 2);
+    outcome_clear(&o);
+    llmjudge_free(lj);
     db_close(cache);
     snprintf(path, sizeof path, "rm -rf '%s'", dir);
     assert_int_equal(system(path), 0);
