@@ -7,6 +7,7 @@
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "cache.h"
+#include "llmkeep.h"
 #include "clock.h"
 #include "db.h"
 #include "llm.h"
@@ -46,7 +47,7 @@ struct llmjudge {
     int seed_fixed;
     db *cache_db;                 /* the reply cache's connection (borrowed); NULL: no cache */
     db *keep_db;                  /* the same connection whatever judge.cache says: a requeued
-                                   * row's scores (keep_scores) */
+                                   * row's scores (llmkeep.h) */
     metrics_ctx *mx;
     int state;
     char error[512];
@@ -434,93 +435,6 @@ static void unlink_eval(struct eval *ev)
     lj->n_evals--;
 }
 
-/* The key of a row's kept scores: the judge, the row's id and inputs,
- * each ended by a NUL. 0, or -ENOMEM. */
-static int keep_key(const struct eval *ev, char out[SHA256_HEX_LEN + 1])
-{
-    const char *part[4];
-    char id[48], *buf, *p;
-    size_t i, n = 0, len = 0;
-
-    snprintf(id, sizeof id, "keep %lld", (long long)ev->res.id);
-    part[n++] = id;
-    part[n++] = ev->lj->name;
-    part[n++] = ev->question ? ev->question : "";
-    part[n++] = ev->answer ? ev->answer : "";
-    for (i = 0; i < n; i++)
-        len += strlen(part[i]) + 1;
-    len += (ev->ground_truth ? strlen(ev->ground_truth) : 0) + 2;
-    for (i = 0; i < ev->n_contexts; i++)
-        len += strlen(ev->contexts[i]) + 1;
-    if (!(p = buf = malloc(len)))
-        return -ENOMEM;
-    for (i = 0; i < n; i++)
-        p = stpcpy(p, part[i]) + 1;
-    *p++ = ev->ground_truth ? 'g' : '-';  /* a missing ground truth is not "" */
-    p = stpcpy(p, ev->ground_truth ? ev->ground_truth : "") + 1;
-    for (i = 0; i < ev->n_contexts; i++)
-        p = stpcpy(p, ev->contexts[i]) + 1;
-    sha256_hex(buf, (size_t)(p - buf), out);
-    free(buf);
-    return 0;
-}
-
-/* A row going back to the queue: keep the LLM metrics it scored (or found
- * null for good) in the reply cache's table, whatever judge.cache says, so
- * that its retry, on any worker, does not ask for them again. */
-static void keep_scores(struct eval *ev)
-{
-    json_object *o;
-    char key[SHA256_HEX_LEN + 1];
-    judge_score *sc;
-    size_t i;
-
-    if (!ev->lj->keep_db || !(o = json_object_new_object()))
-        return;
-    for (i = 0; i < ev->res.n_scores; i++) {
-        sc = &ev->res.scores[i];
-        if (ev->kind[i] != M_DONE || ragas_kind(sc->metric) < 0)
-            continue;
-        json_object_object_add(o, sc->metric, ragas_obj(
-            "score", sc->is_null ? NULL : json_object_new_double(sc->score), "reason",
-            sc->reason ? json_object_new_string(sc->reason) : NULL, NULL, NULL));
-    }
-    if (keep_key(ev, key) == 0 && json_object_object_length(o) &&
-        cache_put(ev->lj->keep_db, key, json_object_to_json_string(o), 0, 0) < 0)
-        log_debug("judge cache: %s", db_errmsg(ev->lj->keep_db));
-    json_object_put(o);
-}
-
-/* A row submitted again: the scores keep_scores kept for it. */
-static void restore_scores(struct eval *ev)
-{
-    json_object *o = NULL, *m, *v;
-    char key[SHA256_HEX_LEN + 1], *t = NULL;
-    judge_score *sc;
-    size_t i;
-
-    if (!ev->lj->keep_db || keep_key(ev, key) < 0)
-        return;
-    if (cache_get(ev->lj->keep_db, key, &t) < 0 || !t || !(o = json_tokener_parse(t)))
-        goto out;
-    for (i = 0; i < ev->res.n_scores; i++) {
-        sc = &ev->res.scores[i];
-        if (ev->kind[i] == M_DONE || !json_object_object_get_ex(o, sc->metric, &m))
-            continue;
-        v = NULL;
-        json_object_object_get_ex(m, "score", &v);
-        sc->is_null = !v;
-        sc->score = v ? json_object_get_double(v) : 0;
-        free(sc->reason);
-        sc->reason = json_object_object_get_ex(m, "reason", &v) && v ?
-                     strdup(json_object_get_string(v)) : NULL;
-        ev->kind[i] = M_DONE;
-    }
-out:
-    json_object_put(o);
-    free(t);
-}
-
 /* Report the row and free it. status < 0: no scores; -EAGAIN keeps the
  * ones it has for the retry. */
 static void finish(struct eval *ev, int status, const char *err, int retry_after_ms)
@@ -528,8 +442,8 @@ static void finish(struct eval *ev, int status, const char *err, int retry_after
     size_t i;
 
     unlink_eval(ev);
-    if (status == -EAGAIN)
-        keep_scores(ev);
+    if (status == -EAGAIN && ev->lj->keep_db)
+        llmkeep_save(ev->lj->keep_db, ev->lj->name, ev);
     for (i = 0; i < ev->res.n_scores; i++)
         if (!ev->res.scores[i].is_null && !isfinite(ev->res.scores[i].score))
             ragas_set_null(ev, i, "the score is not a finite number");
@@ -968,7 +882,8 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     for (i = 0; i < n; i++)
         if (add_metric(ev, i, names[i], r) < 0)
             goto out;
-    restore_scores(ev);
+    if (lj->keep_db)
+        llmkeep_restore(lj->keep_db, lj->name, ev);
     ev->cur = 0;
     ev->next = lj->evals;
     if (lj->evals)
