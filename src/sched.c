@@ -370,10 +370,13 @@ static int publish_state(sched *s)
     return state;
 }
 
-/* Whether the judge's initialisation calls fit in judge.max_concurrency
- * beside the rows running and the other workers' initialisations; if so,
- * this worker's counts from now (board_slot.probing). Under the writers'
- * turn, as claim() reads the same, so the bound holds across the pool. */
+/* Whether the judge's initialisation may start: its calls (one at a
+ * time) must fit in judge.max_concurrency beside the rows running and the
+ * other workers' initialisations that started. Until they fit, the slot
+ * says it waits (board_slot.probing 1), and every claim leaves room for it,
+ * so a worker under a flood of rows elsewhere is not starved; once it
+ * starts, 2. Under the writers' turn, as claim() reads the same, so the
+ * bound holds across the pool. */
 static int probe_slot(sched *s)
 {
     int ok, running;
@@ -381,26 +384,29 @@ static int probe_slot(sched *s)
     if (!s->b || !s->slot || !strcmp(s->cf->backend, "builtin"))
         return 1;
     write_begin(s);
-    running = db_running(s->d);
-    ok = running >= 0 && running + board_probing(s->b, s->slot) < s->cf->max_concurrency;
-    if (ok)
+    if (!board_load(&s->slot->probing))
         board_store(&s->slot->probing, 1);
+    running = db_running(s->d);
+    ok = running >= 0 && running + board_probing(s->b, s->slot, 1) < s->cf->max_concurrency;
+    if (ok)
+        board_store(&s->slot->probing, 2);
     write_end(s);
     return ok;
 }
 
 /* Initialise the judge on first need: when rows wait, and its calls fit
- * in the pool's bound. */
+ * in the pool's bound. The slot's probing flag goes once the judge is not
+ * initialising and no initialisation is wanted. */
 static void maybe_init(sched *s, int state, int notified, int64_t now)
 {
-    int need;
+    int need = 0;
 
     if (state == JUDGE_UNINITIALIZED || (state == JUDGE_FAILED && now >= s->init_retry_at)) {
         need = notified || db_has_queued(s->d) > 0;
         if (need && probe_slot(s) && judge_start_init(s->j) < 0)
             log_debug("judge %s: start_init failed at once", judge_name(s->j));
     }
-    if (s->slot && judge_state(s->j, NULL, 0) != JUDGE_INITIALIZING)
+    if (s->slot && !need && judge_state(s->j, NULL, 0) != JUDGE_INITIALIZING)
         board_store(&s->slot->probing, 0);
 }
 
@@ -419,7 +425,7 @@ static int claim(sched *s, int64_t now)
     if (cap <= 0)
         return 0;
     write_begin(s);               /* other workers' probes, read under the turn (maybe_init) */
-    probing = s->b && s->slot ? board_probing(s->b, s->slot) : 0;
+    probing = s->b && s->slot ? board_probing(s->b, s->slot, 0) : 0;
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency - probing,
                   rows, &n, err, sizeof err, s->done ? write_done : NULL, s);
     write_end(s);
