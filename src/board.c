@@ -199,6 +199,17 @@ void board_count_request(board_slot *s, int route, int status, int64_t usec)
     board_add(&s->c.submit_us, (uint64_t)(usec > 0 ? usec : 0));
 }
 
+int board_probing(board *b, const board_slot *self, int started)
+{
+    int i, n = 0;
+
+    for (i = 0; i < b->nslots; i++)
+        if (&b->slots[i] != self && board_load(&b->slots[i].pid) &&
+            board_load(&b->slots[i].probing) > started)
+            n++;
+    return n;
+}
+
 void board_set_judge(board_slot *s, int state, const char *error)
 {
     __atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);

@@ -51,6 +51,8 @@ typedef struct board_slot {
     int conns;                    /* connections from nginx open now */
     int threads;
     int inflight;                 /* evaluations in the judge */
+    int probing;                  /* its judge's initialisation: 1 waiting for room, 2 started;
+                                   * claims leave room for both (sched.c) */
     board_counters c;
     unsigned seq;                 /* odd while judge_* are written */
     int judge_state;
@@ -122,6 +124,10 @@ int board_code_index(int status);
 int board_code_at(int index);             /* 0 for "other" */
 double board_bucket_le(int i);
 void board_count_request(board_slot *s, int route, int status, int64_t usec);
+
+/* The slots other than self whose judge waits to initialise or does
+ * (started 0), or only those whose initialisation started (started 1). */
+int board_probing(board *b, const board_slot *self, int started);
 
 /* Writer side (the slot's own scheduler). */
 void board_set_judge(board_slot *s, int state, const char *error);

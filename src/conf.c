@@ -18,7 +18,7 @@ enum kind { K_INT, K_SIZE, K_STR, K_BOOL, K_LEVEL, K_URLS, K_FRAC };
 struct key {
     const char *section, *name;
     enum kind kind;
-    size_t off, len;       /* offset in conf; len for strings */
+    size_t off, len;       /* offset in conf; len for strings, the count's offset for URLs */
     long min, max;         /* for numbers */
 };
 
@@ -26,6 +26,7 @@ struct key {
 #define Z(s, n, f, lo, hi) { s, n, K_SIZE, offsetof(conf, f), 0, lo, hi }
 #define S(s, n, f) { s, n, K_STR, offsetof(conf, f), sizeof(((conf *)0)->f), 0, 0 }
 #define B(s, n, f) { s, n, K_BOOL, offsetof(conf, f), 0, 0, 1 }
+#define U(s, n, f, cnt) { s, n, K_URLS, offsetof(conf, f), offsetof(conf, cnt), 0, 0 }
 
 static const struct key keys[] = {
     S("server", "data_dir", data_dir),
@@ -54,10 +55,18 @@ static const struct key keys[] = {
     I("db", "commit_interval_us", commit_interval_us, 0, 100000),
     Z("db", "mmap_size", mmap_size, 0, 64L << 30),
     S("judge", "backend", backend),
-    { "judge", "url", K_URLS, offsetof(conf, urls), 0, 0, 0 },
+    U("judge", "url", urls, n_urls),
     S("judge", "model", model),
     S("judge", "embedding_model", embedding_model),
     S("judge", "api_key_file", api_key_file),
+    U("judge", "embedding_url", embedding_urls, n_embedding_urls),
+    S("judge", "embedding_key_file", embedding_key_file),
+    B("judge", "check_models", check_models),
+    I("judge", "max_tokens", max_tokens, 1, 1000000),
+    S("judge", "max_tokens_field", max_tokens_field),
+    S("judge", "temperature", temperature),
+    S("judge", "seed", seed),
+    I("judge", "embedding_batch", embedding_batch, 1, 2048),
     S("judge", "metrics", default_metrics),
     I("judge", "max_concurrency", max_concurrency, 1, 4096),
     I("judge", "max_attempts", max_attempts, 1, 100),
@@ -125,8 +134,9 @@ int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, 
         break;
     case K_URLS:
         value[0] = '\0';
-        for (u = 0; u < cf->n_urls && o < len; u++)
-            o += (size_t)snprintf(value + o, len - o, "%s%s", u ? " " : "", cf->urls[u]);
+        for (u = 0; u < *(const int *)((const char *)cf + k->len) && o < len; u++)
+            o += (size_t)snprintf(value + o, len - o, "%s%s", u ? " " : "",
+                                  ((const char (*)[CONF_PATH_MAX])p)[u]);
         break;
     }
 out:
@@ -168,6 +178,10 @@ void conf_defaults(conf *cf)
     cf->stall_ms = 120000;
     cf->max_retries = 5;
     cf->max_repairs = 2;
+    cf->check_models = 1;
+    cf->max_tokens = 1024;
+    snprintf(cf->max_tokens_field, sizeof cf->max_tokens_field, "max_tokens");
+    cf->embedding_batch = 16;
     cf->cache = 1;
     cf->idle_priority = 1;
     cf->slow_eval_ms = 10000;
@@ -181,12 +195,14 @@ void conf_defaults(conf *cf)
     cf->ingest_max_wait_ms = 600000;
 }
 
-static int set_urls(conf *cf, const char *value, char *err, size_t errlen)
+/* A list of URLs into urls[] and *n, for the key named key. */
+static int set_urls(char (*urls)[CONF_PATH_MAX], int *n_urls, const char *key, const char *value,
+                    char *err, size_t errlen)
 {
     const char *p = value;
     int rc = 0;
 
-    cf->n_urls = 0;
+    *n_urls = 0;
     while (*p) {
         size_t n;
 
@@ -195,18 +211,18 @@ static int set_urls(conf *cf, const char *value, char *err, size_t errlen)
         n = strcspn(p, " ,\t");
         if (n == 0)
             break;
-        if (cf->n_urls == CONF_MAX_URLS || n >= CONF_PATH_MAX) {
-            snprintf(err, errlen, "judge.url: at most %d URLs of under %d bytes", CONF_MAX_URLS,
+        if (*n_urls == CONF_MAX_URLS || n >= CONF_PATH_MAX) {
+            snprintf(err, errlen, "judge.%s: at most %d URLs of under %d bytes", key, CONF_MAX_URLS,
                      CONF_PATH_MAX);
             rc = -EINVAL;
             goto out;
         }
-        memcpy(cf->urls[cf->n_urls], p, n);
-        cf->urls[cf->n_urls][n] = '\0';
+        memcpy(urls[*n_urls], p, n);
+        urls[*n_urls][n] = '\0';
         p += n;
-        while (n > 1 && cf->urls[cf->n_urls][n - 1] == '/')   /* no trailing slash */
-            cf->urls[cf->n_urls][--n] = '\0';
-        cf->n_urls++;
+        while (n > 1 && urls[*n_urls][n - 1] == '/')   /* no trailing slash */
+            urls[*n_urls][--n] = '\0';
+        (*n_urls)++;
     }
 out:
     return rc;
@@ -248,7 +264,8 @@ int conf_set(conf *cf, const char *section, const char *key, const char *value,
         memcpy(base + k->off, value, strlen(value) + 1);
         break;
     case K_URLS:
-        rc = set_urls(cf, value, err, errlen);
+        rc = set_urls((char (*)[CONF_PATH_MAX])(base + k->off), (int *)(base + k->len), k->name,
+                      value, err, errlen);
         break;
     case K_LEVEL:
         if ((*(int *)(base + k->off) = log_parse_level(value)) < 0) {

@@ -50,6 +50,15 @@ typedef struct conf {
     char model[128];
     char embedding_model[128];
     char api_key_file[CONF_PATH_MAX];
+    char embedding_urls[CONF_MAX_URLS][CONF_PATH_MAX];  /* empty: the chat URLs */
+    int n_embedding_urls;
+    char embedding_key_file[CONF_PATH_MAX];  /* empty: RAGRADE_EMBEDDING_API_KEY, else the chat key */
+    int check_models;                 /* 1: the model must be listed by /v1/models or /api/tags */
+    int max_tokens;                   /* output budget of one chat call */
+    char max_tokens_field[32];        /* max_tokens | max_completion_tokens (OpenAI) */
+    char temperature[16];             /* "": ragrade's (0; 0.3 for generations); none; a number */
+    char seed[24];                    /* "": 42 (+ the generation); none; a whole number */
+    int embedding_batch;              /* inputs per embedding call */
     char default_metrics[512];        /* comma separated; empty: the judge's defaults */
     int max_concurrency;              /* evaluations in flight across the pool */
     int max_attempts;

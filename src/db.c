@@ -798,6 +798,18 @@ out:
     return rc;
 }
 
+int db_running(db *d)
+{
+    sqlite3_stmt *st = db_stmt(d, Q_RUNNING_COUNT);
+    int n = -EIO;
+
+    if (st && sqlite3_step(st) == SQLITE_ROW)
+        n = sqlite3_column_int(st, 0);
+    if (st)
+        sqlite3_reset(st);
+    return n;
+}
+
 int db_has_queued(db *d)
 {
     sqlite3_stmt *st = db_stmt(d, Q_HAS_QUEUED);

@@ -135,6 +135,8 @@ int db_release_owner(db *d, const char *owner, const char *now_iso);
 int db_requeue_dead(db *d, const char *owner, const char *how, int *n);
 /* 1 if some queued row exists (due or not), 0 if none, negative on error. */
 int db_has_queued(db *d);
+/* Rows running across the pool, or a negative code. */
+int db_running(db *d);
 /* Earliest not_before among queued rows in the future, or 0 if none. */
 int64_t db_next_due(db *d);
 

@@ -23,7 +23,8 @@
 #define LLM_JITTER_PCT 25
 
 struct llm_req {
-    llm *c;
+    llm *c;                       /* the client that owns the multi handle and the list */
+    llm *ep;                      /* the client whose URLs and key it uses (c or a sibling) */
     CURL *easy;                   /* NULL while waiting to retry */
     struct curl_slist *hdrs;
     char method[8];
@@ -43,8 +44,12 @@ struct llm_req {
     long last_http;
 };
 
+/* A client: its endpoints (URLs, key) and, unless it is a sibling, the
+ * multi handle and the list of requests. A sibling (llm_new_sibling)
+ * borrows its hub's multi and list, so one llm_run drives both. */
 struct llm {
-    CURLM *multi;
+    llm *hub;                     /* NULL, or the client whose multi and list a sibling uses */
+    CURLM *multi;                 /* NULL in a sibling */
     char **urls;
     int n_urls;
     unsigned next_url;
@@ -65,7 +70,7 @@ static uint64_t rnd(llm *c)          /* xorshift64*: jitter only */
 }
 
 /* Replace every occurrence of the key in s by "***" (endpoints echo keys). */
-static void scrub(const llm *c, char *s)
+static void scrub(const llm *c, char *s)  /* c: the request's ep */
 {
     const char *key;
     size_t kl;
@@ -83,7 +88,8 @@ static void scrub(const llm *c, char *s)
     }
 }
 
-llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err, size_t errlen)
+static llm *client_new(llm *hub, const char *const *urls, int n_urls, const char *api_key,
+                       char *err, size_t errlen)
 {
     llm *c = NULL, *ret = NULL;
     int i;
@@ -107,7 +113,8 @@ llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err
             goto oom;
         snprintf(c->auth, n, "Authorization: Bearer %s", api_key);
     }
-    if (!(c->multi = curl_multi_init()))
+    c->hub = hub;
+    if (!hub && !(c->multi = curl_multi_init()))
         goto oom;
     c->rng = (uint64_t)clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
     if (!c->rng)
@@ -120,6 +127,17 @@ oom:
 out:
     llm_free(c);
     return ret;
+}
+
+llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err, size_t errlen)
+{
+    return client_new(NULL, urls, n_urls, api_key, err, errlen);
+}
+
+llm *llm_new_sibling(llm *hub, const char *const *urls, int n_urls, const char *api_key,
+                     char *err, size_t errlen)
+{
+    return client_new(hub->hub ? hub->hub : hub, urls, n_urls, api_key, err, errlen);
 }
 
 static void req_free(llm_req *q)
@@ -250,7 +268,8 @@ static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
         goto out;
     }
     tmo = left < q->o.timeout_ms ? (long)left : (long)q->o.timeout_ms;
-    snprintf(url, sizeof url, "%s%s", c->urls[c->next_url++ % (unsigned)c->n_urls], q->path);
+    snprintf(url, sizeof url, "%s%s", q->ep->urls[q->ep->next_url++ % (unsigned)q->ep->n_urls],
+             q->path);
     q->resp_len = 0;
     q->too_big = 0;
     q->retry_after_ms = 0;
@@ -297,10 +316,13 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
                     const llm_opts *o, llm_done_fn done, void *arg)
 {
     llm_req *q = NULL, *ret = NULL;
+    llm *ep = c;
 
+    c = c->hub ? c->hub : c;
     if (!(q = calloc(1, sizeof *q)))
         goto out;
     q->c = c;
+    q->ep = ep;
     snprintf(q->method, sizeof q->method, "%s", method);
     q->o = *o;
     q->done = done;
@@ -310,7 +332,7 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
     if (!(q->hdrs = curl_slist_append(NULL, "Content-Type: application/json")) ||
         !curl_slist_append(q->hdrs, "Accept: application/json") ||
         !curl_slist_append(q->hdrs, "Expect:") ||
-        (c->auth && !curl_slist_append(q->hdrs, c->auth)))
+        (ep->auth && !curl_slist_append(q->hdrs, ep->auth)))
         goto out;
     q->due_ms = clock_mono_ms();     /* started by the next llm_run */
     q->next = c->head;
@@ -328,7 +350,7 @@ void llm_cancel(llm *c, llm_req *q)
 {
     if (!c || !q)
         return;
-    unlink_req(c, q);
+    unlink_req(q->c, q);
     req_free(q);
 }
 
@@ -342,17 +364,18 @@ static void finish(llm *c, llm_req *q, int status)
     rep.body = q->resp ? q->resp : "";
     rep.retry_after_ms = q->retry_after_ms;
     snprintf(rep.error, sizeof rep.error, "%s", q->last_err);
-    scrub(c, rep.error);
+    scrub(q->ep, rep.error);
     unlink_req(c, q);
     q->done(q->arg, &rep);
     req_free(q);
 }
 
 /* Whether an HTTP status is worth another attempt: 408, 409, 429 and 5xx
- * are; every other non-2xx is permanent. */
+ * but 501 (not implemented) are (and not a 5xx whose message says the input is too large, as
+ * llama.cpp's, is not: on_transfer); every other non-2xx is permanent. */
 static int http_retryable(long status)
 {
-    return status == 408 || status == 409 || status == 429 || status >= 500;
+    return status == 408 || status == 409 || status == 429 || (status >= 500 && status != 501);
 }
 
 /* Whether a transfer error is worth another attempt: connection and
@@ -411,7 +434,7 @@ static void on_transfer(llm *c, llm_req *q, CURLcode cc)
         llmwire_error_message(q->resp, msg, sizeof msg);
         snprintf(q->last_err, sizeof q->last_err, "HTTP %ld from %s: %s", q->last_http, q->path,
                  msg);
-        retry = http_retryable(q->last_http);
+        retry = http_retryable(q->last_http) && !llmwire_too_large(msg);
     } else if (q->too_big) {
         snprintf(q->last_err, sizeof q->last_err, "reply from %s over %u bytes", q->path,
                  LLM_MAX_BODY);

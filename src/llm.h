@@ -1,12 +1,13 @@
 /* llm.h - a small HTTP JSON client over one libcurl multi handle, for the
  * LLM judges: requests to a set of base URLs taken round-robin, a timeout
  * per attempt, a capped response body, and retries with exponential backoff
- * and jitter on connection errors, timeouts, 408, 409, 429 and 5xx (honouring
+ * and jitter on connection errors, timeouts, 408, 409, 429 and 5xx but 501 (honouring
  * Retry-After and retry-after-ms). Single-threaded except llm_wakeup().
  * It carries opaque JSON texts: their shapes are llmwire.h's. Which
  * statuses are retried is decided in one place (llm.c's http_retryable and
  * curl_retryable); a client serves one set of base URLs, so an endpoint of
- * its own for embeddings is a second client. */
+ * its own for embeddings is a second client, a sibling sharing the first's
+ * multi handle. */
 #ifndef RAGRADE_LLM_H
 #define RAGRADE_LLM_H
 
@@ -47,6 +48,13 @@ typedef struct llm_opts {
 llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err, size_t errlen);
 void llm_free(llm *c);            /* NULL is a no-op; drops requests without callbacks */
 
+/* A client of other base URLs and key that shares hub's multi handle and
+ * requests, so that hub's llm_run drives both (the judges' embedding
+ * endpoint). Freed with llm_free before its hub; it has no requests of its
+ * own to drop. */
+llm *llm_new_sibling(llm *hub, const char *const *urls, int n_urls, const char *api_key,
+                     char *err, size_t errlen);
+
 /* Start a request: method "GET" or "POST", path appended to the next base
  * URL ("/v1/models"), body a JSON text (copied; NULL for none). done is
  * called exactly once from llm_run, unless llm_cancel comes first. NULL on
@@ -54,7 +62,8 @@ void llm_free(llm *c);            /* NULL is a no-op; drops requests without cal
 llm_req *llm_submit(llm *c, const char *method, const char *path, const char *body,
                     const llm_opts *o, llm_done_fn done, void *arg);
 
-/* Drop a request in flight or waiting to retry; done is not called. */
+/* Drop a request in flight or waiting to retry; done is not called. c
+ * may be the request's client or its sibling. */
 void llm_cancel(llm *c, llm_req *q);
 
 /* Drive transfers and retries for up to timeout_ms; returns sooner when a

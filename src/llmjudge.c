@@ -7,6 +7,7 @@
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "cache.h"
+#include "llmkeep.h"
 #include "clock.h"
 #include "db.h"
 #include "llm.h"
@@ -16,6 +17,7 @@
 #include "prompts.h"
 #include "ragas.h"
 #include "sha256.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <math.h>
@@ -27,18 +29,30 @@ static const char *const defaults[] = {
     "faithfulness", "answer_relevancy", "context_precision", "context_recall", NULL,
 };
 
+#define MAX_TOKENS_CAP 32768      /* a cut reply's retry doubles the budget up to this */
+#define REPAIR_ECHO 2048          /* bytes of a bad reply quoted back in a repair */
 
+/* judge.temperature and judge.seed: ragrade's own values, left out of the
+ * body, or fixed. */
+enum { SAMPLE_OWN = 0, SAMPLE_NONE, SAMPLE_FIXED };
 
 struct llmjudge {
     conf cf;
     enum llmwire_api api;
     char name[160];
     llm *http;
+    llm *emb_http;                /* the embedding endpoint: http itself, or a client of its own */
+    int temp_mode, seed_mode;     /* SAMPLE_* */
+    double temp_fixed;
+    int seed_fixed;
     db *cache_db;                 /* the reply cache's connection (borrowed); NULL: no cache */
+    db *keep_db;                  /* the same connection whatever judge.cache says: a requeued
+                                   * row's scores (llmkeep.h) */
     metrics_ctx *mx;
     int state;
     char error[512];
     int64_t init_deadline;
+    llm *init_http;               /* the client of init_req */
     llm_req *init_req;
     struct eval *evals;
     int n_evals;
@@ -48,17 +62,20 @@ static void drive(struct eval *ev, json_object *rep);
 
 /* ---- construction ---- */
 
-static int read_key(const conf *cf, char *key, size_t keylen, char *err, size_t errlen)
+/* The key from file (the key named name) or else the environment
+ * variable env; "" when neither. */
+static int read_key(const char *file, const char *name, const char *env_name, char *key,
+                    size_t keylen, char *err, size_t errlen)
 {
-    const char *env = getenv("RAGRADE_API_KEY");
+    const char *env = getenv(env_name);
     FILE *f = NULL;
     size_t n;
     int rc = 0;
 
     key[0] = '\0';
-    if (cf->api_key_file[0]) {
-        if (!(f = fopen(cf->api_key_file, "r"))) {
-            snprintf(err, errlen, "judge.api_key_file %s: cannot read", cf->api_key_file);
+    if (file[0]) {
+        if (!(f = fopen(file, "r"))) {
+            snprintf(err, errlen, "judge.%s %s: cannot read", name, file);
             rc = -ENOENT;
             goto out;
         }
@@ -76,12 +93,62 @@ out:
     return rc;
 }
 
+/* judge.temperature / judge.seed: "" (ragrade's), "none" or a number. */
+static int sample_mode(const char *v, const char *name, int whole, double *out, char *err,
+                       size_t errlen)
+{
+    char *end;
+
+    if (!v[0] || !strcmp(v, "default"))
+        return SAMPLE_OWN;
+    if (!strcmp(v, "none"))
+        return SAMPLE_NONE;
+    *out = strtod(v, &end);
+    if (end == v || *end || !isfinite(*out) || *out < 0 || (whole && (*out != floor(*out) ||
+                                                                      *out > 2147483647.0))) {
+        snprintf(err, errlen, "judge.%s: want none, default or a %snumber, not '%s'", name,
+                 whole ? "whole " : "", v);
+        return -EINVAL;
+    }
+    return SAMPLE_FIXED;
+}
+
+/* The chat client, and the embedding one when judge.embedding_url names
+ * other endpoints (its key: judge.embedding_key_file, else
+ * RAGRADE_EMBEDDING_API_KEY, else the chat key). */
+static int clients(llmjudge *lj, const conf *cf, char *err, size_t errlen)
+{
+    const char *urls[CONF_MAX_URLS];
+    char key[1024];
+    int i, rc = -EINVAL;
+
+    for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
+        urls[i] = cf->urls[i];
+    if (read_key(cf->api_key_file, "api_key_file", "RAGRADE_API_KEY", key, sizeof key, err,
+                 errlen) < 0 || !(lj->http = llm_new(urls, cf->n_urls, key, err, errlen)))
+        goto out;
+    lj->emb_http = lj->http;
+    if (cf->n_embedding_urls > 0) {
+        for (i = 0; i < cf->n_embedding_urls && i < CONF_MAX_URLS; i++)
+            urls[i] = cf->embedding_urls[i];
+        if ((cf->embedding_key_file[0] || getenv("RAGRADE_EMBEDDING_API_KEY")) &&
+            read_key(cf->embedding_key_file, "embedding_key_file", "RAGRADE_EMBEDDING_API_KEY",
+                     key, sizeof key, err, errlen) < 0)
+            goto out;
+        if (!(lj->emb_http = llm_new_sibling(lj->http, urls, cf->n_embedding_urls, key, err,
+                                             errlen)))
+            goto out;
+    }
+    rc = 0;
+out:
+    explicit_bzero(key, sizeof key);
+    return rc;
+}
+
 llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
 {
     llmjudge *lj = NULL, *ret = NULL;
-    const char *urls[CONF_MAX_URLS];
-    char key[1024];
-    int i;
+    double d = 0;
 
     if (!(lj = calloc(1, sizeof *lj))) {
         snprintf(err, errlen, "out of memory");
@@ -98,13 +165,17 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
     }
     lj->api = (enum llmwire_api)llmwire_api_of(cf->backend);
     snprintf(lj->name, sizeof lj->name, "%s/%s", cf->backend, cf->model);
-    for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
-        urls[i] = cf->urls[i];
-    if (read_key(cf, key, sizeof key, err, errlen) < 0)
+    if (strcmp(cf->max_tokens_field, "max_tokens") && strcmp(cf->max_tokens_field,
+                                                             "max_completion_tokens")) {
+        snprintf(err, errlen, "judge.max_tokens_field: want max_tokens or max_completion_tokens");
         goto out;
-    lj->http = llm_new(urls, cf->n_urls, key, err, errlen);
-    explicit_bzero(key, sizeof key);
-    if (!lj->http)
+    }
+    if ((lj->temp_mode = sample_mode(cf->temperature, "temperature", 0, &lj->temp_fixed, err,
+                                     errlen)) < 0 ||
+        (lj->seed_mode = sample_mode(cf->seed, "seed", 1, &d, err, errlen)) < 0)
+        goto out;
+    lj->seed_fixed = (int)d;
+    if (clients(lj, cf, err, errlen) < 0)
         goto out;
     if (!(lj->mx = metrics_ctx_new())) {
         snprintf(err, errlen, "out of memory");
@@ -112,6 +183,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
     }
     if (cf->cache)
         lj->cache_db = cache;     /* judge_cache is in the schema (sql/002) */
+    lj->keep_db = cache;
     lj->state = JUDGE_UNINITIALIZED;
     ret = lj;
     lj = NULL;
@@ -139,6 +211,7 @@ static void eval_free(struct eval *ev)
     json_object_put(ev->acc);
     json_object_put(ev->messages);
     json_object_put(ev->input);
+    json_object_put(ev->vecs);
     free(ev);
 }
 
@@ -150,10 +223,12 @@ void llmjudge_free(llmjudge *lj)
         return;
     while ((ev = lj->evals) != NULL) {   /* abandoned: no callbacks */
         lj->evals = ev->next;
-        llm_cancel(lj->http, ev->req);
+        llm_cancel(ev->is_embed ? lj->emb_http : lj->http, ev->req);
         eval_free(ev);
     }
-    llm_cancel(lj->http, lj->init_req);
+    llm_cancel(lj->init_http, lj->init_req);
+    if (lj->emb_http != lj->http)
+        llm_free(lj->emb_http);
     llm_free(lj->http);
     metrics_ctx_free(lj->mx);
     free(lj);
@@ -175,7 +250,23 @@ static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
     return o;
 }
 
-/* ---- lazy initialisation: list the models, then one tiny chat call ---- */
+/* The generation settings of a chat call: ragrade's temperature and seed
+ * unless judge.temperature / judge.seed say none or a value; the output
+ * budget max_tokens (0: judge.max_tokens) under judge.max_tokens_field. */
+static void settings(const llmjudge *lj, llmwire_chat_req *r, double temperature, int seed,
+                     int max_tokens)
+{
+    r->temperature = lj->temp_mode == SAMPLE_FIXED ? lj->temp_fixed : temperature;
+    r->no_temperature = lj->temp_mode == SAMPLE_NONE;
+    r->seed = lj->seed_mode == SAMPLE_FIXED ? lj->seed_fixed + (seed - SEED) : seed;
+    r->no_seed = lj->seed_mode == SAMPLE_NONE;
+    r->max_tokens = max_tokens > 0 ? max_tokens : lj->cf.max_tokens;
+    r->max_tokens_field = lj->cf.max_tokens_field;
+}
+
+/* ---- lazy initialisation: list the models (chat, then embeddings when
+ * they have endpoints of their own; unless judge.check_models = no), then
+ * one tiny chat call whose reply must be the JSON its schema asks for ---- */
 
 static void init_fail(llmjudge *lj, const char *what, const char *why)
 {
@@ -183,71 +274,68 @@ static void init_fail(llmjudge *lj, const char *what, const char *why)
     snprintf(lj->error, sizeof lj->error, "%s: %.400s", what, why);
 }
 
+/* Start an init request on client c; 0, or fails the init on OOM. */
+static int init_submit(llmjudge *lj, llm *c, const char *method, const char *path,
+                       const char *body, llm_done_fn done)
+{
+    llm_opts o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
+
+    lj->init_http = c;
+    if (!(lj->init_req = llm_submit(c, method, path, body, &o, done, lj))) {
+        init_fail(lj, "starting", "out of memory");
+        return -ENOMEM;
+    }
+    return 0;
+}
+
 static void on_probe(void *arg, const llm_reply *rep)
 {
     llmjudge *lj = arg;
-    llmwire_chat c;
-    char err[128];
+    llmwire_chat c = { 0 };
+    json_object *v = NULL;
+    char err[300], why[512];
 
     lj->init_req = NULL;
     if (rep->status < 0) {
         init_fail(lj, "loading the model", rep->error[0] ? rep->error : "deadline");
     } else if (llmwire_parse_chat(lj->api, rep->body, &c, err, sizeof err) < 0) {
         init_fail(lj, "loading the model", err);
+    } else if (c.truncated) {
+        snprintf(why, sizeof why, "the probe's reply was cut at the output limit (max_tokens %d); "
+                 "raise judge.max_tokens", lj->cf.max_tokens);
+        init_fail(lj, "loading the model", why);
+    } else if (prompts_validate(PROMPT_PROBE, c.content, -1, &v, err, sizeof err) < 0) {
+        snprintf(why, sizeof why, "the endpoint does not follow the JSON schema of the request "
+                 "(response_format or format ignored?); the probe's reply: %.300s", err);
+        init_fail(lj, "checking structured output", why);
     } else {
-        llmwire_chat_clear(&c);
         lj->state = JUDGE_READY;
         lj->error[0] = '\0';
     }
+    json_object_put(v);
+    llmwire_chat_clear(&c);
 }
 
-static void on_models(void *arg, const llm_reply *rep)
+static void send_probe(llmjudge *lj)
 {
-    llmjudge *lj = arg;
-    json_object *msgs = NULL, *m, *schema = NULL, *in = NULL;
-    char *prompt = NULL, *body = NULL, msg[300];
-    llm_opts o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
-    const char *emb = lj->cf.embedding_model;
+    json_object *msgs = json_object_new_array(), *schema = prompts_schema(PROMPT_PROBE);
+    json_object *in = json_object_new_object();
+    char *prompt = prompts_render(PROMPT_PROBE, in), *body = NULL;
     llmwire_chat_req req = { 0 };
-    int has;
 
-    lj->init_req = NULL;
-    if (rep->status < 0) {
-        init_fail(lj, "listing the models", rep->error[0] ? rep->error : "deadline");
-        goto out;
-    }
-    has = llmwire_models_has(lj->api, rep->body, lj->cf.model);
-    if (has > 0 && emb[0] && strcmp(emb, lj->cf.model))
-        has = llmwire_models_has(lj->api, rep->body, emb);
-    else
-        emb = lj->cf.model;
-    if (has <= 0) {
-        snprintf(msg, sizeof msg, "%s", has < 0 ? "the reply is not a model list" : "");
-        if (has == 0)
-            snprintf(msg, sizeof msg, "the endpoint does not list the model %s", emb);
-        init_fail(lj, "listing the models", msg);
-        goto out;
-    }
-    msgs = json_object_new_array();
-    m = json_object_new_object();
-    in = json_object_new_object();
-    schema = prompts_schema(PROMPT_PROBE);
-    prompt = prompts_render(PROMPT_PROBE, in);
-    json_object_object_add(m, "role", json_object_new_string("user"));
-    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
-    json_object_array_add(msgs, m);
+    json_object_array_add(msgs, ragas_obj("role", json_object_new_string("user"), "content",
+                                          json_object_new_string(prompt ? prompt : ""), NULL,
+                                          NULL));
     req.model = lj->cf.model;
     req.messages = msgs;
     req.schema_name = prompts_name(PROMPT_PROBE);
     req.schema = schema;
-    req.temperature = 0.0;
-    req.seed = SEED;
+    settings(lj, &req, 0.0, SEED, 0);
     body = llmwire_chat_body(lj->api, &req);
-    if (!prompt || !body ||
-        !(lj->init_req = llm_submit(lj->http, "POST", llmwire_path_chat(lj->api), body, &o,
-                                    on_probe, lj)))
+    if (!prompt || !body)
         init_fail(lj, "loading the model", "out of memory");
-out:
+    else
+        init_submit(lj, lj->http, "POST", llmwire_path_chat(lj->api), body, on_probe);
     free(prompt);
     free(body);
     json_object_put(msgs);
@@ -255,24 +343,73 @@ out:
     json_object_put(in);
 }
 
+/* Whether the model list in rep names model (the key that set it: key);
+ * fails the init when not. */
+static int listed(llmjudge *lj, const llm_reply *rep, const char *model, const char *key)
+{
+    char msg[400];
+    int has;
+
+    if (rep->status < 0) {
+        init_fail(lj, "listing the models", rep->error[0] ? rep->error : "deadline");
+        return 0;
+    }
+    if ((has = llmwire_models_has(lj->api, rep->body, model)) > 0)
+        return 1;
+    if (has < 0)
+        snprintf(msg, sizeof msg, "the reply of %s is not a model list",
+                 llmwire_path_models(lj->api));
+    else
+        snprintf(msg, sizeof msg, "the endpoint does not list the model %s (%s) by id or alias; "
+                 "judge.check_models = no skips this check for gateways that list none", model,
+                 key);
+    init_fail(lj, "listing the models", msg);
+    return 0;
+}
+
+static const char *embedding_model(const llmjudge *lj)
+{
+    return lj->cf.embedding_model[0] ? lj->cf.embedding_model : lj->cf.model;
+}
+
+static void on_emb_models(void *arg, const llm_reply *rep)
+{
+    llmjudge *lj = arg;
+
+    lj->init_req = NULL;
+    if (listed(lj, rep, embedding_model(lj), "judge.embedding_model"))
+        send_probe(lj);
+}
+
+static void on_models(void *arg, const llm_reply *rep)
+{
+    llmjudge *lj = arg;
+
+    lj->init_req = NULL;
+    if (!listed(lj, rep, lj->cf.model, "judge.model"))
+        return;
+    if (lj->emb_http != lj->http)
+        init_submit(lj, lj->emb_http, "GET", llmwire_path_models(lj->api), NULL, on_emb_models);
+    else if (!lj->cf.embedding_model[0] || listed(lj, rep, lj->cf.embedding_model,
+                                                  "judge.embedding_model"))
+        send_probe(lj);
+}
+
 int llmjudge_start_init(llmjudge *lj)
 {
-    llm_opts o;
     int rc = 0;
 
     if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
         goto out;
     lj->init_deadline = clock_mono_ms() + lj->cf.init_timeout_ms;
-    o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
-    lj->init_req = llm_submit(lj->http, "GET", llmwire_path_models(lj->api), NULL, &o, on_models,
-                              lj);
-    if (!lj->init_req) {
-        init_fail(lj, "starting", "out of memory");
-        rc = -ENOMEM;
-        goto out;
-    }
     lj->state = JUDGE_INITIALIZING;
     lj->error[0] = '\0';
+    if (lj->cf.check_models)
+        rc = init_submit(lj, lj->http, "GET", llmwire_path_models(lj->api), NULL, on_models);
+    else
+        send_probe(lj);
+    if (lj->state == JUDGE_FAILED && !rc)
+        rc = -ENOMEM;
 out:
     return rc;
 }
@@ -298,12 +435,15 @@ static void unlink_eval(struct eval *ev)
     lj->n_evals--;
 }
 
-/* Report the row and free it. status < 0: no scores. */
+/* Report the row and free it. status < 0: no scores; -EAGAIN keeps the
+ * ones it has for the retry. */
 static void finish(struct eval *ev, int status, const char *err, int retry_after_ms)
 {
     size_t i;
 
     unlink_eval(ev);
+    if (status == -EAGAIN && ev->lj->keep_db)
+        llmkeep_save(ev->lj->keep_db, ev->lj->name, ev);
     for (i = 0; i < ev->res.n_scores; i++)
         if (!ev->res.scores[i].is_null && !isfinite(ev->res.scores[i].score))
             ragas_set_null(ev, i, "the score is not a finite number");
@@ -332,24 +472,44 @@ static void null_rest(struct eval *ev, const char *why)
             ragas_set_null(ev, i, why);
 }
 
-static const char *embedding_model(const llmjudge *lj)
+/* The embedding slice to send: judge.embedding_batch inputs from emb_off
+ * (one at a time once an input was too large for the server's batch), as
+ * a new array. */
+static json_object *slice(struct eval *ev)
 {
-    return lj->cf.embedding_model[0] ? lj->cf.embedding_model : lj->cf.model;
+    size_t n = json_object_array_length(ev->input), i;
+    json_object *a;
+
+    if (!ev->emb_n) {
+        ev->emb_n = ev->emb_alone ? 1 : (size_t)ev->lj->cf.embedding_batch;
+        if (ev->emb_n > n - ev->emb_off)
+            ev->emb_n = n - ev->emb_off;
+    }
+    if (!(a = json_object_new_array_ext((int)ev->emb_n)))
+        return NULL;
+    for (i = 0; i < ev->emb_n; i++)
+        json_object_array_add(a, json_object_get(json_object_array_get_idx(ev->input,
+                                                                           ev->emb_off + i)));
+    return a;
 }
 
 static char *call_body(struct eval *ev)
 {
     llmjudge *lj = ev->lj;
     llmwire_chat_req req = { 0 };
+    json_object *in;
     char *body = NULL;
 
-    if (ev->is_embed)
-        return llmwire_embed_body(lj->api, embedding_model(lj), ev->input);
+    if (ev->is_embed) {
+        if ((in = slice(ev)) != NULL)
+            body = llmwire_embed_body(lj->api, embedding_model(lj), in);
+        json_object_put(in);
+        return body;
+    }
     req.model = lj->cf.model;
     req.messages = ev->messages;
     req.schema_name = prompts_name(ev->pk);
-    req.temperature = ev->temperature;
-    req.seed = ev->seed;
+    settings(lj, &req, ev->temperature, ev->seed, ev->max_tokens);
     if ((req.schema = prompts_schema(ev->pk)) != NULL)
         body = llmwire_chat_body(lj->api, &req);
     json_object_put(req.schema);
@@ -357,6 +517,24 @@ static char *call_body(struct eval *ev)
 }
 
 static void on_reply(void *arg, const llm_reply *rep);
+
+/* A cached reply for the call in ev (a new reference), or NULL. */
+static json_object *cached(struct eval *ev, const char *t)
+{
+    json_object *v = NULL;
+    char err[256];
+
+    if (!ev->is_embed) {
+        if (prompts_validate(ev->pk, t, ev->n_items, &v, err, sizeof err) < 0)
+            v = NULL;
+    } else if ((v = json_tokener_parse(t)) != NULL &&
+               (!json_object_is_type(v, json_type_array) ||
+                json_object_array_length(v) != ev->emb_n)) {
+        json_object_put(v);
+        v = NULL;
+    }
+    return v;
+}
 
 /* Send the call set up in ev. On the first attempt, look in the cache
  * first: *hit is then the cached reply (a new reference) and nothing is
@@ -366,24 +544,21 @@ static int send_call(struct eval *ev, json_object **hit)
     llmjudge *lj = ev->lj;
     const char *path = ev->is_embed ? llmwire_path_embed(lj->api) : llmwire_path_chat(lj->api);
     llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
-    char *body = call_body(ev), *keyed = NULL, *t = NULL, err[256];
+    char *body = call_body(ev), *keyed = NULL, *t = NULL;
     size_t n;
     int rc = -ENOMEM;
 
     *hit = NULL;
     if (!body)
         goto out;
-    if (hit && !ev->key[0] && lj->cache_db) {
+    if (!ev->key[0] && lj->cache_db) {
         n = strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
         if (!(keyed = malloc(n)))
             goto out;
         snprintf(keyed, n, "%s\n%s\n%s", lj->cf.backend, path, body);
         sha256_hex(keyed, n - 1, ev->key);
         if (cache_get(lj->cache_db, ev->key, &t) == 0 && t) {
-            if (ev->is_embed)
-                *hit = json_tokener_parse(t);
-            else if (prompts_validate(ev->pk, t, ev->n_items, hit, err, sizeof err) < 0)
-                *hit = NULL;
+            *hit = cached(ev, t);
             free(t);
         }
         if (*hit) {
@@ -391,7 +566,8 @@ static int send_call(struct eval *ev, json_object **hit)
             goto out;
         }
     }
-    if ((ev->req = llm_submit(lj->http, "POST", path, body, &o, on_reply, ev)))
+    if ((ev->req = llm_submit(ev->is_embed ? lj->emb_http : lj->http, "POST", path, body, &o,
+                              on_reply, ev)))
         rc = 0;
 out:
     free(keyed);
@@ -410,12 +586,55 @@ static void remember(struct eval *ev, const char *reply, int64_t ptok, int64_t c
         log_debug("judge cache: %s", db_errmsg(lj->cache_db));
 }
 
+/* The vectors of one embedding slice arrived (v taken): all of the call's
+ * vectors (a new reference) once the last slice is in, else NULL with the
+ * next slice set up. */
+static json_object *embed_part(struct eval *ev, json_object *v)
+{
+    json_object *all = NULL;
+    size_t i, n = json_object_array_length(v);
+
+    if (!ev->vecs)
+        ev->vecs = json_object_new_array();
+    for (i = 0; i < n; i++)
+        json_object_array_add(ev->vecs, json_object_get(json_object_array_get_idx(v, i)));
+    json_object_put(v);
+    ev->emb_off += ev->emb_n;
+    ev->emb_n = 0;
+    ev->key[0] = '\0';            /* the next slice has a cache key of its own */
+    if (ev->emb_off >= json_object_array_length(ev->input)) {
+        all = ev->vecs;
+        ev->vecs = NULL;
+    }
+    return all;
+}
+
+/* Send the call set up in ev, or take it from the cache (an embedding
+ * slice by slice): 0 with *rep NULL while a request is in flight, or *rep
+ * the whole reply (a new reference) when the cache held it; -ENOMEM. */
+static int go(struct eval *ev, json_object **rep)
+{
+    json_object *hit;
+
+    *rep = NULL;
+    for (;;) {
+        if (send_call(ev, &hit) < 0)
+            return -ENOMEM;
+        if (!hit)
+            return 0;
+        if (!ev->is_embed) {
+            *rep = hit;
+            return 0;
+        }
+        if ((*rep = embed_part(ev, hit)) != NULL)
+            return 0;
+    }
+}
+
 /* Run the evaluation until it waits for a reply or is done. rep (owned)
  * is the reply to the last call, or NULL. */
 static void drive(struct eval *ev, json_object *rep)
 {
-    json_object *hit;
-
     for (;;) {
         while (ev->cur < ev->res.n_scores && ev->kind[ev->cur] == M_DONE) {
             ev->cur++;
@@ -440,22 +659,35 @@ static void drive(struct eval *ev, json_object *rep)
             null_rest(ev, "deadline");
             continue;
         }
-        if (send_call(ev, &hit) < 0) {
+        if (go(ev, &rep) < 0) {
             finish(ev, -ENOMEM, "out of memory", 0);
             return;
         }
-        if (!hit)
+        if (!rep)
             return;
-        rep = hit;
     }
 }
 
+/* Send the call set up again in ev; go on at once with a cached reply. */
+static void resume(struct eval *ev)
+{
+    json_object *rep;
+
+    if (go(ev, &rep) < 0)
+        finish(ev, -ENOMEM, "out of memory", 0);
+    else if (rep)
+        drive(ev, rep);
+}
+
 /* The reply did not fit: ask again with a repair prompt, or give up on
- * the metric. */
+ * the metric. Every repair starts from the first attempt's messages, with
+ * at most REPAIR_ECHO bytes of the bad reply: the conversation never
+ * grows past the first messages and one exchange. */
 static void repair(struct eval *ev, const char *content, const char *problem)
 {
-    json_object *m, *hit;
+    json_object *m;
     char *msg, why[400];
+    size_t n = content ? strlen(content) : 0, len = json_object_array_length(ev->messages);
 
     if (ev->repairs >= ev->lj->cf.max_repairs) {
         snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
@@ -465,16 +697,73 @@ static void repair(struct eval *ev, const char *content, const char *problem)
         return;
     }
     ev->repairs++;
+    if (len > ev->n_first)
+        json_object_array_del_idx(ev->messages, ev->n_first, len - ev->n_first);
+    if (n > REPAIR_ECHO)
+        n = utf8_prefix(content, REPAIR_ECHO);
     m = ragas_obj("role", json_object_new_string("assistant"), "content",
-                  json_object_new_string(content ? content : ""), NULL, NULL);
+                  json_object_new_string_len(content ? content : "", (int)n), NULL, NULL);
     json_object_array_add(ev->messages, m);
     msg = prompts_repair(ev->pk, problem);
     m = ragas_obj("role", json_object_new_string("user"), "content",
                   json_object_new_string(msg ? msg : problem), NULL, NULL);
     json_object_array_add(ev->messages, m);
     free(msg);
-    if (send_call(ev, &hit) < 0)  /* the key is set: no cache lookup */
-        finish(ev, -ENOMEM, "out of memory", 0);
+    resume(ev);                   /* the key is set: no cache lookup */
+}
+
+/* A reply cut at the output budget: once, the same messages again with
+ * twice the budget (up to MAX_TOKENS_CAP), never the cut text; cut again,
+ * the metric is null. */
+static void cut_off(struct eval *ev)
+{
+    int mt = ev->max_tokens > 0 ? ev->max_tokens : ev->lj->cf.max_tokens;
+    char why[300];
+
+    if (ev->cut++ > 0 || mt >= MAX_TOKENS_CAP) {
+        snprintf(why, sizeof why, "the reply was cut at the output limit (max_tokens %d)%s; "
+                 "raise judge.max_tokens or the server's own limit", mt,
+                 ev->cut > 1 ? " again after a retry with a doubled budget" : "");
+        ragas_set_null(ev, ev->cur, why);
+        drive(ev, NULL);
+        return;
+    }
+    ev->max_tokens = mt > MAX_TOKENS_CAP / 2 ? MAX_TOKENS_CAP : mt * 2;
+    resume(ev);
+}
+
+/* A call failed for good. The metric is null when the endpoint refused
+ * this request (400, 404, 413, 422, 501 and other 4xx but 401/403; an
+ * input too large; a reply over the cap); an embedding batch that was
+ * too large is first sent one input at a time. The row goes back to the
+ * queue, keeping nothing but the reply cache, when the endpoint as a whole
+ * is in trouble: 401/403, or retries spent on connection errors, 408, 429
+ * and 5xx. */
+static void failed(struct eval *ev, const llm_reply *rep)
+{
+    long h = rep->http_status;
+    int too_large = rep->status == -EIO && llmwire_too_large(rep->error);
+    char why[600];
+
+    if (rep->status == -ETIMEDOUT) {
+        snprintf(why, sizeof why, "deadline (last error: %s)", rep->error);
+        null_rest(ev, rep->error[0] ? why : "deadline");
+        drive(ev, NULL);
+    } else if (too_large && ev->is_embed && ev->emb_n > 1) {
+        ev->emb_alone = 1;
+        ev->emb_n = 0;
+        ev->key[0] = '\0';
+        resume(ev);
+    } else if (rep->status == -EMSGSIZE || too_large ||
+               (rep->status == -EIO && h >= 400 && h != 401 && h != 403 &&
+                (h < 500 || h == 501))) {
+        ragas_set_null(ev, ev->cur, rep->error);    /* this metric only */
+        drive(ev, NULL);
+    } else if (rep->status == -EIO && h == 0) {
+        finish(ev, -EIO, rep->error, 0);            /* a bad URL: nothing to retry */
+    } else {
+        finish(ev, -EAGAIN, rep->error, rep->retry_after_ms);
+    }
 }
 
 static void on_reply(void *arg, const llm_reply *rep)
@@ -486,26 +775,18 @@ static void on_reply(void *arg, const llm_reply *rep)
     const char *text;
 
     ev->req = NULL;
-    if (rep->status == -ETIMEDOUT) {
-        snprintf(why, sizeof why, "deadline (last error: %s)", rep->error);
-        null_rest(ev, rep->error[0] ? why : "deadline");
-        drive(ev, NULL);
-    } else if (rep->status == -EAGAIN) {
-        finish(ev, -EAGAIN, rep->error, rep->retry_after_ms);
-    } else if (rep->status == -EMSGSIZE || rep->http_status == 400 || rep->http_status == 413 ||
-               rep->http_status == 422) {
-        ragas_set_null(ev, ev->cur, rep->error);    /* this prompt only */
-        drive(ev, NULL);
-    } else if (rep->status < 0) {
-        finish(ev, rep->status, rep->error, 0);
+    if (rep->status < 0) {
+        failed(ev, rep);
     } else if (ev->is_embed) {
-        if (!(v = llmwire_parse_embed(ev->lj->api, rep->body, json_object_array_length(ev->input),
-                                  err, sizeof err))) {
+        if (!(v = llmwire_parse_embed(ev->lj->api, rep->body, ev->emb_n, err, sizeof err))) {
             ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
         } else {
             remember(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
-            drive(ev, v);
+            if ((v = embed_part(ev, v)) != NULL)
+                drive(ev, v);
+            else
+                resume(ev);
         }
     } else if (llmwire_parse_chat(ev->lj->api, rep->body, &c, err, sizeof err) < 0) {
         repair(ev, NULL, err);
@@ -517,7 +798,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             snprintf(why, sizeof why, "the model refused: %.300s", c.refusal);
             repair(ev, text, why);
         } else if (c.truncated) {
-            repair(ev, text, "the output was cut off at the length limit; be more concise");
+            cut_off(ev);
         } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
             repair(ev, text, err);
         } else {
@@ -601,6 +882,8 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     for (i = 0; i < n; i++)
         if (add_metric(ev, i, names[i], r) < 0)
             goto out;
+    if (lj->keep_db)
+        llmkeep_restore(lj->keep_db, lj->name, ev);
     ev->cur = 0;
     ev->next = lj->evals;
     if (lj->evals)
@@ -629,7 +912,7 @@ void llmjudge_cancel_all(llmjudge *lj)
     while ((ev = list) != NULL) {
         list = ev->next;
         ev->prev = ev->next = NULL;
-        llm_cancel(lj->http, ev->req);
+        llm_cancel(ev->is_embed ? lj->emb_http : lj->http, ev->req);
         ev->req = NULL;
         finish(ev, -ECANCELED, "cancelled", 0);
     }

@@ -43,27 +43,40 @@ static char *dup_json(json_object *o)
     return s ? strdup(s) : NULL;
 }
 
+/* temperature and seed into o, unless left out. */
+static void sampling(json_object *o, const llmwire_chat_req *r)
+{
+    if (!r->no_temperature)
+        json_object_object_add(o, "temperature", json_object_new_double(r->temperature));
+    if (!r->no_seed)
+        json_object_object_add(o, "seed", json_object_new_int(r->seed));
+}
+
 /* Ollama: {model, messages, stream: false, format: schema, options:
- * {temperature, seed}}. */
+ * {temperature, seed, num_predict}}. */
 static void ollama_chat(json_object *b, const llmwire_chat_req *r)
 {
     json_object *o = json_object_new_object();
 
     json_object_object_add(b, "stream", json_object_new_boolean(0));
     json_object_object_add(b, "format", json_object_get(r->schema));
-    json_object_object_add(o, "temperature", json_object_new_double(r->temperature));
-    json_object_object_add(o, "seed", json_object_new_int(r->seed));
+    sampling(o, r);
+    if (r->max_tokens > 0)
+        json_object_object_add(o, "num_predict", json_object_new_int(r->max_tokens));
     json_object_object_add(b, "options", o);
 }
 
-/* OpenAI: {model, messages, temperature, seed, response_format:
- * {type: json_schema, json_schema: {name, schema, strict: true}}}. */
+/* OpenAI: {model, messages, temperature, seed, max_tokens (or
+ * max_completion_tokens), response_format: {type: json_schema,
+ * json_schema: {name, schema, strict: true}}}. */
 static void openai_chat(json_object *b, const llmwire_chat_req *r)
 {
     json_object *o = json_object_new_object(), *js = json_object_new_object();
 
-    json_object_object_add(b, "temperature", json_object_new_double(r->temperature));
-    json_object_object_add(b, "seed", json_object_new_int(r->seed));
+    sampling(b, r);
+    if (r->max_tokens > 0)
+        json_object_object_add(b, r->max_tokens_field ? r->max_tokens_field : "max_tokens",
+                               json_object_new_int(r->max_tokens));
     json_object_object_add(js, "name", json_object_new_string(r->schema_name));
     json_object_object_add(js, "schema", json_object_get(r->schema));
     json_object_object_add(js, "strict", json_object_new_boolean(1));
@@ -267,6 +280,23 @@ out:
     return ret;
 }
 
+/* 1 if e's aliases (an array of strings) hold model. */
+static int has_alias(json_object *e, const char *model)
+{
+    json_object *a, *v;
+    size_t i, n;
+
+    if (!json_object_object_get_ex(e, "aliases", &a) || !json_object_is_type(a, json_type_array))
+        return 0;
+    n = json_object_array_length(a);
+    for (i = 0; i < n; i++) {
+        v = json_object_array_get_idx(a, i);
+        if (json_object_is_type(v, json_type_string) && !strcmp(json_object_get_string(v), model))
+            return 1;
+    }
+    return 0;
+}
+
 int llmwire_models_has(enum llmwire_api api, const char *body, const char *model)
 {
     json_object *j = json_tokener_parse(body), *list, *e, *v;
@@ -281,6 +311,10 @@ int llmwire_models_has(enum llmwire_api api, const char *body, const char *model
     n = json_object_array_length(list);
     for (i = 0; i < n && !rc; i++) {
         e = json_object_array_get_idx(list, i);
+        if (has_alias(e, model)) {
+            rc = 1;
+            break;
+        }
         if (!json_object_object_get_ex(e, api == LLMWIRE_OLLAMA ? "name" : "id", &v) &&
             !json_object_object_get_ex(e, "model", &v))
             continue;
@@ -318,3 +352,17 @@ out:
     json_object_put(j);
 }
 
+
+int llmwire_too_large(const char *message)
+{
+    static const char *const says[] = {
+        "too large", "exceeds the available context", "context length", "maximum context",
+        "physical batch size",    /* not "too long": a gateway's 504 "took too long" */
+    };
+    size_t i;
+
+    for (i = 0; message && i < sizeof says / sizeof says[0]; i++)
+        if (strcasestr(message, says[i]))
+            return 1;
+    return 0;
+}

@@ -35,6 +35,10 @@ typedef struct llmwire_chat_req {
     json_object *schema;          /* the JSON schema the reply must fit */
     double temperature;
     int seed;
+    int max_tokens;               /* the output budget; 0: not sent */
+    const char *max_tokens_field; /* OpenAI's name for it; NULL: "max_tokens" */
+    int no_temperature;           /* 1: temperature left out (o-series, gpt-5) */
+    int no_seed;                  /* 1: seed left out */
 } llmwire_chat_req;
 
 /* The body of a chat call as JSON text (malloc'd, the caller frees), or
@@ -64,13 +68,20 @@ void llmwire_chat_clear(llmwire_chat *c);
 json_object *llmwire_parse_embed(enum llmwire_api api, const char *body, size_t n, char *err,
                                  size_t errlen);
 
-/* 1 if the model list in body names model (Ollama's "NAME:latest" matches
- * "NAME"), 0 if not, -EINVAL if body is not a model list. */
+/* 1 if the model list in body names model by id or by alias (llama.cpp's
+ * server lists --alias names under "aliases"; Ollama's "NAME:latest"
+ * matches "NAME"), 0 if not, -EINVAL if body is not a model list. */
 int llmwire_models_has(enum llmwire_api api, const char *body, const char *model);
 
 /* The endpoint's own message in an error reply ({"error": {"message":
  * ...}}, {"error": "..."} or {"message": ...}), else the body, cut to 300
  * bytes, into out. */
 void llmwire_error_message(const char *body, char *out, size_t outlen);
+
+/* 1 if an error message says that the input is too large for the server
+ * (llama.cpp's 500 "input is too large to process", a prompt past the
+ * context length): a permanent failure of that request, not of the
+ * endpoint, so llm.c does not retry even a 5xx that says so. */
+int llmwire_too_large(const char *message);
 
 #endif

@@ -47,13 +47,17 @@ void ragas_set_score(struct eval *ev, double v, json_object *reason)
     ev->kind[ev->cur] = M_DONE;
 }
 
+/* What is embedded for text s: ragas's `s or " "`, since an empty string
+ * is refused by OpenAI (400) and some vocabularies (llama.cpp). */
+static const char *embeddable(const char *s) { return s && *s ? s : " "; }
+
 static json_object *strs(const char *a, const char *b)
 {
     json_object *v = json_object_new_array();
 
-    json_object_array_add(v, json_object_new_string(a));
+    json_object_array_add(v, json_object_new_string(embeddable(a)));
     if (b)
-        json_object_array_add(v, json_object_new_string(b));
+        json_object_array_add(v, json_object_new_string(embeddable(b)));
     return v;
 }
 
@@ -110,21 +114,28 @@ static char *joined_contexts(const struct eval *ev)
     return s;
 }
 
-/* Set up a chat call: one user message rendering prompt pk with input
- * (taken), whose validated reply goes to then. */
+/* Set up a chat call rendering prompt pk with input (taken): a system
+ * message where the prompt has one (correctness), then the user message;
+ * its validated reply goes to then. */
 static int ask(struct eval *ev, ragas_step_fn then, enum prompt_kind pk, json_object *input,
                long n_items, double temperature, int seed)
 {
-    json_object *m = json_object_new_object();
-    char *prompt = prompts_render(pk, input);
+    char *sys = NULL, *user = NULL;
 
+    prompts_render_chat(pk, input, &sys, &user);
     json_object_put(input);
     json_object_put(ev->messages);
     ev->messages = json_object_new_array();
-    json_object_object_add(m, "role", json_object_new_string("user"));
-    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
-    json_object_array_add(ev->messages, m);
-    free(prompt);
+    if (sys)
+        json_object_array_add(ev->messages, ragas_obj("role", S("system"), "content", S(sys),
+                                                      NULL, NULL));
+    json_object_array_add(ev->messages, ragas_obj("role", S("user"), "content",
+                                                  S(user ? user : ""), NULL, NULL));
+    free(sys);
+    free(user);
+    ev->n_first = json_object_array_length(ev->messages);
+    ev->max_tokens = 0;
+    ev->cut = 0;
     ev->step = then;
     ev->is_embed = 0;
     ev->pk = pk;
@@ -148,6 +159,10 @@ static int embed(struct eval *ev, ragas_step_fn then, json_object *strings)
 {
     json_object_put(ev->input);
     ev->input = strings;
+    json_object_put(ev->vecs);
+    ev->vecs = NULL;
+    ev->emb_off = ev->emb_n = 0;
+    ev->emb_alone = 0;
     ev->step = then;
     ev->is_embed = 1;
     ev->key[0] = '\0';
@@ -229,6 +244,8 @@ static int relev_generate(struct eval *ev, json_object *rep)
 {
     json_object *x;
     size_t i, n;
+    const char *q;
+    int all_empty = 1;
 
     if (rep)
         json_object_array_add(ev->acc, json_object_get(rep));
@@ -238,9 +255,16 @@ static int relev_generate(struct eval *ev, json_object *rep)
                    ragas_obj("response", S(ev->answer), NULL, NULL, NULL, NULL), -1, 0.3,
                    SEED + 1 + (int)n);
     x = strs(ev->question, NULL);
-    for (i = 0; i < N_GENERATIONS; i++)
-        json_object_array_add(x, json_object_get(get(json_object_array_get_idx(ev->acc, i),
-                                                     "question")));
+    for (i = 0; i < N_GENERATIONS; i++) {
+        q = json_object_get_string(get(json_object_array_get_idx(ev->acc, i), "question"));
+        all_empty &= !q || !*q;
+        json_object_array_add(x, S(embeddable(q)));
+    }
+    if (all_empty) {              /* ragas: NaN */
+        json_object_put(x);
+        ragas_set_null(ev, ev->cur, "every generated question is empty");
+        return RAGAS_DONE;
+    }
     return embed(ev, relev_score, x);
 }
 
@@ -330,18 +354,21 @@ static int acorr_score(struct eval *ev, json_object *rep)
     return RAGAS_DONE;
 }
 
-/* rep: the classification, or NULL when both sides had no statements. */
+/* rep: the classification, or NULL when both sides had no statements (F1
+ * 1, the classifier skipped). Otherwise ragas's fbeta_score with beta 1:
+ * precision and recall are 0 when their denominators are, so TP = 0
+ * (three empty lists included) gives 0. */
 static int acorr_f1(struct eval *ev, json_object *rep)
 {
-    double tp = 0, fp = 0, fn = 0, f1;
+    double tp = 0, fp = 0, fn = 0, f1 = 1.0;
 
     if (rep) {
         json_object_object_add(ev->acc, "classification", json_object_get(rep));
         tp = (double)json_object_array_length(get(rep, "TP"));
         fp = (double)json_object_array_length(get(rep, "FP"));
         fn = (double)json_object_array_length(get(rep, "FN"));
+        f1 = tp > 0 ? tp / (tp + 0.5 * (fp + fn)) : 0.0;
     }
-    f1 = tp + fp + fn > 0 ? tp / (tp + 0.5 * (fp + fn)) : 1.0;
     json_object_object_add(ev->acc, "f1", json_object_new_double(f1));
     return embed(ev, acorr_score, strs(ev->answer, ev->ground_truth));
 }
@@ -411,9 +438,11 @@ static int corr_score(struct eval *ev, json_object *rep)
 static int corr_start(struct eval *ev, json_object *rep)
 {
     (void)rep;
+    /* a missing or empty reference: prompts.c writes LlamaIndex's
+     * "(NO REFERENCE ANSWER SUPPLIED)" */
     return chat(ev, corr_score, PROMPT_CORRECTNESS,
                 ragas_obj("query", S(ev->question), "reference_answer",
-                          S(ev->ground_truth ? ev->ground_truth : "(no reference supplied)"),
+                          ev->ground_truth ? S(ev->ground_truth) : NULL,
                           "generated_answer", S(ev->answer)), -1);
 }
 

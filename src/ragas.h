@@ -53,7 +53,13 @@ struct eval {
     double temperature;
     int seed;
     json_object *messages;        /* chat: the conversation so far */
+    size_t n_first;               /* chat: messages of the first attempt; repairs rebuild from them */
+    int max_tokens;               /* chat: this call's output budget (0: judge.max_tokens) */
+    int cut;                      /* chat: replies cut at the budget so far */
     json_object *input;           /* embedding: the strings */
+    json_object *vecs;            /* embedding: the vectors of the slices done */
+    size_t emb_off, emb_n;        /* embedding: the slice in flight (emb_n 0: not chosen) */
+    int emb_alone;                /* embedding: one input per call after "too large" */
     int repairs;
     char key[SHA256_HEX_LEN + 1]; /* cache key of the first attempt, "" if none */
     llm_req *req;

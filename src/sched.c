@@ -370,16 +370,44 @@ static int publish_state(sched *s)
     return state;
 }
 
-/* Initialise the judge on first need: when rows wait. */
+/* Whether the judge's initialisation may start: its calls (one at a
+ * time) must fit in judge.max_concurrency beside the rows running and the
+ * other workers' initialisations that started. Until they fit, the slot
+ * says it waits (board_slot.probing 1), and every claim leaves room for it,
+ * so a worker under a flood of rows elsewhere is not starved; once it
+ * starts, 2. Under the writers' turn, as claim() reads the same, so the
+ * bound holds across the pool. */
+static int probe_slot(sched *s)
+{
+    int ok, running;
+
+    if (!s->b || !s->slot || !strcmp(s->cf->backend, "builtin"))
+        return 1;
+    write_begin(s);
+    if (!board_load(&s->slot->probing))
+        board_store(&s->slot->probing, 1);
+    running = db_running(s->d);
+    ok = running >= 0 && running + board_probing(s->b, s->slot, 1) < s->cf->max_concurrency;
+    if (ok)
+        board_store(&s->slot->probing, 2);
+    write_end(s);
+    return ok;
+}
+
+/* Initialise the judge on first need: when rows wait, and its calls fit
+ * in the pool's bound. The slot's probing flag goes once the judge is not
+ * initialising and no initialisation is wanted. */
 static void maybe_init(sched *s, int state, int notified, int64_t now)
 {
-    int need;
+    int need = 0;
 
     if (state == JUDGE_UNINITIALIZED || (state == JUDGE_FAILED && now >= s->init_retry_at)) {
         need = notified || db_has_queued(s->d) > 0;
-        if (need && judge_start_init(s->j) < 0)
+        if (need && probe_slot(s) && judge_start_init(s->j) < 0)
             log_debug("judge %s: start_init failed at once", judge_name(s->j));
     }
+    if (s->slot && !need && judge_state(s->j, NULL, 0) != JUDGE_INITIALIZING)
+        board_store(&s->slot->probing, 0);
 }
 
 /* Claim what capacity allows and hand it to the judge. Returns how many
@@ -389,16 +417,17 @@ static int claim(sched *s, int64_t now)
     db_claimed rows[MAX_BATCH];
     char err[256];
     size_t n = 0, i;
-    int cap, rc;
+    int cap, rc, probing;
 
     cap = s->cf->max_concurrency - judge_inflight(s->j);
     if (cap > MAX_BATCH)
         cap = MAX_BATCH;
     if (cap <= 0)
         return 0;
-    write_begin(s);
-    rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency, rows, &n,
-                  err, sizeof err, s->done ? write_done : NULL, s);
+    write_begin(s);               /* other workers' probes, read under the turn (maybe_init) */
+    probing = s->b && s->slot ? board_probing(s->b, s->slot, 0) : 0;
+    rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency - probing,
+                  rows, &n, err, sizeof err, s->done ? write_done : NULL, s);
     write_end(s);
     if (rc < 0) {
         log_warn("scheduler: %s", err);

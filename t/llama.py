@@ -7,16 +7,20 @@ as a number through the real server. The model knows nothing: the numbers
 prove the wire path (schemas as grammars, embeddings, the probe), not that
 a score is right.
 
-Each case is a deployment and the rows to grade through it; a case that
-needs another setting (a separate embedding URL, an output budget) is one
-more entry in CASES with its env."""
+Each case is a deployment, ragrade's settings, the rows to grade through
+it and what must come of them: every LLM metric a number with chat and
+embeddings on one instance and on two (judge.embedding_url), a model named
+by its alias, an embedding input over the server's batch (that metric null
+with the server's message, the others scored), replies cut at
+judge.max_tokens, and a missing model (the judge failed, naming it).
+RAGRADE_LLAMA_CASES=word,word runs the cases whose names hold a word."""
 import os
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import llama  # noqa: E402
 import tap  # noqa: E402
-from harness import ROW, Server  # noqa: E402
+from harness import ROW, Server, wait_for  # noqa: E402
 
 LLM_METRICS = ["faithfulness", "answer_relevancy", "context_precision", "context_recall",
                "answer_correctness", "semantic_similarity", "correctness"]
@@ -64,31 +68,93 @@ def check_harness_separate():
         tap.ok(st == 200 and "embedder" in ids, "the embedding instance lists its alias", body)
 
 
-def grade(dep, env, rows, name):
-    """Grade rows through ragrade pointed at dep; every LLM metric of every
-    row must end as a number."""
-    with Server(workers=1, threads=4, env=env) as s:
-        ids = []
-        for r in rows:
-            resp = s.post("/api/eval", dict(r, metrics=LLM_METRICS))
-            tap.eq(resp.status, 202, f"{name}: row accepted")
-            ids.append(resp.json().get("id"))
-        s.wait_status(ids, ("done", "failed"), 240)
-        for rid, r in zip(ids, rows):
-            j = s.get(f"/api/eval/{rid}").json()
-            scores = j.get("scores") or {}
-            bad = {m: (scores.get(m), (j.get("reasons") or {}).get(m)) for m in LLM_METRICS
-                   if not isinstance(scores.get(m), (int, float)) or isinstance(scores.get(m), bool)}
-            tap.ok(j.get("status") == "done" and not bad,
-                   f"{name}: every LLM metric is a number ({r['question'][:20]})",
-                   {"status": j.get("status"), "last_error": j.get("last_error"), "not numbers": bad,
-                    "log": s.log()[-1500:]})
-        tap.eq(s.get("/api/health").json()["judge"]["state"], "ready", f"{name}: the judge is ready")
+def numbers(j, metrics):
+    """The metrics of row j that did not end as numbers, with their reasons."""
+    scores = j.get("scores") or {}
+    return {m: (scores.get(m), (j.get("reasons") or {}).get(m)) for m in metrics
+            if not isinstance(scores.get(m), (int, float)) or isinstance(scores.get(m), bool)}
 
 
-# (name, deployment options, extra ragrade env, rows)
+def submit(s, rows, metrics, name, timeout=300):
+    """Grade rows with these metrics; the rows as the API returns them."""
+    ids = []
+    for r in rows:
+        resp = s.post("/api/eval", dict(r, metrics=metrics))
+        tap.eq(resp.status, 202, f"{name}: row accepted")
+        ids.append(resp.json().get("id"))
+    s.wait_status(ids, ("done", "failed"), timeout)
+    return [s.get(f"/api/eval/{rid}").json() for rid in ids]
+
+
+def all_numbers(s, rows, name, metrics=LLM_METRICS):
+    """Every LLM metric of every row ends as a number."""
+    for j, r in zip(submit(s, rows, metrics, name), rows):
+        tap.ok(j.get("status") == "done" and not numbers(j, metrics),
+               f"{name}: every LLM metric is a number ({r['question'][:20]})",
+               {"status": j.get("status"), "last_error": j.get("last_error"),
+                "not numbers": numbers(j, metrics), "log": s.log()[-1500:]})
+    tap.eq(s.get("/api/health").json()["judge"]["state"], "ready", f"{name}: the judge is ready")
+
+
+# An answer of about 900 tokens: over llama-server's default embedding
+# batch (-b/-ub 512), well within its chat context.
+LONG = " ".join(["The tower in Paris was completed in 1889 for the fair."] * 70)
+ROW_LONG = {"question": "When was the tower completed?", "answer": LONG,
+            "contexts": ["The tower in Paris was completed in 1889."], "ground_truth": "In 1889."}
+
+
+def long_input(s, rows, name):
+    """An embedding input over the server's batch: semantic_similarity is
+    null with the server's message (sent alone before giving up, never
+    retried); the row's other metrics are scored."""
+    metrics = ["faithfulness", "semantic_similarity", "correctness"]
+    j = submit(s, rows, metrics, name)[0]
+    reason = (j.get("reasons") or {}).get("semantic_similarity") or ""
+    tap.ok(j.get("status") == "done" and j["scores"].get("semantic_similarity") is None
+           and "too large" in reason, f"{name}: semantic_similarity is null with the server's message",
+           {"status": j.get("status"), "reason": reason, "last_error": j.get("last_error")})
+    tap.ok(not numbers(j, ["faithfulness", "correctness"]), f"{name}: the other metrics are scored",
+           numbers(j, ["faithfulness", "correctness"]))
+    tap.eq(j.get("attempts"), 1, f"{name}: the row was not retried")
+
+
+def cut_replies(s, rows, name):
+    """judge.max_tokens below what the replies need: a cut reply is asked
+    again once with twice the budget; a reply cut again leaves its metric
+    null with a message that names the limit; the rest is scored."""
+    metrics = ["faithfulness", "correctness"]
+    j = submit(s, rows, metrics, name)[0]
+    reasons = j.get("reasons") or {}
+    ends = {m: j["scores"].get(m) if isinstance(j["scores"].get(m), (int, float))
+            else reasons.get(m) for m in metrics}
+    tap.ok(j.get("status") == "done" and all(isinstance(v, (int, float)) or
+                                               "cut at the output limit" in (v or "") for v in ends.values()),
+           f"{name}: every metric is a number or null for the output limit", ends)
+    tap.ok(any(isinstance(v, str) for v in ends.values()) and any(not isinstance(v, str) for v in ends.values()),
+           f"{name}: one reply fits the doubled budget, one does not", ends)
+
+
+def missing_model(s, rows, name):
+    """A model the server does not serve: the judge is failed with a
+    message that names it; the row waits (it is not failed)."""
+    s.post("/api/eval", dict(rows[0], metrics=["correctness"]))
+    wait_for(lambda: s.get("/api/health").json()["judge"]["state"] == "failed", 60, "the judge to fail")
+    h = s.get("/api/health").json()["judge"]
+    tap.ok("no-such-model" in (h.get("error") or "") and "check_models" in h["error"],
+           f"{name}: the judge is failed, naming the model", h)
+
+
+# (name, deployment options, extra ragrade env, rows, check)
 CASES = [
-    ("one instance for chat and embeddings", {}, {}, [ROW, ROW_ZH]),
+    ("one instance for chat and embeddings", {}, {}, [ROW, ROW_ZH], all_numbers),
+    ("a chat and an embedding instance (judge.embedding_url)", {"separate": True}, {"embed_url": True},
+     [ROW], all_numbers),
+    ("the model by its alias", {"chat_extra": ("--alias", "judge,judge-alt")},
+     {"RAGRADE_JUDGE_MODEL": "judge-alt", "RAGRADE_JUDGE_EMBEDDING_MODEL": "judge-alt"}, [ROW], all_numbers),
+    ("a long input", {}, {}, [ROW_LONG], long_input),
+    ("replies cut at judge.max_tokens", {}, {"RAGRADE_JUDGE_MAX_TOKENS": "8"}, [ROW], cut_replies),
+    ("a missing model", {}, {"RAGRADE_JUDGE_MODEL": "no-such-model",
+                             "RAGRADE_JUDGE_INIT_TIMEOUT_MS": "20000"}, [ROW], missing_model),
 ]
 
 
@@ -97,9 +163,16 @@ def main():
     if why:
         tap.skip_all(why)
     check_harness_separate()
-    for name, dep_opts, extra, rows in CASES:
+    only = os.environ.get("RAGRADE_LLAMA_CASES")   # e.g. "alias,long": a subset, by words of the names
+    for name, dep_opts, extra, rows, check in CASES:
+        if only and not any(w in name for w in only.split(",")):
+            continue
         with llama.Deployment(**dep_opts) as dep:
-            grade(dep, judge_env(dep, **extra), rows, name)
+            extra = dict(extra)
+            if extra.pop("embed_url", False):
+                extra["RAGRADE_JUDGE_EMBEDDING_URL"] = dep.embed_url
+            with Server(workers=1, threads=4, env=judge_env(dep, **extra)) as s:
+                check(s, rows, name)
 
 
 if __name__ == "__main__":

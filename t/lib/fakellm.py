@@ -15,6 +15,8 @@ contains it, and so on. POST /_control with a JSON object scripts it:
   {"delay_ms": N}                      answer every request after N ms
   {"release": true}                    let hung requests go (closed unanswered)
   {"models": ["m1", ...]}              the models it serves
+  {"aliases": {"m1": ["a", ...]}}      more names of a model, listed under
+                                       "aliases" as llama.cpp's server does
   {"embeddings": {"text": [..], ...}}  fixed vectors for some texts
   {"faults": [F, ...]}                 appended to the fault queue
 
@@ -64,6 +66,7 @@ class State:
         self.faults = []
         self.delay_ms = 0
         self.models = ["judge-model", "embed-model"]
+        self.aliases = {}
         self.embeddings = {}
         self.in_flight = getattr(self, "in_flight", 0)
         self.max_in_flight = self.in_flight
@@ -210,6 +213,7 @@ class Handler(BaseHTTPRequestHandler):
                     S.release = threading.Event()
                 S.delay_ms = body.get("delay_ms", S.delay_ms)
                 S.models = body.get("models", S.models)
+                S.aliases = body.get("aliases", S.aliases)
                 S.embeddings.update(body.get("embeddings", {}))
                 S.faults.extend(body.get("faults", []))
             return self.send(200, {"ok": True})
@@ -280,10 +284,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send(200, {"models": [{"name": m + ":latest", "model": m + ":latest"}
                                                   for m in S.models]})
             return self.send(200, {"object": "list",
-                                   "data": [{"id": m, "object": "model"} for m in S.models]})
+                                   "data": [dict({"id": m, "object": "model"},
+                                                 **({"aliases": S.aliases[m]} if m in S.aliases else {}))
+                                            for m in S.models]})
         if body is None or kind == self.path:
             return self.send(404, {"error": "no such endpoint " + self.path})
-        if body.get("model") not in S.models:
+        if body.get("model") not in S.models + [a for v in S.aliases.values() for a in v]:
             msg = "model '%s' not found" % body.get("model")
             return self.send(404, {"error": msg} if ollama else {"error": {"message": msg}})
         if kind == "embed":

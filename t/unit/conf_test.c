@@ -55,7 +55,8 @@ static void test_file_and_env(void **state)
 
     (void)state;
     write_file("; comment\n[pool]\nworkers = 3\n[limits]\nmax_body = 2m\n[judge]\nbackend = ollama\n"
-               "url = http://127.0.0.1:1/, http://127.0.0.1:2\nmodel = m\n");
+               "url = http://127.0.0.1:1/, http://127.0.0.1:2\nmodel = m\n"
+               "embedding_url = http://127.0.0.1:3/\ncheck_models = no\ntemperature = none\n");
     setenv("RAGRADE_POOL_WORKERS", "5", 1);
     setenv("RAGRADE_DATA", "/tmp/x", 1);
     conf_defaults(&cf);
@@ -65,6 +66,25 @@ static void test_file_and_env(void **state)
     assert_string_equal(cf.backend, "ollama");
     assert_int_equal(cf.n_urls, 2);
     assert_string_equal(cf.urls[0], "http://127.0.0.1:1");  /* trailing slash dropped */
+    assert_int_equal(cf.n_embedding_urls, 1);              /* a list of its own */
+    assert_string_equal(cf.embedding_urls[0], "http://127.0.0.1:3");
+    assert_int_equal(cf.check_models, 0);
+    assert_string_equal(cf.temperature, "none");
+    assert_int_equal(cf.max_tokens, 1024);
+    assert_int_equal(cf.embedding_batch, 16);
+    {
+        char name[64], value[256];
+        size_t i;
+        int seen = 0;
+
+        for (i = 0; conf_key(&cf, i, name, sizeof name, value, sizeof value) == 0; i++) {
+            if (!strcmp(name, "judge.embedding_url"))
+                seen += !strcmp(value, "http://127.0.0.1:3");
+            if (!strcmp(name, "judge.url"))
+                seen += !strcmp(value, "http://127.0.0.1:1 http://127.0.0.1:2");
+        }
+        assert_int_equal(seen, 2);
+    }
     assert_string_equal(cf.db_path, "/tmp/x/ragrade.db");
     unsetenv("RAGRADE_POOL_WORKERS");
     unsetenv("RAGRADE_DATA");

@@ -518,7 +518,7 @@ static void test_permanent_4xx(void **state)
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 401,"
             " \"message\": \"Incorrect API key provided: sk-secret-4242\"}]}");
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    assert_int_equal(o.status, -EIO);
+    assert_int_equal(o.status, -EAGAIN);      /* endpoint-wide: the row goes back */
     assert_non_null(strstr(o.error, "HTTP 401"));
     assert_non_null(strstr(o.error, "Incorrect API key"));
     assert_null(strstr(o.error, "sk-secret-4242"));
@@ -565,9 +565,17 @@ static void repaired(llmjudge *lj, const char *mode)
     json_object_object_get_ex(s, "last", &last);
     last = json_object_array_get_idx(last, json_object_array_length(last) - 1);
     msgs = json_object_object_get(json_object_object_get(last, "body"), "messages");
-    assert_int_equal(json_object_array_length(msgs), 3);   /* prompt, bad reply, repair */
-    assert_non_null(strstr(json_object_get_string(json_object_object_get(
-        json_object_array_get_idx(msgs, 2), "content")), "did not satisfy"));
+    if (!strcmp(mode, "truncated")) {
+        /* the same system and user messages, never the cut text; twice the budget */
+        assert_int_equal(json_object_array_length(msgs), 2);
+        assert_int_equal(json_object_get_int(json_object_object_get(
+            json_object_object_get(last, "body"), "max_tokens")), 2048);
+    } else {
+        /* system, user, bad reply, repair */
+        assert_int_equal(json_object_array_length(msgs), 4);
+        assert_non_null(strstr(json_object_get_string(json_object_object_get(
+            json_object_array_get_idx(msgs, 3), "content")), "did not satisfy"));
+    }
     json_object_put(s);
     outcome_clear(&o);
 }
@@ -594,6 +602,25 @@ static void test_repairs(void **state)
     assert_true(o.s[0].is_null);
     assert_non_null(strstr(o.s[0].reason, "no valid reply after 2 repairs"));
     outcome_clear(&o);
+    {   /* the second repair starts again from the first messages */
+        json_object *st = fake(NULL), *last;
+
+        json_object_object_get_ex(st, "last", &last);
+        last = json_object_array_get_idx(last, json_object_array_length(last) - 1);
+        assert_int_equal(json_object_array_length(json_object_object_get(
+            json_object_object_get(last, "body"), "messages")), 4);
+        json_object_put(st);
+    }
+    /* cut twice: one retry with a doubled budget, then null */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"correctness\", \"mode\": \"truncated\","
+            " \"count\": -1}]}");
+    eval_row(lj, "Q?", "a", "a", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    assert_true(o.s[0].is_null);
+    assert_non_null(strstr(o.s[0].reason, "cut at the output limit (max_tokens 2048)"));
+    assert_int_equal(kind_count("correctness"), 2);
+    outcome_clear(&o);
+    control("{\"reset\": true}");
     llmjudge_free(lj);
 }
 
@@ -826,7 +853,8 @@ static void test_wire_bodies(void **state)
     json_object *msgs = json_tokener_parse("[{\"role\":\"user\",\"content\":\"Say \\\"hi\\\" / bye\"}]");
     json_object *schema = json_tokener_parse("{\"type\":\"object\",\"required\":[\"ok\"]}");
     json_object *in = json_tokener_parse("[\"a\",\"b\"]");
-    llmwire_chat_req req = { "m-1", msgs, "probe", schema, 0.0, 43 };
+    llmwire_chat_req req = { .model = "m-1", .messages = msgs, .schema_name = "probe",
+                             .schema = schema, .temperature = 0.0, .seed = 43 };
     char *b;
 
     (void)state;
@@ -844,6 +872,38 @@ static void test_wire_bodies(void **state)
                         "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
                         "{\"temperature\":0.5,\"seed\":43}}");
     free(b);
+    /* an output budget, under OpenAI's newer name; temperature and seed left out */
+    req.max_tokens = 512;
+    req.max_tokens_field = "max_completion_tokens";
+    req.no_temperature = req.no_seed = 1;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"max_completion_tokens\":512,"
+                        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                        "{\"name\":\"probe\",\"schema\":{\"type\":\"object\",\"required\":"
+                        "[\"ok\"]},\"strict\":true}}}");
+    free(b);
+    req.no_seed = 0;
+    b = llmwire_chat_body(LLMWIRE_OLLAMA, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"stream\":false,\"format\":"
+                        "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
+                        "{\"seed\":43,\"num_predict\":512}}");
+    free(b);
+    req.max_tokens_field = NULL;
+    req.no_temperature = 0;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_non_null(strstr(b, "\"temperature\":0.5,\"seed\":43,\"max_tokens\":512,"));
+    free(b);
+    /* aliases (llama.cpp's --alias) */
+    assert_int_equal(llmwire_models_has(LLMWIRE_OPENAI, "{\"data\":[{\"id\":\"m\",\"aliases\":"
+                                        "[\"x\",\"judge\"]}]}", "judge"), 1);
+    assert_int_equal(llmwire_models_has(LLMWIRE_OPENAI, "{\"data\":[{\"id\":\"m\",\"aliases\":"
+                                        "[\"x\"]}]}", "judge"), 0);
+    assert_int_equal(llmwire_too_large("input is too large to process. increase the physical "
+                                       "batch size"), 1);
+    assert_int_equal(llmwire_too_large("the request exceeds the available context size"), 1);
+    assert_int_equal(llmwire_too_large("model not loaded"), 0);
     b = llmwire_embed_body(LLMWIRE_OLLAMA, "e-1", in);
     assert_string_equal(b, "{\"model\":\"e-1\",\"input\":[\"a\",\"b\"]}");
     free(b);
@@ -882,6 +942,447 @@ static void test_validate(void **state)
                                       sizeof err), -EINVAL);
 }
 
+/* The body (borrowed from st) of the n-th last request to path. */
+static json_object *sent(json_object *st, const char *path, int nth)
+{
+    json_object *last, *req;
+    int i;
+
+    json_object_object_get_ex(st, "last", &last);
+    for (i = (int)json_object_array_length(last) - 1; i >= 0; i--) {
+        req = json_object_array_get_idx(last, (size_t)i);
+        if (!strcmp(json_object_get_string(json_object_object_get(req, "path")), path) &&
+            nth-- == 0)
+            return json_object_object_get(req, "body");
+    }
+    fail_msg("no request to %s", path);
+    return NULL;
+}
+
+/* answer_correctness's F1 as ragas's fbeta_score: 1 only when both
+ * statement lists are empty (no classifier call); 0 when TP = 0, three
+ * empty lists included. */
+static void test_f1_edges(void **state)
+{
+    const char *m[] = { "answer_correctness", NULL };
+    struct outcome o;
+    llmjudge *lj;
+    conf cf;
+    double cs = 1.0 / sqrt(2.0);
+
+    (void)state;
+    control("{\"reset\": true, \"embeddings\": {\"A.\": [1, 0], \"B.\": [1, 1]}, \"faults\": ["
+            "{\"match\": \"classify\", \"mode\": \"reply\", \"content\": {\"TP\": [], \"FP\": [],"
+            " \"FN\": []}}]}");
+    base_conf(&cf, "openai");
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "A.", "B.", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    CLOSE(o.s[0].score, 0.25 * cs);           /* three empty lists: F1 0 */
+    assert_non_null(strstr(o.s[0].reason, "\"f1\":0"));
+    outcome_clear(&o);
+    control("{\"faults\": [{\"match\": \"classify\", \"mode\": \"reply\", \"content\": {\"TP\": [],"
+            " \"FP\": [{\"statement\": \"A.\", \"reason\": \"r\"}], \"FN\": []}}]}");
+    eval_row(lj, "Q?", "A.", "B.", NULL, m, &o);
+    CLOSE(o.s[0].score, 0.25 * cs);           /* TP 0, FP 1: F1 0 */
+    outcome_clear(&o);
+    /* both sides without statements: the classifier is skipped, F1 1 */
+    control("{\"reset\": true, \"embeddings\": {\"A.\": [1, 0], \"B.\": [1, 1]}, \"faults\": ["
+            "{\"match\": \"statements\", \"mode\": \"reply\", \"count\": 2, \"content\":"
+            " {\"statements\": []}}]}");
+    eval_row(lj, "Q?", "A.", "B.", NULL, m, &o);
+    CLOSE(o.s[0].score, 0.75 + 0.25 * cs);
+    assert_int_equal(kind_count("classify"), 0);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+}
+
+/* Empty texts: an empty answer or ground truth is embedded as " " (ragas's
+ * `x or " "`) and scores; answer_relevancy whose generated questions are
+ * all empty is null (ragas: NaN). */
+static void test_empty_texts(void **state)
+{
+    const char *m[] = { "semantic_similarity", "answer_correctness", NULL };
+    const char *mr[] = { "answer_relevancy", NULL };
+    json_object *st, *in;
+    struct outcome o;
+    llmjudge *lj;
+    conf cf;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "", "Paris.", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    assert_false(o.s[0].is_null);
+    assert_false(o.s[1].is_null);
+    st = fake(NULL);
+    in = json_object_object_get(sent(st, "/v1/embeddings", 0), "input");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(in, 0)), " ");
+    assert_string_equal(json_object_get_string(json_object_array_get_idx(in, 1)), "Paris.");
+    json_object_put(st);
+    outcome_clear(&o);
+    control("{\"faults\": [{\"match\": \"question\", \"mode\": \"reply\", \"count\": 3,"
+            " \"content\": {\"question\": \"\", \"noncommittal\": 0}}]}");
+    eval_row(lj, "Q?", "Some answer.", NULL, NULL, mr, &o);
+    assert_true(o.s[0].is_null);
+    assert_string_equal(o.s[0].reason, "every generated question is empty");
+    outcome_clear(&o);
+    /* one empty of three: embedded as " ", the mean over all three */
+    control("{\"reset\": true, \"embeddings\": {\"Q?\": [1, 0], \"g1\": [1, 0], \" \": [0, 1]},"
+            " \"faults\": [{\"match\": \"question\", \"mode\": \"reply\", \"count\": 2, \"content\":"
+            " {\"question\": \"g1\", \"noncommittal\": 0}}, {\"match\": \"question\", \"mode\":"
+            " \"reply\", \"content\": {\"question\": \"\", \"noncommittal\": 0}}]}");
+    eval_row(lj, "Q?", "Some answer.", NULL, NULL, mr, &o);
+    assert_false(o.s[0].is_null);
+    CLOSE(o.s[0].score, 2.0 / 3.0);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+}
+
+/* correctness as LlamaIndex sends it: a system message with the
+ * guidelines, a user message with the sections; a missing reference is
+ * "(NO REFERENCE ANSWER SUPPLIED)". */
+static void test_correctness_chat(void **state)
+{
+    const char *m[] = { "correctness", NULL };
+    json_object *st, *msgs;
+    struct outcome o;
+    llmjudge *lj;
+    conf cf;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "An answer.", NULL, NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    assert_false(o.s[0].is_null);
+    st = fake(NULL);
+    msgs = json_object_object_get(sent(st, "/v1/chat/completions", 0), "messages");
+    assert_int_equal(json_object_array_length(msgs), 2);
+    assert_string_equal(json_object_get_string(json_object_object_get(
+        json_object_array_get_idx(msgs, 0), "role")), "system");
+    assert_string_equal(json_object_get_string(json_object_object_get(
+        json_object_array_get_idx(msgs, 1), "role")), "user");
+    assert_non_null(strstr(json_object_get_string(json_object_object_get(
+        json_object_array_get_idx(msgs, 1), "content")), "(NO REFERENCE ANSWER SUPPLIED)"));
+    json_object_put(st);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+}
+
+/* Initialisation: a probe answered outside its schema fails the judge with
+ * a plain message; a model is found by alias; check_models = no skips the
+ * list; a missing model fails with its name. */
+static void test_init_checks(void **state)
+{
+    char err[512];
+    llmjudge *lj;
+    conf cf;
+
+    (void)state;
+    control("{\"reset\": true, \"faults\": [{\"match\": \"probe\", \"mode\": \"reply\","
+            " \"content\": \"Sure! Here is the JSON you asked for: ok\"}]}");
+    base_conf(&cf, "openai");
+    lj = llmjudge_new(&cf, NULL, err, sizeof err);
+    assert_int_equal(llmjudge_start_init(lj), 0);
+    run_until(lj, not_initializing, NULL);
+    assert_int_equal(llmjudge_state(lj, err, sizeof err), JUDGE_FAILED);
+    assert_non_null(strstr(err, "structured output"));
+    assert_non_null(strstr(err, "response_format"));
+    llmjudge_free(lj);
+    /* a probe cut at the budget says so, not that the schema was ignored */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"probe\", \"mode\": \"truncated\"}]}");
+    lj = llmjudge_new(&cf, NULL, err, sizeof err);
+    assert_int_equal(llmjudge_start_init(lj), 0);
+    run_until(lj, not_initializing, NULL);
+    assert_int_equal(llmjudge_state(lj, err, sizeof err), JUDGE_FAILED);
+    assert_non_null(strstr(err, "cut at the output limit (max_tokens 1024)"));
+    llmjudge_free(lj);
+    /* an alias, as llama.cpp's server lists them */
+    control("{\"reset\": true, \"aliases\": {\"judge-model\": [\"judge\"]}}");
+    snprintf(cf.model, sizeof cf.model, "judge");
+    lj = ready_judge(&cf, NULL);
+    llmjudge_free(lj);
+    /* not listed: failed, naming the model and the way out */
+    snprintf(cf.model, sizeof cf.model, "no-such-model");
+    lj = llmjudge_new(&cf, NULL, err, sizeof err);
+    assert_int_equal(llmjudge_start_init(lj), 0);
+    run_until(lj, not_initializing, NULL);
+    assert_int_equal(llmjudge_state(lj, err, sizeof err), JUDGE_FAILED);
+    assert_non_null(strstr(err, "no-such-model"));
+    assert_non_null(strstr(err, "check_models"));
+    llmjudge_free(lj);
+    /* a gateway that lists nothing: check_models = no */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"models\", \"mode\": \"status\","
+            " \"status\": 404, \"count\": -1}]}");
+    snprintf(cf.model, sizeof cf.model, "judge-model");
+    cf.check_models = 0;
+    lj = ready_judge(&cf, NULL);
+    assert_int_equal(kind_count("models"), 0);
+    llmjudge_free(lj);
+    control("{\"reset\": true}");
+}
+
+/* judge.temperature / judge.seed none leave them out of every body, the
+ * probe's too; judge.max_tokens_field names the budget. */
+static void test_sampling_settings(void **state)
+{
+    const char *m[] = { "correctness", NULL };
+    json_object *st, *b;
+    struct outcome o;
+    llmjudge *lj;
+    char err[256];
+    conf cf;
+    int i;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    snprintf(cf.temperature, sizeof cf.temperature, "none");
+    snprintf(cf.seed, sizeof cf.seed, "none");
+    snprintf(cf.max_tokens_field, sizeof cf.max_tokens_field, "max_completion_tokens");
+    cf.max_tokens = 300;
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+    assert_false(o.s[0].is_null);
+    st = fake(NULL);
+    for (i = 0; i < 2; i++) {                 /* the row's call and the probe */
+        b = sent(st, "/v1/chat/completions", i);
+        assert_null(json_object_object_get(b, "temperature"));
+        assert_null(json_object_object_get(b, "seed"));
+        assert_null(json_object_object_get(b, "max_tokens"));
+        assert_int_equal(json_object_get_int(json_object_object_get(b, "max_completion_tokens")),
+                         300);
+    }
+    json_object_put(st);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    /* a fixed temperature; a bad value is refused at once */
+    snprintf(cf.temperature, sizeof cf.temperature, "1");
+    cf.seed[0] = '\0';
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+    st = fake(NULL);
+    b = sent(st, "/v1/chat/completions", 0);
+    CLOSE(json_object_get_double(json_object_object_get(b, "temperature")), 1.0);
+    assert_int_equal(json_object_get_int(json_object_object_get(b, "seed")), 42);
+    json_object_put(st);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    snprintf(cf.temperature, sizeof cf.temperature, "warm");
+    assert_null(llmjudge_new(&cf, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "judge.temperature"));
+    snprintf(cf.temperature, sizeof cf.temperature, "none");
+    snprintf(cf.max_tokens_field, sizeof cf.max_tokens_field, "n_predict");
+    assert_null(llmjudge_new(&cf, NULL, err, sizeof err));
+    assert_non_null(strstr(err, "max_tokens_field"));
+}
+
+/* One metric's failure is that metric's: 404, 422, 501 and an input too
+ * large (llama.cpp's 500) make it null with the endpoint's message, are not
+ * retried, and keep the row's other scores. */
+static void test_per_metric_errors(void **state)
+{
+    const char *m[] = { "correctness", "semantic_similarity", NULL };
+    static const int codes[] = { 404, 422, 501 };
+    char ctl[512];
+    struct outcome o;
+    llmjudge *lj;
+    conf cf;
+    size_t i;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    lj = ready_judge(&cf, NULL);
+    for (i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        control("{\"reset\": true}");
+        snprintf(ctl, sizeof ctl, "{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\","
+                 " \"status\": %d, \"message\": \"refused %d\"}]}", codes[i], codes[i]);
+        control(ctl);
+        eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+        assert_int_equal(o.status, 0);
+        assert_true(o.s[0].is_null);
+        snprintf(ctl, sizeof ctl, "refused %d", codes[i]);
+        assert_non_null(strstr(o.s[0].reason, ctl));
+        assert_false(o.s[1].is_null);
+        assert_int_equal(kind_count("correctness"), 1);
+        outcome_clear(&o);
+    }
+    /* llama-server's embedding input over its batch: a 500 that says so */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"embed\", \"mode\": \"status\","
+            " \"status\": 500, \"count\": -1, \"message\": \"input is too large to process."
+            " increase the physical batch size\"}]}");
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    assert_false(o.s[0].is_null);
+    assert_true(o.s[1].is_null);
+    assert_non_null(strstr(o.s[1].reason, "too large"));
+    /* the pair, then each input alone, never retried */
+    assert_int_equal(kind_count("embed"), 2);
+    outcome_clear(&o);
+    control("{\"reset\": true}");
+    llmjudge_free(lj);
+}
+
+/* Embedding calls of judge.embedding_batch inputs; a batch too large for
+ * the server is sent one input at a time before giving up. */
+static void test_embedding_batches(void **state)
+{
+    const char *m[] = { "answer_relevancy", NULL };
+    const char *ms[] = { "semantic_similarity", NULL };
+    json_object *st, *in;
+    struct outcome o;
+    llmjudge *lj;
+    double full;
+    conf cf;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "Some answer.", NULL, NULL, m, &o);
+    full = o.s[0].score;
+    assert_int_equal(kind_count("embed"), 1);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    control("{\"reset\": true}");
+    cf.embedding_batch = 3;
+    lj = ready_judge(&cf, NULL);
+    eval_row(lj, "Q?", "Some answer.", NULL, NULL, m, &o);
+    CLOSE(o.s[0].score, full);                /* the same vectors, in the same order */
+    assert_int_equal(kind_count("embed"), 2); /* 3 + 1 */
+    st = fake(NULL);
+    in = json_object_object_get(sent(st, "/v1/embeddings", 0), "input");
+    assert_int_equal(json_object_array_length(in), 1);
+    in = json_object_object_get(sent(st, "/v1/embeddings", 1), "input");
+    assert_int_equal(json_object_array_length(in), 3);
+    json_object_put(st);
+    outcome_clear(&o);
+    /* the pair is too large at once; alone, each fits */
+    control("{\"reset\": true, \"faults\": [{\"match\": \"embed\", \"mode\": \"status\","
+            " \"status\": 500, \"message\": \"input is too large to process\"}]}");
+    eval_row(lj, "Q?", "a", "b", NULL, ms, &o);
+    assert_false(o.s[0].is_null);
+    assert_int_equal(kind_count("embed"), 3);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    control("{\"reset\": true}");
+}
+
+/* judge.embedding_url: embeddings go to their own endpoints with their own
+ * key (RAGRADE_EMBEDDING_API_KEY), chat calls keep the chat key; one
+ * llmjudge_run drives both. */
+static void test_embedding_endpoint(void **state)
+{
+    const char *m[] = { "correctness", "semantic_similarity", NULL };
+    json_object *st, *last, *req;
+    struct outcome o;
+    llmjudge *lj;
+    const char *path, *auth;
+    size_t i;
+    conf cf;
+    int chat = 0, emb = 0;
+
+    (void)state;
+    control("{\"reset\": true}");
+    base_conf(&cf, "openai");
+    snprintf(cf.embedding_urls[0], sizeof cf.embedding_urls[0], "%s/", base);
+    cf.n_embedding_urls = 1;
+    setenv("RAGRADE_API_KEY", "chat-key-1", 1);
+    setenv("RAGRADE_EMBEDDING_API_KEY", "embed-key-2", 1);
+    lj = ready_judge(&cf, NULL);
+    unsetenv("RAGRADE_API_KEY");
+    unsetenv("RAGRADE_EMBEDDING_API_KEY");
+    assert_int_equal(kind_count("models"), 2);        /* each endpoint lists its model */
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+    assert_false(o.s[0].is_null);
+    assert_false(o.s[1].is_null);
+    st = fake(NULL);
+    json_object_object_get_ex(st, "last", &last);
+    for (i = 0; i < json_object_array_length(last); i++) {
+        req = json_object_array_get_idx(last, i);
+        path = json_object_get_string(json_object_object_get(req, "path"));
+        auth = json_object_get_string(json_object_object_get(req, "authorization"));
+        if (strstr(path, "embeddings")) {
+            assert_string_equal(auth, "Bearer embed-key-2");
+            emb++;
+        } else if (strstr(path, "chat")) {
+            assert_string_equal(auth, "Bearer chat-key-1");
+            chat++;
+        }
+    }
+    assert_true(emb == 1 && chat == 2);       /* probe and correctness */
+    json_object_put(st);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+}
+
+/* A 5xx is retried within max_retries; spent, the row goes back to the
+ * queue, and with the reply cache the retried row does not ask again for
+ * the metrics it scored. */
+static void test_requeue_keeps_scores(void **state)
+{
+    const char *m[] = { "correctness", "semantic_similarity", NULL };
+    char dir[64], path[96], err[256];
+    struct outcome o;
+    db *cache;
+    llmjudge *lj;
+    conf cf;
+
+    (void)state;
+    control("{\"reset\": true}");
+    snprintf(dir, sizeof dir, "/tmp/ragrade-llm-XXXXXX");
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/cache.db", dir);
+    assert_non_null(cache = db_open(path, 1000, 0, err, sizeof err));
+    base_conf(&cf, "openai");
+    cf.cache = 1;
+    cf.max_retries = 2;
+    lj = ready_judge(&cf, cache);
+    control("{\"faults\": [{\"match\": \"embed\", \"mode\": \"status\", \"status\": 503,"
+            " \"count\": 3}]}");
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, -EAGAIN);
+    assert_int_equal(kind_count("embed"), 3);         /* 1 + max_retries */
+    assert_int_equal(kind_count("correctness"), 1);
+    outcome_clear(&o);
+    eval_row(lj, "Q?", "a", "b", NULL, m, &o);        /* the scheduler's retry */
+    assert_int_equal(o.status, 0);
+    assert_false(o.s[0].is_null);
+    assert_false(o.s[1].is_null);
+    assert_int_equal(kind_count("correctness"), 1);   /* from the cache */
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    /* judge.cache = no: the scores themselves are kept for the retry, and
+     * only for a row of the same id and inputs */
+    control("{\"reset\": true}");
+    cf.cache = 0;
+    lj = ready_judge(&cf, cache);
+    control("{\"faults\": [{\"match\": \"embed\", \"mode\": \"status\", \"status\": 503,"
+            " \"count\": 3}]}");
+    eval_row(lj, "Q2?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, -EAGAIN);
+    outcome_clear(&o);
+    eval_row(lj, "Q2?", "a", "b", NULL, m, &o);
+    assert_int_equal(o.status, 0);
+    CLOSE(o.s[0].score, 3.0);
+    assert_non_null(strstr(o.s[0].reason, "passing"));
+    assert_false(o.s[1].is_null);
+    assert_int_equal(kind_count("correctness"), 1);   /* kept, not asked again */
+    outcome_clear(&o);
+    eval_row(lj, "Q2?", "a", "other", NULL, m, &o);   /* other inputs: asked */
+    assert_int_equal(kind_count("correctness"), 2);
+    outcome_clear(&o);
+    llmjudge_free(lj);
+    db_close(cache);
+    snprintf(path, sizeof path, "rm -rf '%s'", dir);
+    assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -902,6 +1403,15 @@ int main(void)
         cmocka_unit_test(test_concurrency_bound),
         cmocka_unit_test(test_cache),
         cmocka_unit_test(test_cancel_all),
+        cmocka_unit_test(test_f1_edges),
+        cmocka_unit_test(test_empty_texts),
+        cmocka_unit_test(test_correctness_chat),
+        cmocka_unit_test(test_init_checks),
+        cmocka_unit_test(test_sampling_settings),
+        cmocka_unit_test(test_per_metric_errors),
+        cmocka_unit_test(test_embedding_batches),
+        cmocka_unit_test(test_embedding_endpoint),
+        cmocka_unit_test(test_requeue_keeps_scores),
     };
 
     signal(SIGPIPE, SIG_IGN);
