@@ -271,6 +271,9 @@ static void *request_thread(void *arg)
             active = (int)board_inc(&w->slot->active);
             if (active >= w->nthreads)
                 board_inc(&w->slot->c.saturated);
+            /* Counted when taken, before the answer: a scrape counts
+             * itself, and a client that saw an answer sees it counted. */
+            board_inc(&w->slot->c.accepted);
             /* api_handle counts routes, statuses and slow requests. A
              * submit goes to the committer with its request, which answers
              * it after the commit: this thread is free for the next one at
@@ -280,7 +283,6 @@ static void *request_thread(void *arg)
             else
                 conn_done(w, http_finish(req));
             board_dec(&w->slot->active);
-            board_inc(&w->slot->c.accepted);
         }
     }
     if (req) {
