@@ -4,7 +4,7 @@
  * the whole ingest_export (decode, sample, store in SQLite) and the
  * assembler's pass into rows (db_insert) on a real database file.
  * Usage: otlp_bench DIR [requests] (DIR: an empty directory for the
- * database; sql/003_spans.sql found through RAGRADE_SRCDIR). */
+ * database; db_open applies the schema). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,9 +149,8 @@ static int insert_row(void *ctx, const trace_row *t, int64_t *id, char *err, siz
 
 int main(int argc, char **argv)
 {
-    const char *src = getenv("RAGRADE_SRCDIR");
     int requests = argc > 2 ? atoi(argv[2]) : 40, r, rc = 1;
-    char path[1024], err[256], *sql = NULL;
+    char path[1024], err[256];
     uint8_t **bodies = calloc((size_t)requests, sizeof *bodies);
     size_t *lens = calloc((size_t)requests, sizeof *lens), rows = 0;
     otlp_limits lim;
@@ -163,8 +162,6 @@ int main(int argc, char **argv)
     db *d = NULL;
     conf cf;
     double t0;
-    FILE *f;
-    long n;
 
     if (argc < 2) {
         fprintf(stderr, "usage: otlp_bench DIR [requests]\n");
@@ -186,17 +183,8 @@ int main(int argc, char **argv)
            requests * SPANS / (now_s() - t0), requests, SPANS, lens[0]);
     snprintf(path, sizeof path, "%s/bench.db", argv[1]);
     d = db_open(path, 5000, 0, err, sizeof err);
-    snprintf(err, sizeof err, "%s/sql/003_spans.sql", src ? src : ".");
-    f = fopen(err, "r");
-    if (!d || !f)
+    if (!d)
         goto out;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    sql = calloc(1, (size_t)n + 1);
-    if (fread(sql, 1, (size_t)n, f) != (size_t)n || sqlite3_exec(db_handle(d), sql, 0, 0, 0))
-        goto out;
-    fclose(f);
     ss = spanstore_new(d, err, sizeof err);
     tr = trace_rules_new(&cf, err, sizeof err);
     if (!ss || !tr)
@@ -227,7 +215,6 @@ out:
     trace_rules_free(tr);
     spanstore_free(ss);
     db_close(d);
-    free(sql);
     for (r = 0; r < requests; r++)
         free(bodies[r]);
     free(bodies);

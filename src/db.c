@@ -171,7 +171,7 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
 static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
-                                           schema_003_idem_hash };
+                                           schema_003_idem_hash, schema_004_spans };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
