@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_otlp.h"
 #include "auth.h"
 #include "clock.h"
 #include "http.h"
@@ -443,6 +444,8 @@ static void get_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { get
 static void delete_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 0); }
 static void retry_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 1); }
 
+static void traces(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_otlp_export(a, rd, r); }
+
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     http_send_json(r, 200, json_object_new_string("pong"), NULL);
@@ -567,6 +570,7 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
     { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
+    { M_POST,         "/v1/traces",           AUTH_SUBMIT, BR_OTHER,   traces },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 
