@@ -390,6 +390,10 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
     json_object_object_add(o, "judge", j);
+    j = json_object_new_object();         /* the page links a row's trace_id through trace_url */
+    json_object_object_add(j, "enabled", json_object_new_boolean(a->cf->ingest_enabled));
+    json_object_object_add(j, "trace_url", a->cf->ingest_trace_url[0] ? json_object_new_string(a->cf->ingest_trace_url) : NULL);
+    json_object_object_add(o, "ingest", j);
     if (report_counts(rd, NULL, &q) < 0) {
         json_object_object_add(o, "status", json_object_new_string("degraded"));
         json_object_object_add(o, "error", json_object_new_string("the database cannot be read"));
