@@ -236,10 +236,11 @@ def sampling():
 # ---- nginx's rate limit ----
 
 def rate_limit():
-    with Server(env=INGEST, workers=1, otlp_rate="1r/m", otlp_burst=0) as s:
+    with Server(env=INGEST, workers=1, otlp_rate="1r/m", otlp_burst=1) as s:
         tid = os.urandom(16).hex()
         spans, _ = rag_trace(tid, 4)
-        first = s.post("/v1/traces", body(spans), headers=JS)
+        first = s.post("/v1/traces", body(spans), headers=JS)     # the rate's request
+        s.post("/v1/traces", body(spans), headers=JS)             # the burst of 1
         second = s.post("/v1/traces", body(spans), headers=JS)
         j = json.loads(second.body) if second.status == 429 else {}
         tap.ok(first.status == 200 and second.status == 429 and second.headers.get("retry-after")
@@ -283,9 +284,14 @@ def disk_full():
         s = Server(data=os.path.join(mnt, "data"), workers=1, env=INGEST)
         s.pool_log = os.path.join(top, "pool.log")
         s.start()
+        accepted, refused = [], None
+        for i in range(10):                  # pending when the disk fills
+            tid = os.urandom(16).hex()
+            if s.post("/v1/traces", body(rag_trace(tid, i)[0]), headers=JS).status == 200:
+                accepted.append(tid)
+        tap.eq(len(accepted), 10, "full disk: 10 traces exported before the disk fills")
         filler = os.path.join(mnt, "filler")
         fill(filler)
-        accepted, refused = [], None
         for i in range(300):
             tid = os.urandom(16).hex()
             spans, _ = rag_trace(tid, 100 + i)
