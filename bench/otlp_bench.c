@@ -4,7 +4,9 @@
  * the whole ingest_export (decode, sample, store in SQLite) and the
  * assembler's pass into rows (db_insert) on a real database file.
  * Usage: otlp_bench DIR [requests] (DIR: an empty directory for the
- * database; db_open applies the schema). */
+ * database; db_open applies the schema). otlp_bench --bodies DIR N writes
+ * N such requests (distinct traces) to DIR/body-I.pb for bench/otlp.py,
+ * which posts them through nginx. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,6 +149,27 @@ static int insert_row(void *ctx, const trace_row *t, int64_t *id, char *err, siz
     return rc;
 }
 
+/* --bodies DIR N: the requests as files, for a load generator. */
+static int write_bodies(const char *dir, int n)
+{
+    char path[1024];
+    uint8_t *b;
+    size_t len;
+    FILE *f;
+    int r, rc = 0;
+
+    for (r = 0; r < n && rc == 0; r++) {
+        b = make_request((unsigned)r * (SPANS / 4) + 1, &len);
+        snprintf(path, sizeof path, "%s/body-%d.pb", dir, r);
+        if (!(f = fopen(path, "wb")) || fwrite(b, 1, len, f) != len)
+            rc = 1;
+        if (f && fclose(f) != 0)
+            rc = 1;
+        free(b);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     int requests = argc > 2 ? atoi(argv[2]) : 40, r, rc = 1;
@@ -164,9 +187,11 @@ int main(int argc, char **argv)
     double t0;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: otlp_bench DIR [requests]\n");
+        fprintf(stderr, "usage: otlp_bench DIR [requests] | otlp_bench --bodies DIR N\n");
         return 2;
     }
+    if (!strcmp(argv[1], "--bodies"))
+        return argc < 4 ? 2 : write_bodies(argv[2], atoi(argv[3]));
     for (r = 0; r < requests; r++)
         bodies[r] = make_request((unsigned)r * (SPANS / 4) + 1, &lens[r]);
     conf_defaults(&cf);

@@ -434,8 +434,10 @@ static int claim(sched *s, int64_t now)
     return (int)n;
 }
 
-/* The trace assembler's pass when due, at the ordinary policy (it writes).
- * 1 if it made rows: claim them now. *next: when the next pass is due. */
+/* The trace assembler's pass when due, at the ordinary policy (it writes),
+ * kept while passes come full so that assembly keeps up with a flood of
+ * spans. 1 if it made rows: claim them now. *next: when the next pass is
+ * due. */
 static int assemble(sched *s, int64_t now, int64_t *next)
 {
     char err[256];
@@ -445,7 +447,8 @@ static int assemble(sched *s, int64_t now, int64_t *next)
         return 0;
     background(s, 0);
     rc = assembler_tick(s->asm_, now, next, err, sizeof err);
-    background(s, 1);
+    if (*next > now)
+        background(s, 1);
     if (rc < 0)
         log_warn("scheduler: %s", err);
     return rc > 0;
