@@ -19,11 +19,13 @@ import json
 import math
 import os
 import random
+import struct
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import fcgi  # noqa: E402
 import tap  # noqa: E402
 from harness import SRCDIR, Server, wait_for  # noqa: E402
 
@@ -170,6 +172,39 @@ def encodings(s):
     wait_for(lambda: len(row_of(s, tid)) == 1 and len(row_of(s, tid2)) == 1, 30, "rows of gzip and chunked")
     tap.ok(row_of(s, tid)[0]["question"] == exp["question"] and row_of(s, tid2)[0]["answer"] == exp2["answer"],
            "the gzip'd and the chunked traces became their rows")
+
+
+def no_length(s, body, ctype="application/json"):
+    """POST /v1/traces straight to the pool's socket without CONTENT_LENGTH,
+    as nginx passes a chunked body with fastcgi_request_buffering off."""
+    c = fcgi.Conn(os.path.join(s.data, "ragrade.sock"))
+    params = {"REQUEST_METHOD": "POST", "DOCUMENT_URI": "/v1/traces", "REQUEST_URI": "/v1/traces",
+              "QUERY_STRING": "", "CONTENT_TYPE": ctype, "SERVER_PROTOCOL": "HTTP/1.1"}
+    out = fcgi._record(fcgi.BEGIN, struct.pack(">HB5x", 1, 0))
+    out += fcgi._record(fcgi.PARAMS, b"".join(fcgi._pair(k, v) for k, v in params.items()))
+    out += fcgi._record(fcgi.PARAMS)
+    for i in range(0, len(body), 32768):
+        out += fcgi._record(fcgi.STDIN, body[i:i + 32768])
+    out += fcgi._record(fcgi.STDIN)
+    try:
+        c.sock.sendall(out)
+    except OSError:
+        pass                         # an oversized body: the answer came first
+    try:
+        return c.response()
+    finally:
+        c.close()
+
+
+def without_length(s):
+    tid = os.urandom(16).hex()
+    spans, exp = rag_trace(tid, 5)
+    st, _, rb = no_length(s, body(spans) + b" " * 100000)
+    tap.ok(st == 200 and json.loads(rb) == {}, "no CONTENT_LENGTH: the body is read to its end (200)", rb[:200])
+    wait_for(lambda: len(row_of(s, tid)) == 1, 30, "the row of a body without CONTENT_LENGTH")
+    tap.eq(json.loads(row_of(s, tid)[0]["contexts"]), exp["contexts"], "its row has its contexts")
+    st, _, rb = no_length(s, b"{" + b" " * (1 << 20) + b"}")
+    tap.eq(st, 413, "no CONTENT_LENGTH and over limits.max_otlp_body: 413")
 
 
 def malformed(s):
@@ -322,7 +357,8 @@ def disk_full():
 def main():
     if not os.path.isdir(SDK):
         tap.skip_all("t/otlp/node_modules is missing (npm install in t/otlp)")
-    env = {**INGEST, "RAGRADE_INGEST_TRACE_URL": "http://jaeger.test/trace/{trace_id}"}
+    env = {**INGEST, "RAGRADE_INGEST_TRACE_URL": "http://jaeger.test/trace/{trace_id}",
+           "RAGRADE_LIMITS_MAX_OTLP_BODY": str(1 << 20)}
     with Server(env=env, workers=2) as s:
         r = s.post("/v1/traces", b"", headers={**PB, "Content-Length": "0"})
         tap.eq(r.status, 200, "an empty protobuf export answers 200")
@@ -335,6 +371,7 @@ def main():
         split_and_duplicate(s)
         encodings(s)
         malformed(s)
+        without_length(s)
         m = s.get("/api/metrics").body.decode()
         tap.ok('ragrade_ingest_traces_total{outcome="row"}' in m and
                'ragrade_ingest_spans_total{result="duplicate"}' in m, "/api/metrics has the ingest counters")
