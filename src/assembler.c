@@ -15,7 +15,9 @@
 #include <string.h>
 
 #define PASS_MS 1000              /* between passes when none was full */
-#define PASS_TRACES 256           /* traces per pass (one write transaction) */
+#define PASS_TRACES 1024          /* traces per pass (one write transaction): the turn is
+                                     * taken once per pass, and under a flood of exports each
+                                     * take waits behind several of theirs */
 
 /* Owns ss and tr; d and cf are borrowed (the scheduler's). */
 struct assembler {

@@ -127,6 +127,7 @@ struct sched {
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
     assembler *asm_;              /* NULL unless ingest.enabled */
+    int asm_busy;                 /* 1: its last pass was full: stay at the ordinary policy */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
@@ -149,7 +150,7 @@ static void background(sched *s, int on)
 {
     struct sched_param sp;
 
-    if (!s->cf->idle_priority || s->idle == on)
+    if (!s->cf->idle_priority || s->idle == on || (on && s->asm_busy))
         return;
     memset(&sp, 0, sizeof sp);
     if (pthread_setschedparam(pthread_self(), on ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
@@ -435,9 +436,10 @@ static int claim(sched *s, int64_t now)
 }
 
 /* The trace assembler's pass when due, at the ordinary policy (it writes),
- * kept while passes come full so that assembly keeps up with a flood of
- * spans. 1 if it made rows: claim them now. *next: when the next pass is
- * due. */
+ * kept while passes come full (asm_busy) so that assembly keeps up with a
+ * flood of spans: at SCHED_IDLE on a busy machine the next pass would wait
+ * for the flood to end. 1 if it made rows: claim them now. *next: when the
+ * next pass is due. */
 static int assemble(sched *s, int64_t now, int64_t *next)
 {
     char err[256];
@@ -447,8 +449,8 @@ static int assemble(sched *s, int64_t now, int64_t *next)
         return 0;
     background(s, 0);
     rc = assembler_tick(s->asm_, now, next, err, sizeof err);
-    if (*next > now)
-        background(s, 1);
+    s->asm_busy = *next <= now;
+    background(s, 1);
     if (rc < 0)
         log_warn("scheduler: %s", err);
     return rc > 0;
