@@ -1,9 +1,12 @@
 """OTLP ingestion through nginx and the pool: protobuf export requests of 512
 spans (128 OpenInference traces of 4 spans, written by bench/otlp_bench
---bodies) posted by a few keep-alive connections to POST /v1/traces; the
-spans per second accepted, then the traces assembled into rows per second
-(from the first export to the last row, less ingest.assemble_ms) against
-the rate they arrived at. Prints a RESULT line for bench/run.
+--bodies) posted by a few keep-alive connections to POST /v1/traces.
+Two runs: first with ingest.assemble_ms long enough (30 s) that the export
+runs alone, giving the spans per second accepted, then the traces per
+second the assembler turns into rows once they are ready (from the
+moment the first become ready to the last row), against the rate they
+arrived at; then both at once (assemble_ms 500 ms), as under a steady
+flood. Prints a RESULT line for bench/run.
 
 Usage: bench/otlp.py BUILDDIR [requests] [connections]"""
 import http.client
@@ -18,7 +21,7 @@ SRC = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(SRC, "t", "lib"))
 from harness import Server, wait_for  # noqa: E402
 
-SPANS, PER_TRACE, ASSEMBLE_MS = 512, 4, 500
+SPANS, PER_TRACE = 512, 4
 
 
 def post_all(port, bodies, errors):
@@ -30,6 +33,30 @@ def post_all(port, bodies, errors):
         if r.status != 200:
             errors.append(r.status)
     c.close()
+
+
+def run(build, bodies, conns, assemble_ms):
+    """One pool: export every body, wait for every row. (spans/s, traces/s
+    arriving, traces/s assembled from the first ready, seconds from the
+    last export to the last row, errors, rows == traces)."""
+    env = {"RAGRADE_INGEST_ENABLED": "yes", "RAGRADE_INGEST_ASSEMBLE_MS": str(assemble_ms),
+           "RAGRADE_INGEST_METRICS": "token_f1"}
+    with Server(env=env, workers=2, threads=8) as s:
+        errors = []
+        threads = [threading.Thread(target=post_all, args=(s.port, bodies[k::conns], errors))
+                   for k in range(conns)]
+        t0 = time.monotonic()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        t1 = time.monotonic()
+        traces = len(bodies) * SPANS // PER_TRACE
+        wait_for(lambda: s.query("SELECT count(*) FROM traces_done")[0][0] >= traces, 900, "assembly", step=0.05)
+        t2 = time.monotonic()
+        rows = s.query("SELECT count(*) FROM evaluations WHERE trace_id IS NOT NULL")[0][0]
+    return (len(bodies) * SPANS / (t1 - t0), traces / (t1 - t0),
+            traces / max(t2 - t0 - assemble_ms / 1000, 1e-3), t2 - t1, len(errors), rows == traces)
 
 
 def main():
@@ -44,30 +71,16 @@ def main():
             bodies.append(f.read())
         os.unlink(os.path.join(tmp, f"body-{i}.pb"))
     os.rmdir(tmp)
-    env = {"RAGRADE_INGEST_ENABLED": "yes", "RAGRADE_INGEST_ASSEMBLE_MS": str(ASSEMBLE_MS),
-           "RAGRADE_INGEST_METRICS": "token_f1"}
-    with Server(env=env, workers=2, threads=8) as s:
-        errors = []
-        threads = [threading.Thread(target=post_all, args=(s.port, bodies[k::conns], errors))
-                   for k in range(conns)]
-        t0 = time.monotonic()
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
-        t1 = time.monotonic()
-        traces = n * SPANS // PER_TRACE
-        wait_for(lambda: s.query("SELECT count(*) FROM traces_done")[0][0] >= traces, 600, "assembly", step=0.05)
-        t2 = time.monotonic()
-        rows = s.query("SELECT count(*) FROM evaluations WHERE trace_id IS NOT NULL")[0][0]
-    spans_s = n * SPANS / (t1 - t0)
-    arrive = traces / (t1 - t0)
-    assembled = traces / max(t2 - t0 - ASSEMBLE_MS / 1000, 1e-3)
-    print(f"{n} requests of {SPANS} spans ({len(bodies[0])} bytes) over {conns} connections in {t1 - t0:.2f} s: "
-          f"{spans_s:.0f} spans/s, {arrive:.0f} traces/s; all {traces} traces assembled {t2 - t1:.2f} s after "
-          f"the last export ({assembled:.0f} traces/s); {rows} rows; {len(errors)} errors")
-    print(f"RESULT otlp_spans_s={spans_s:.0f} otlp_arrive_traces_s={arrive:.0f} "
-          f"otlp_assembled_traces_s={assembled:.0f} otlp_errors={len(errors)} otlp_rows_ok={int(rows == traces)}")
+    sp, arr, asm, tail, err, ok = run(build, bodies, conns, 30000)
+    print(f"export alone: {n} requests of {SPANS} spans ({len(bodies[0])} bytes), {conns} connections: "
+          f"{sp:.0f} spans/s, {arr:.0f} traces/s; assembly once ready: {asm:.0f} traces/s; {err} errors; "
+          f"rows {'ok' if ok else 'MISSING'}")
+    msp, marr, masm, mtail, merr, mok = run(build, bodies, conns, 500)
+    print(f"both at once: {msp:.0f} spans/s, {marr:.0f} traces/s arriving, {masm:.0f} traces/s assembled, "
+          f"the last row {mtail:.1f} s after the last export; {merr} errors; rows {'ok' if mok else 'MISSING'}")
+    print(f"RESULT otlp_spans_s={sp:.0f} otlp_arrive_traces_s={arr:.0f} otlp_assembled_traces_s={asm:.0f} "
+          f"otlp_errors={err + merr} otlp_rows_ok={int(ok and mok)} otlp_mixed_spans_s={msp:.0f} "
+          f"otlp_mixed_arrive_traces_s={marr:.0f} otlp_mixed_assembled_traces_s={masm:.0f}")
 
 
 main()
