@@ -4,7 +4,9 @@
  * the whole ingest_export (decode, sample, store in SQLite) and the
  * assembler's pass into rows (db_insert) on a real database file.
  * Usage: otlp_bench DIR [requests] (DIR: an empty directory for the
- * database; sql/003_spans.sql found through RAGRADE_SRCDIR). */
+ * database; db_open applies the schema). otlp_bench --bodies DIR N writes
+ * N such requests (distinct traces) to DIR/body-I.pb for bench/otlp.py,
+ * which posts them through nginx. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -147,11 +149,31 @@ static int insert_row(void *ctx, const trace_row *t, int64_t *id, char *err, siz
     return rc;
 }
 
+/* --bodies DIR N: the requests as files, for a load generator. */
+static int write_bodies(const char *dir, int n)
+{
+    char path[1024];
+    uint8_t *b;
+    size_t len;
+    FILE *f;
+    int r, rc = 0;
+
+    for (r = 0; r < n && rc == 0; r++) {
+        b = make_request((unsigned)r * (SPANS / 4) + 1, &len);
+        snprintf(path, sizeof path, "%s/body-%d.pb", dir, r);
+        if (!(f = fopen(path, "wb")) || fwrite(b, 1, len, f) != len)
+            rc = 1;
+        if (f && fclose(f) != 0)
+            rc = 1;
+        free(b);
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
-    const char *src = getenv("RAGRADE_SRCDIR");
     int requests = argc > 2 ? atoi(argv[2]) : 40, r, rc = 1;
-    char path[1024], err[256], *sql = NULL;
+    char path[1024], err[256];
     uint8_t **bodies = calloc((size_t)requests, sizeof *bodies);
     size_t *lens = calloc((size_t)requests, sizeof *lens), rows = 0;
     otlp_limits lim;
@@ -163,13 +185,13 @@ int main(int argc, char **argv)
     db *d = NULL;
     conf cf;
     double t0;
-    FILE *f;
-    long n;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: otlp_bench DIR [requests]\n");
+        fprintf(stderr, "usage: otlp_bench DIR [requests] | otlp_bench --bodies DIR N\n");
         return 2;
     }
+    if (!strcmp(argv[1], "--bodies"))
+        return argc < 4 ? 2 : write_bodies(argv[2], atoi(argv[3]));
     for (r = 0; r < requests; r++)
         bodies[r] = make_request((unsigned)r * (SPANS / 4) + 1, &lens[r]);
     conf_defaults(&cf);
@@ -186,17 +208,8 @@ int main(int argc, char **argv)
            requests * SPANS / (now_s() - t0), requests, SPANS, lens[0]);
     snprintf(path, sizeof path, "%s/bench.db", argv[1]);
     d = db_open(path, 5000, 0, err, sizeof err);
-    snprintf(err, sizeof err, "%s/sql/003_spans.sql", src ? src : ".");
-    f = fopen(err, "r");
-    if (!d || !f)
+    if (!d)
         goto out;
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    sql = calloc(1, (size_t)n + 1);
-    if (fread(sql, 1, (size_t)n, f) != (size_t)n || sqlite3_exec(db_handle(d), sql, 0, 0, 0))
-        goto out;
-    fclose(f);
     ss = spanstore_new(d, err, sizeof err);
     tr = trace_rules_new(&cf, err, sizeof err);
     if (!ss || !tr)
@@ -227,7 +240,6 @@ out:
     trace_rules_free(tr);
     spanstore_free(ss);
     db_close(d);
-    free(sql);
     for (r = 0; r < requests; r++)
         free(bodies[r]);
     free(bodies);

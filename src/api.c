@@ -9,6 +9,7 @@
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
 #include "api_labels.h"
+#include "api_otlp.h"
 #include "auth.h"
 #include "clock.h"
 #include "http.h"
@@ -425,7 +426,7 @@ static int write_problem(const api_ctx *a, db *rd, json_object *list)
 static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
-    json_object *list = json_object_new_array(), *v;
+    json_object *list = json_object_new_array(), *v, *ing;
     char err[BOARD_ERROR_MAX] = "", msg[BOARD_ERROR_MAX + 64];
     int workers, best = judge_best(a, err, sizeof err, &workers), down = 0;
     int64_t waiting = 0, stalled = board_stalled_since(a->b), now = clock_wall_ms();
@@ -436,6 +437,11 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
     json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
+    ing = json_object_new_object();       /* the page links a row's trace_id through trace_url */
+    json_object_object_add(ing, "enabled", json_object_new_boolean(a->cf->ingest_enabled));
+    json_object_object_add(ing, "trace_url", a->cf->ingest_trace_url[0]
+                           ? json_object_new_string(a->cf->ingest_trace_url) : NULL);
+    json_object_object_add(o, "ingest", ing);
     if (report_counts(rd, NULL, &q) < 0) {
         problem(list, "database_unreadable", "the database cannot be read");
         down = 1;
@@ -523,6 +529,8 @@ static void post_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { 
 static void get_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_labels_get(rd, r, c->id); }
 static void agreement(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_agreement(rd, r); }
 static void review(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_review(rd, r); }
+
+static void traces(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_otlp_export(a, rd, r); }
 
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
@@ -652,6 +660,7 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
     { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
+    { M_POST,         "/v1/traces",           AUTH_SUBMIT, BR_OTHER,   traces },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
 

@@ -176,7 +176,7 @@ static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
                                            schema_003_idem_hash, schema_004_labels,
-                                           schema_005_aggregates };
+                                           schema_005_aggregates, schema_006_spans };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, held = 0;

@@ -182,6 +182,51 @@ out:
     return rc;
 }
 
+/* No Content-Length: read to the end of the FastCGI input, at most cap. */
+static int read_to_end(http_req *r, size_t cap)
+{
+    size_t size = 0, len = 0;
+    char *p;
+    int got;
+
+    for (;;) {
+        if (len == size) {
+            if (size > cap) {
+                free(r->body);
+                r->body = NULL;
+                return -EMSGSIZE;
+            }
+            size = size ? size * 2 : 64 * 1024;
+            if (size > cap + 1)
+                size = cap + 1;      /* one byte past cap shows an oversized body */
+            if (!(p = realloc(r->body, size + 1))) {
+                free(r->body);
+                r->body = NULL;
+                return -ENOMEM;
+            }
+            r->body = p;
+        }
+        if ((got = FCGX_GetStr(r->body + len, (int)(size - len), r->fcgi->in)) <= 0)
+            break;
+        len += (size_t)got;
+        if (len > cap) {
+            free(r->body);
+            r->body = NULL;
+            return -EMSGSIZE;
+        }
+    }
+    r->body[len] = '\0';
+    r->body_len = len;
+    return 0;
+}
+
+int http_read_body_any(http_req *r, size_t cap)
+{
+    const char *cl = http_param(r, "CONTENT_LENGTH");
+
+    return cl && *cl ? http_read_body(r, cap) : read_to_end(r, cap);
+}
+
 static int hexval(int c)
 {
     return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10

@@ -50,6 +50,9 @@ const char *http_param(const http_req *r, const char *name);
  * Content-Length (411); -EMSGSIZE when it is over cap (413); -EIO when the
  * connection ends early. */
 int http_read_body(http_req *r, size_t cap);
+/* The same, but a body without Content-Length (sent chunked) is read to
+ * the end of the request's input: 0, -EMSGSIZE past cap, -EIO. */
+int http_read_body_any(http_req *r, size_t cap);
 
 /* Copy the value of query parameter name, URL-decoded, into buf. 1 if
  * present, 0 if not, -EMSGSIZE if longer than len - 1, -EINVAL if it

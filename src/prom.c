@@ -9,6 +9,7 @@
 #include "clock.h"
 #include "judge.h"
 #include "row.h"
+#include "spanstore.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -356,17 +357,31 @@ out:
     return rc;
 }
 
+/* The OTLP ingestion counters (spanstore_prom), with ingest.enabled. */
+static void ingest(struct buf *b, const conf *cf, db *rd)
+{
+    char err[128], text[4096];
+    size_t off = 0;
+    spanstore *s;
+
+    if (!cf->ingest_enabled || !(s = spanstore_new(rd, err, sizeof err)))
+        return;
+    if (spanstore_prom(s, text, sizeof text, &off) == 0)
+        put(b, "%s", text);
+    spanstore_free(s);
+}
+
 int prom_text(const conf *cf, board *bd, db *rd, char **out, size_t *len)
 {
     struct buf b = { NULL, 0, 0, 0 };
     board_counters c;
     int rc = 0, up;
 
-    (void)cf;
     board_sum(bd, &c);
     requests(&b, &c);
     pool(&b, bd, &c);
     up = from_db(&b, rd) == 0;
+    ingest(&b, cf, rd);
     family(&b, "ragrade_db_up", "gauge", "1 if the database series above could be read.");
     put(&b, "ragrade_db_up %d\n", up);
     if (b.oom) {

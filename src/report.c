@@ -15,7 +15,7 @@
 static const char sql_get[] =
     "SELECT id, created_at, updated_at, status, dataset, question, answer, contexts,"
     " ground_truth, reference_contexts, metrics, attempts, max_attempts, last_error,"
-    " started_at, finished_at, judge, prompt_tokens, completion_tokens"
+    " started_at, finished_at, judge, prompt_tokens, completion_tokens, trace_id, span_id"
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
     "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
@@ -29,7 +29,8 @@ static const char sql_counts_dataset[] = COUNT_COLS " WHERE dataset_key = ?1";
 #define LIST_COLS \
     "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
     " e.attempts, e.last_error, e.finished_at," \
-    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)" \
+    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)," \
+    " e.trace_id, e.span_id" \
     " FROM evaluations e "
 static const char sql_list_all[] = LIST_COLS "WHERE e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
 static const char sql_list_status[] =
@@ -139,6 +140,8 @@ int report_eval(db *d, int64_t id, json_object **out)
     json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 17)));
     json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 18)));
     json_object_object_add(o, "tokens", tokens);
+    json_object_object_add(o, "trace_id", text_or_null(st, 19));
+    json_object_object_add(o, "span_id", text_or_null(st, 20));
     json_object_object_add(o, "href", NULL);
     {
         char href[48];
@@ -208,6 +211,8 @@ int report_list(db *d, const char *status, const char *dataset, int64_t before, 
         json_object_object_add(it, "finished_at", text_or_null(st, 8));
         json_object_object_add(it, "scores", sqlite3_column_type(st, 9) == SQLITE_NULL
                                ? json_object_new_object() : parsed_or_null(st, 9));
+        json_object_object_add(it, "trace_id", text_or_null(st, 10));
+        json_object_object_add(it, "span_id", text_or_null(st, 11));
         json_object_array_add(items, it);
         n++;
     }

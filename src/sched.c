@@ -63,8 +63,13 @@
  *
  * Checkpoints. The scheduler's loop calls wal_checkpoint on every pass;
  * the protocol (one checkpointer in the pool, the WAL restarted under the
- * writers' turn) and its invariant are in wal.c. */
+ * writers' turn) and its invariant are in wal.c.
+ *
+ * Traces. With ingest.enabled, the loop also drives the trace assembler
+ * (assembler.c): in the checkpointer's process, a pass a second and again
+ * at once while a pass was full; the rows it makes are claimed at once. */
 #include "sched.h"
+#include "assembler.h"
 #include "clock.h"
 #include "db.h"
 #include "judge.h"
@@ -121,6 +126,8 @@ struct sched {
     wal *wal;                     /* the checkpoint protocol on d (wal.c) */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
+    assembler *asm_;              /* NULL unless ingest.enabled */
+    int asm_busy;                 /* 1: its last pass was full: stay at the ordinary policy */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
@@ -143,7 +150,7 @@ static void background(sched *s, int on)
 {
     struct sched_param sp;
 
-    if (!s->cf->idle_priority || s->idle == on)
+    if (!s->cf->idle_priority || s->idle == on || (on && s->asm_busy))
         return;
     memset(&sp, 0, sizeof sp);
     if (pthread_setschedparam(pthread_self(), on ? SCHED_IDLE : SCHED_OTHER, &sp) == 0)
@@ -195,6 +202,8 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
         snprintf(err, errlen, "out of memory");
         goto fail;
     }
+    if (cf->ingest_enabled && !(s->asm_ = assembler_new(cf, s->d, err, errlen)))
+        goto fail;
     if (slot)
         snprintf(slot->owner, sizeof slot->owner, "%s", s->owner);
     return s;
@@ -455,6 +464,27 @@ static int claim(sched *s, int64_t now)
     return (int)n;
 }
 
+/* The trace assembler's pass when due, at the ordinary policy (it writes),
+ * kept while passes come full (asm_busy) so that assembly keeps up with a
+ * flood of spans: at SCHED_IDLE on a busy machine the next pass would wait
+ * for the flood to end. 1 if it made rows: claim them now. *next: when the
+ * next pass is due. */
+static int assemble(sched *s, int64_t now, int64_t *next)
+{
+    char err[256];
+    int rc;
+
+    if (!s->asm_)
+        return 0;
+    background(s, 0);
+    rc = assembler_tick(s->asm_, now, next, err, sizeof err);
+    s->asm_busy = *next <= now;
+    background(s, 1);
+    if (rc < 0)
+        log_warn("scheduler: %s", err);
+    return rc > 0;
+}
+
 static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; }
 
 /* The loop's timers, in clock_wall_ms() milliseconds; 0: not armed. */
@@ -487,6 +517,7 @@ static void *loop(void *arg)
 {
     sched *s = arg;
     int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, claimed_at = 0, yield_until = 0;
+    int64_t asm_at = 0;
     struct timers timers;
     int state, notified, more = 0, n, timeout, want = 0, yield;
 
@@ -502,6 +533,7 @@ static void *loop(void *arg)
             if (judge_inflight(s->j) == 0 || now >= drain_until)
                 break;
         } else {
+            notified |= assemble(s, now, &asm_at);
             state = publish_state(s);
             maybe_init(s, state, notified, now);
             state = publish_state(s);
@@ -538,7 +570,7 @@ static void *loop(void *arg)
         timers.renew_at = judge_inflight(s->j) > 0 ? renew_at : 0;
         timers.drain_until = drain_until;
         timers.yield_until = yield ? yield_until : 0;
-        timeout = more && !yield ? 0 : next_wakeup_ms(s, &timers, now);
+        timeout = (more && !yield) || (s->asm_ && asm_at <= now) ? 0 : next_wakeup_ms(s, &timers, now);
         if (judge_run(s->j, timeout) < 0)
             log_warn("scheduler: judge_run failed");
     }
@@ -590,6 +622,7 @@ void sched_free(sched *s)
         return;
     sched_stop(s);
     judge_free(s->j);
+    assembler_free(s->asm_);
     wal_free(s->wal);
     db_close(s->d);
     free(s->run);

@@ -1,5 +1,5 @@
 /* spanstore.c - the spans of traces not yet assembled, in SQLite
- * (sql/003_spans.sql): owns the SQL of the spans, traces_pending,
+ * (sql/006_spans.sql): owns the SQL of the spans, traces_pending,
  * traces_done and ingest_counters tables. Writes run in BEGIN IMMEDIATE
  * under the writers' turn, through db_exec(Q_BEGIN). */
 #include "spanstore.h"
@@ -13,7 +13,7 @@
 
 enum {
     S_DONE_HAS, S_PEND_N, S_INSERT, S_PEND_UP, S_READY, S_EXPIRED, S_FETCH, S_DEL_SPANS,
-    S_DEL_PEND, S_DONE_INS, S_PURGE, S_COUNT, S_COUNTER, S_PENDING, S_STILL, S__COUNT
+    S_DEL_PEND, S_DONE_INS, S_PURGE, S_COUNT, S_COUNTER, S_PENDING, S_STILL, S_LINK, S__COUNT
 };
 
 static const char *const sql[S__COUNT] = {
@@ -44,6 +44,7 @@ static const char *const sql[S__COUNT] = {
     [S_PENDING] = "SELECT count(*) FROM traces_pending",
     [S_STILL] = "SELECT 1 FROM traces_pending WHERE trace_id = ?1 AND root_ended = 1 "
                 "AND last_seen <= ?2",
+    [S_LINK] = "UPDATE evaluations SET trace_id = ?2, span_id = ?3 WHERE id = ?1",
 };
 
 /* Owns its prepared statements; d is borrowed. */
@@ -419,6 +420,19 @@ int spanstore_fetch(spanstore *s, const char *trace_id, size_t max, spanstore_tr
 out:
     spanstore_trace_free(t);
     return ret;
+}
+
+int spanstore_link(spanstore *s, int64_t evaluation_id, const char *trace_id,
+                   const char *span_id)
+{
+    sqlite3_stmt *st = stmt(s, S_LINK);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, evaluation_id);
+    sqlite3_bind_text(st, 2, trace_id, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 3, span_id && *span_id ? span_id : NULL, -1, SQLITE_STATIC);
+    rc = step(st);
+    return rc == SQLITE_DONE ? 0 : db_errno(rc) ? db_errno(rc) : -EIO;
 }
 
 int spanstore_finish(spanstore *s, const char *trace_id, const char *outcome,

@@ -1,5 +1,5 @@
 /* spanstore.h - durable storage of OTLP spans until their trace is
- * assembled (sql/003_spans.sql): insert a request's spans in one write
+ * assembled (sql/006_spans.sql): insert a request's spans in one write
  * transaction, list the traces ready (root ended, quiet) or expired, fetch
  * one trace's spans, mark a trace done, purge, count. The only module that
  * touches the spans, traces_pending, traces_done and ingest_counters
@@ -75,6 +75,13 @@ void spanstore_trace_free(spanstore_trace *t);
  * together), else runs its own. 0 or a negative errno. */
 int spanstore_finish(spanstore *s, const char *trace_id, const char *outcome,
                      int64_t evaluation_id, int64_t now_ms, char *err, size_t errlen);
+
+/* Note on evaluation row evaluation_id the trace it was made from and the
+ * span its question came from (evaluations.trace_id, span_id). Joins the
+ * caller's transaction (the one that inserted the row). 0 or a negative
+ * errno. */
+int spanstore_link(spanstore *s, int64_t evaluation_id, const char *trace_id,
+                   const char *span_id);
 
 /* Forget traces done before before_ms; *n how many. Joins the caller's
  * transaction when one is open. */

@@ -5,7 +5,7 @@ and JSON, gzip'd or not, to a loopback sink (t/otlp/capture.py); each body
 goes through t/unit/otlp_dump (otlp_decode + trace_assemble) and the rows
 must hold what the client says it sent: question, answer, contexts in rank
 order, trace and span ids, dataset and run from the resource. (Through
-nginx and the pool once POST /v1/traces is routed.)"""
+nginx and the pool: t/otlp.py.)"""
 import json
 import os
 import subprocess

@@ -1,19 +1,22 @@
 // detail.js - one evaluation (#/eval/{id}): its inputs, each metric's score
 // with the judge's reasoning, errors, attempts, timings and tokens, and the
 // admin actions retry and delete; beside each score, a control for the
-// reader's own label (label.js).
+// reader's own label (label.js). A row made from an OpenTelemetry trace
+// shows its trace and span ids, linked through ingest.trace_url (from
+// /api/health) when one is set.
 
 import {api} from './api.js';
 import {$, badge, fill, fmtDuration, fmtInt, fmtScore, fmtTime, h, human, parseTime, showError} from './dom.js';
 import {Poller} from './poll.js';
 import {renderReason, scaleOf, scoreBar} from './render.js';
-import {emit} from './hub.js';
+import {emit, on} from './hub.js';
 import {flash, setHash} from './nav.js';
 import {labelControl, labeler, setLabeler} from './label.js';
 
 let id = null;
 let gen = 0;
 let current = null;
+let traceUrl = null;              // ingest.trace_url: {trace_id} and {span_id} filled in
 const poller = new Poller(load);
 
 function text(v) {
@@ -65,6 +68,15 @@ function renderInputs(j) {
     return h('dl', {class: 'kv kv-wide'}, kv.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]));
 }
 
+// The trace id, a link when trace_url is an http(s) template.
+function traceLink(j) {
+    if (!traceUrl || !/^https?:\/\//i.test(traceUrl))
+        return h('code', null, j.trace_id);
+    const href = traceUrl.replaceAll('{trace_id}', encodeURIComponent(j.trace_id))
+        .replaceAll('{span_id}', encodeURIComponent(j.span_id || ''));
+    return h('a', {href, target: '_blank', rel: 'noopener noreferrer', class: 'trace-link'}, j.trace_id);
+}
+
 function renderRun(j) {
     const created = parseTime(j.created_at);
     const started = parseTime(j.started_at);
@@ -81,6 +93,8 @@ function renderRun(j) {
         ['Judge', j.judge || '—'],
         ['Tokens', `${fmtInt(tokens.prompt)} prompt · ${fmtInt(tokens.completion)} completion`],
     ];
+    if (j.trace_id)
+        rows.push(['Trace', traceLink(j)], ['Span', j.span_id ? h('code', null, j.span_id) : '—']);
     const out = rows.map(([k, v]) => [h('dt', null, k), h('dd', null, v)]);
     if (j.last_error)
         out.push(h('dt', null, 'Last error'), h('dd', {class: 'err-text'}, h('div', {class: 'text'}, j.last_error)));
@@ -213,6 +227,11 @@ export function init() {
         $('d-delete').focus();
     });
     $('d-confirm-yes').addEventListener('click', del);
+    on('health', (hl) => {
+        traceUrl = hl && hl.ingest && hl.ingest.trace_url || null;
+        if (current)
+            render(current);
+    });
 }
 
 export function show(rid) {

@@ -108,7 +108,7 @@ class Server:
     """ragrade + nginx. env: RAGRADE_* overrides for the pool."""
 
     def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None, prefix=None,
-                 conn=10000):
+                 conn=10000, otlp_rate="100000r/s", otlp_burst=100000):
         self.prefix = prefix or []
         self.tmp = tempfile.TemporaryDirectory(prefix="ragrade-t-")
         self.data = data or self.tmp.name
@@ -127,6 +127,7 @@ class Server:
         })
         self.env.update(env or {})
         self.rate, self.burst, self.conn = rate, burst, conn
+        self.otlp_rate, self.otlp_burst = otlp_rate, otlp_burst
         self.pool = None
         self.nginx = None
         self.pool_log = os.path.join(self.data, "pool.log")
@@ -155,6 +156,8 @@ class Server:
             "@ERROR_LOG@": os.path.join(self.data, "nginx-error.log"),
             "@RATE@": str(self.rate), "@BURST@": str(self.burst),
             "@WWW@": self.www(), "@MAX_BODY@": max_body, "@CONN@": str(self.conn),
+            "@OTLP_MAX_BODY@": self.env.get("RAGRADE_LIMITS_MAX_OTLP_BODY", "4194304"),
+            "@OTLP_RATE@": str(self.otlp_rate), "@OTLP_BURST@": str(self.otlp_burst),
             "@READ_TIMEOUT@": str(read_timeout_s(int(self.env.get("RAGRADE_DB_BUSY_TIMEOUT_MS", "5000")))),
         }
         for name in ("nginx.conf", "nginx-site.conf"):

@@ -1,5 +1,5 @@
 /* ingest_test.c - the ingestion path without HTTP (ingest.c) on a real
- * SQLite file (db_open's schema plus sql/003_spans.sql): bodies the
+ * SQLite file (db_open's schema, sql/006_spans.sql among it): bodies the
  * OpenTelemetry JavaScript SDK sent (t/otlp/data) exported, exported again
  * (a retry), assembled into rows stored by db_insert; error answers (400
  * with a Status, 415, 413); and sampling at 0.25 over 4,000 traces, the
@@ -55,17 +55,13 @@ static char *slurp(const char *rel, size_t *len)
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    char err[256], path[128], *sql;
-    size_t n;
+    char err[256], path[128];
 
     snprintf(f->dir, sizeof f->dir, "/tmp/ragrade-ingest-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(path, sizeof path, "%s/t.db", f->dir);
     f->d = db_open(path, 5000, 0, err, sizeof err);
     assert_non_null(f->d);
-    sql = slurp("sql/003_spans.sql", &n);
-    assert_int_equal(sqlite3_exec(db_handle(f->d), sql, NULL, NULL, NULL), SQLITE_OK);
-    free(sql);
     f->s = spanstore_new(f->d, err, sizeof err);
     assert_non_null(f->s);
     conf_defaults(&f->cf);

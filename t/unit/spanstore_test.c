@@ -1,6 +1,5 @@
 /* spanstore_test.c - unit tests of span storage (spanstore.c) on a real
- * SQLite file: db_open's schema plus sql/003_spans.sql (applied here until
- * db.c's migrations include it). A trace split over three puts in shuffled
+ * SQLite file with db_open's schema (sql/006_spans.sql among it). A trace split over three puts in shuffled
  * order, a duplicate put, the ready and expired lists by time, the spans
  * fetched back equal to those stored, late spans of a finished trace
  * ignored, the per-trace cap, purge, the counters. */
@@ -32,27 +31,13 @@ struct fixture {
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof *f);
-    const char *src = getenv("RAGRADE_SRCDIR");
-    char err[256], sqlpath[1024], *text;
-    FILE *fp;
-    long n;
+    char err[256];
 
     snprintf(f->dir, sizeof f->dir, "/tmp/ragrade-spans-XXXXXX");
     assert_non_null(mkdtemp(f->dir));
     snprintf(f->path, sizeof f->path, "%s/t.db", f->dir);
     f->d = db_open(f->path, 5000, 0, err, sizeof err);
     assert_non_null(f->d);
-    snprintf(sqlpath, sizeof sqlpath, "%s/sql/003_spans.sql", src ? src : ".");
-    fp = fopen(sqlpath, "r");
-    assert_non_null(fp);
-    fseek(fp, 0, SEEK_END);
-    n = ftell(fp);
-    rewind(fp);
-    text = calloc(1, (size_t)n + 1);
-    assert_int_equal(fread(text, 1, (size_t)n, fp), (size_t)n);
-    fclose(fp);
-    assert_int_equal(sqlite3_exec(db_handle(f->d), text, NULL, NULL, NULL), SQLITE_OK);
-    free(text);
     f->s = spanstore_new(f->d, err, sizeof err);
     assert_non_null(f->s);
     *state = f;

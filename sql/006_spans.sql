@@ -1,4 +1,4 @@
--- ragrade schema, migration 3 (renumber on merge if need be): OpenTelemetry
+-- ragrade schema, migration 4 (renumber on merge if need be): OpenTelemetry
 -- trace ingestion (POST /v1/traces). Spans are kept until their trace is
 -- assembled into one evaluation row (src/trace.c) or dropped; written and
 -- read only by src/spanstore.c. Times here are Unix epoch milliseconds
@@ -54,8 +54,8 @@ CREATE TABLE ingest_counters (
 ) WITHOUT ROWID;
 
 -- Rows made from a trace say which one, and which span the question came
--- from; run is the ingest.run label (for example service.version).
+-- from. (The row's run, the ingest.run label, goes to the run column that
+-- the runs migration adds.)
 ALTER TABLE evaluations ADD COLUMN trace_id TEXT;
 ALTER TABLE evaluations ADD COLUMN span_id TEXT;
-ALTER TABLE evaluations ADD COLUMN run TEXT;
 CREATE INDEX evaluations_trace ON evaluations(trace_id) WHERE trace_id IS NOT NULL;
