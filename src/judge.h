@@ -26,12 +26,13 @@ enum judge_state {
 
 /* One metric's score. reason is malloc'd (owned by the result) and may be
  * NULL; for LLM metrics it holds the reasoning as JSON text (statements and
- * verdicts). */
+ * verdicts). version is stored in evaluation_scores.version. */
 typedef struct judge_score {
     char metric[ROW_METRIC_NAME];
     double score;
     int is_null;
     char *reason;
+    char version[17];             /* a criterion's version (criteria.h), "" for other metrics */
 } judge_score;
 
 /* The outcome of one row. status: 0 scored (some scores may be null);

@@ -17,7 +17,8 @@ static const char sql_get[] =
     " started_at, finished_at, judge, prompt_tokens, completion_tokens"
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
-    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+    "SELECT metric, score, reason, version FROM evaluation_scores WHERE evaluation_id = ?1"
+    " ORDER BY metric";
 static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
 static const char sql_counts_dataset[] =
     "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status";
@@ -34,23 +35,28 @@ static const char sql_list_dataset[] =
 static const char sql_list_both[] =
     LIST_COLS "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
 #undef LIST_COLS
+/* A criterion's scores are keyed "name@version": versions never mix. */
+#define KEY "s.metric || coalesce('@' || s.version, '')"
 #define METRIC_COLS \
-    "SELECT s.metric, count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
+    "SELECT " KEY ", count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
     " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
     " WHERE e.status = 'done' "
-static const char sql_metrics_all[] = METRIC_COLS "GROUP BY s.metric ORDER BY s.metric";
+static const char sql_metrics_all[] =
+    METRIC_COLS "GROUP BY s.metric, s.version ORDER BY s.metric, min(e.id)";
 static const char sql_metrics_dataset[] =
-    METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric ORDER BY s.metric";
+    METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric, s.version ORDER BY s.metric, min(e.id)";
 #undef METRIC_COLS
 /* Ten bins over [0, 1]; correctness (1 to 5) is mapped onto [0, 1]. */
 #define HIST_COLS \
-    "SELECT s.metric, min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
+    "SELECT " KEY ", min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
     " ELSE s.score END AS INTEGER), 0), 9) AS bin, count(*)" \
     " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
     " WHERE e.status = 'done' AND s.score IS NOT NULL "
-static const char sql_hist_all[] = HIST_COLS "GROUP BY s.metric, bin";
-static const char sql_hist_dataset[] = HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, bin";
+static const char sql_hist_all[] = HIST_COLS "GROUP BY s.metric, s.version, bin";
+static const char sql_hist_dataset[] =
+    HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, s.version, bin";
 #undef HIST_COLS
+#undef KEY
 static const char sql_tokens_all[] =
     "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
 static const char sql_tokens_dataset[] =
@@ -102,7 +108,7 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
 int report_eval(db *d, int64_t id, json_object **out)
 {
     sqlite3_stmt *st = db_cached(d, sql_get);
-    json_object *o = NULL, *scores, *reasons, *tokens;
+    json_object *o = NULL, *scores, *reasons, *versions, *tokens;
     int rc = -EIO, s;
 
     *out = NULL;
@@ -155,11 +161,15 @@ int report_eval(db *d, int64_t id, json_object **out)
     reasons = json_object_new_object();
     json_object_object_add(o, "scores", scores);
     json_object_object_add(o, "reasons", reasons);
+    versions = json_object_new_object();
+    json_object_object_add(o, "versions", versions);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(st, 0);
 
         json_object_object_add(scores, m, real_or_null(st, 1));
         json_object_object_add(reasons, m, reason_json(st, 2));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            json_object_object_add(versions, m, text_or_null(st, 3));
     }
     if (s != SQLITE_DONE) {
         rc = db_errno(s);
@@ -256,11 +266,13 @@ out:
     return rc;
 }
 
-/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
+/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram; a
+ * criterion's versions apart, as "name@version" with metric and version. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
     sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics_all);
     json_object *m, *hist;
+    const char *key, *at;
     int rc = -EIO, s, i;
 
     if (!st)
@@ -279,7 +291,12 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
         for (i = 0; i < 10; i++)
             json_object_array_add(hist, json_object_new_int64(0));
         json_object_object_add(m, "histogram", hist);
-        json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
+        key = (const char *)sqlite3_column_text(st, 0);
+        if ((at = strchr(key, '@')) != NULL) {
+            json_object_object_add(m, "metric", json_object_new_string_len(key, (int)(at - key)));
+            json_object_object_add(m, "version", json_object_new_string(at + 1));
+        }
+        json_object_object_add(metrics, key, m);
     }
     sqlite3_reset(st);
     if (s != SQLITE_DONE)

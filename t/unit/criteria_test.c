@@ -839,13 +839,10 @@ static void test_registry_race(void **state)
     crit_registry_free(x.r);
 }
 
-/* A database with the migration applied. */
+/* A database with the migration applied (db_open migrates). */
 static db *open_db(char *dir, size_t len)
 {
-    char file[256], sqlpath[512], err[256], *text;
-    const char *src = getenv("RAGRADE_SRCDIR");
-    FILE *f;
-    long n;
+    char file[256], err[256];
     db *d;
 
     snprintf(dir, len, "/tmp/ragrade-crit-XXXXXX");
@@ -854,17 +851,6 @@ static db *open_db(char *dir, size_t len)
     d = db_open(file, 5000, 0, err, sizeof err);
     if (!d)
         fail_msg("%s", err);
-    snprintf(sqlpath, sizeof sqlpath, "%s/sql/005_criteria.sql", src ? src : ".");
-    f = fopen(sqlpath, "r");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    text = calloc(1, (size_t)n + 1);
-    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    assert_int_equal(sqlite3_exec(db_handle(d), text, NULL, NULL, NULL), SQLITE_OK);
-    free(text);
     return d;
 }
 
