@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_crit.h"
 #include "auth.h"
 #include "clock.h"
 #include "http.h"
@@ -76,6 +77,7 @@ typedef struct route_call {
     int route;                    /* BR_*: the request counters' label */
     int64_t t0;                   /* clock_mono_us() when the request came */
     int deferred;                 /* set by the handler: answer() will finish it */
+    critstore *cs;                /* the criteria store on this thread's connection */
 } route_call;
 
 /* A submit waiting for its commit. It owns the FastCGI request (handed
@@ -227,7 +229,10 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
         goto out;
     }
-    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
+    if (critstore_refresh(c->cs, a->reg, NULL, err, sizeof err) < 0)   /* see new criteria */
+        log_warn("criteria: %s", err);
+    rc = row_parse_body_arg(r->body, r->body_len, a->cf, judge_metric_or_criterion, a->reg, &rows,
+                            &n, &batch, &e);
     if (rc == -ENOMEM) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;
@@ -443,6 +448,26 @@ static void get_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { get
 static void delete_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 0); }
 static void retry_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 1); }
 
+static void crit_list(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_list(a, c->cs, r);
+}
+
+static void crit_get(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_get(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_put(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_put(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_delete(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_delete(a, c->cs, r, c->name, c->name_len);
+}
+
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     http_send_json(r, 200, json_object_new_string("pong"), NULL);
@@ -566,6 +591,10 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/health",          AUTH_OPEN,   BR_HEALTH,  health },
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
+    { M_GET | M_HEAD, "/api/criteria",        AUTH_READ,   BR_OTHER,   crit_list },
+    { M_GET | M_HEAD, "/api/criteria/{name}", AUTH_READ,   BR_OTHER,   crit_get },
+    { M_PUT,          "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_put },
+    { M_DELETE,       "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_delete },
     { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -679,7 +708,7 @@ static void not_allowed(http_req *r, unsigned allow)
     http_send_error(r, 405, "method_not_allowed", msg, NULL);
 }
 
-int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
+int api_handle(const api_ctx *a, db *rd, critstore *cs, FCGX_Request *fcgi)
 {
     const struct route *rt;
     route_call c = { 0 };
@@ -689,6 +718,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     int listed;
 
     c.t0 = clock_mono_us();
+    c.cs = cs;
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
     rt = find_route(&r, &c, &allow);

@@ -149,6 +149,10 @@ int crit_confset_finish(crit_confset *s, char *err, size_t errlen);
  * (crit_free_array); *n may be 0 and then NULL is returned. */
 criterion *crit_confset_take(crit_confset *s, size_t *n);
 void crit_free_array(criterion *v, size_t n);
+/* The [criterion NAME] sections of the file at path (NULL: none), read,
+ * validated and moved into *v (crit_free_array; NULL when *n is 0). 0, or a
+ * negative code with "[criterion NAME] field: message" in err. */
+int crit_load_config(const char *path, criterion **v, size_t *n, char *err, size_t errlen);
 
 /* ---- registry: the criteria every handler and evaluation sees ---- */
 
