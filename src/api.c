@@ -364,6 +364,26 @@ static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_json(r, 200, o, NULL);
 }
 
+/* Every metric a row may name: the judge's, then (for an LLM judge) the
+ * criteria, after bringing them up to date. */
+static json_object *metric_names(const api_ctx *a, critstore *cs)
+{
+    json_object *m = judge_metrics_json(a->cf, 0);
+    const crit_snapshot *snap;
+    char err[256];
+    size_t i;
+
+    if (!strcmp(a->cf->backend, "builtin"))
+        return m;
+    if (critstore_refresh(cs, a->reg, NULL, err, sizeof err) < 0)
+        log_warn("criteria: %s", err);
+    snap = crit_registry_acquire(a->reg);
+    for (i = 0; i < snap->n; i++)
+        json_object_array_add(m, json_object_new_string(snap->v[i].name));
+    crit_registry_release(a->reg, snap);
+    return m;
+}
+
 static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
@@ -391,7 +411,7 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
     json_object_object_add(j, "state", json_object_new_string(prom_judge_state(best)));
     json_object_object_add(j, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
-    json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
+    json_object_object_add(j, "metrics", metric_names(a, c->cs));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
     json_object_object_add(o, "judge", j);
     if (report_counts(rd, NULL, &q) < 0) {
