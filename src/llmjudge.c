@@ -140,9 +140,8 @@ static void eval_free(struct eval *ev)
     json_object_put(ev->acc);
     json_object_put(ev->messages);
     json_object_put(ev->input);
-    if (ev->samples && ev->cur < ev->res.n_scores && ev->crits[ev->cur])
-        for (i = 0; i < (size_t)ev->crits[ev->cur]->samples; i++)
-            crit_sample_clear(&ev->samples[i]);
+    for (i = 0; i < ev->samples_cap; i++)
+        crit_sample_clear(&ev->samples[i]);
     free(ev->samples);
     free(ev->crits);
     if (ev->snap)

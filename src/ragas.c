@@ -525,6 +525,7 @@ json_object *ragas_crit_reply(const crit_sample *s)
 }
 
 static int crit_sample_step(struct eval *ev, json_object *rep);
+static void crit_samples_free(struct eval *ev);
 
 /* Set up sample ev->n_samples of the current criterion. */
 static int crit_ask(struct eval *ev)
@@ -563,11 +564,11 @@ static void crit_samples_free(struct eval *ev)
 {
     size_t i;
 
-    for (i = 0; ev->samples && i < (size_t)ev->crits[ev->cur]->samples; i++)
+    for (i = 0; i < ev->samples_cap; i++)
         crit_sample_clear(&ev->samples[i]);
     free(ev->samples);
     ev->samples = NULL;
-    ev->n_samples = 0;
+    ev->n_samples = ev->samples_cap = 0;
 }
 
 static int crit_sample_step(struct eval *ev, json_object *rep)
@@ -608,10 +609,12 @@ static int crit_sample_step(struct eval *ev, json_object *rep)
 static int crit_start(struct eval *ev, json_object *rep)
 {
     (void)rep;
+    crit_samples_free(ev);        /* a criterion before this one cut short by the deadline */
     if (!(ev->samples = calloc((size_t)ev->crits[ev->cur]->samples, sizeof *ev->samples))) {
         ragas_set_null(ev, ev->cur, "out of memory");
         return RAGAS_DONE;
     }
+    ev->samples_cap = (size_t)ev->crits[ev->cur]->samples;
     ev->n_samples = 0;
     return crit_ask(ev);
 }

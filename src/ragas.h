@@ -72,7 +72,7 @@ struct eval {
     const criterion **crits;
     const criterion *crit;
     crit_sample *samples;
-    size_t n_samples;
+    size_t n_samples, samples_cap;
 };
 
 /* A criterion's reply (crit_parse_reply's sample) as the JSON its step
