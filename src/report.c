@@ -38,7 +38,11 @@ static const char sql_list_both[] =
 /* A criterion's scores are keyed "name@version": versions never mix. */
 #define KEY "s.metric || coalesce('@' || s.version, '')"
 #define METRIC_COLS \
-    "SELECT " KEY ", count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
+    "SELECT " KEY ", count(*), count(s.score), avg(s.score), min(s.score), max(s.score)," \
+    " (SELECT json_extract(v.definition, '$.levels[0].score') FROM criterion_versions v" \
+    "  WHERE v.name = s.metric AND v.version = s.version)," \
+    " (SELECT json_extract(v.definition, '$.levels[#-1].score') FROM criterion_versions v" \
+    "  WHERE v.name = s.metric AND v.version = s.version)" \
     " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
     " WHERE e.status = 'done' "
 static const char sql_metrics_all[] =
@@ -266,6 +270,19 @@ out:
     return rc;
 }
 
+/* A criterion's mean on [0, 1]: (mean - lo) / (hi - lo) on its version's
+ * scale (columns 6 and 7: its lowest and highest level; a critic has none,
+ * and 0 and 1 then). Not added when the mean or the definition is missing. */
+static void add_normalised(json_object *m, sqlite3_stmt *st)
+{
+    double lo = sqlite3_column_type(st, 6) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 6);
+    double hi = sqlite3_column_type(st, 7) == SQLITE_NULL ? 1 : sqlite3_column_double(st, 7);
+
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL && hi > lo)
+        json_object_object_add(m, "normalised_mean",
+                               json_object_new_double((sqlite3_column_double(st, 3) - lo) / (hi - lo)));
+}
+
 /* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram; a
  * criterion's versions apart, as "name@version" with metric and version. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
@@ -295,6 +312,7 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
         if ((at = strchr(key, '@')) != NULL) {
             json_object_object_add(m, "metric", json_object_new_string_len(key, (int)(at - key)));
             json_object_object_add(m, "version", json_object_new_string(at + 1));
+            add_normalised(m, st);
         }
         json_object_object_add(metrics, key, m);
     }

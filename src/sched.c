@@ -130,9 +130,21 @@ const char *sched_owner(const sched *s) { return s->owner; }
 
 int sched_set_criteria(sched *s, crit_registry *reg, char *err, size_t errlen)
 {
+    const crit_snapshot *snap;
+    size_t i;
+    int rc = 0;
+
     if (!(s->cs = critstore_new(s->d, err, errlen)))
         return -EIO;
     s->reg = reg;
+    /* The file's criteria: their versions' definitions, for the scores. */
+    snap = crit_registry_acquire(reg);
+    for (i = 0; i < snap->n && rc == 0; i++)
+        if (snap->v[i].from_config)
+            rc = critstore_record_version(s->cs, &snap->v[i], err, errlen);
+    crit_registry_release(reg, snap);
+    if (rc < 0)
+        return rc;
     judge_set_criteria(s->j, reg);
     return 0;
 }

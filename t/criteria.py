@@ -128,7 +128,9 @@ def check_versions(s, f):
     levels = [{"score": i, "description": f"level {i}"} for i in (1, 2, 3, 4)]
     v1 = put(s, "tone", {"kind": "rubric", "definition": "Is the tone right for a bank?",
                          "levels": levels}).json()["version"]
+    f.control(reset=True, faults=[{"match": "rubric", "mode": "reply", "content": {"score": 2, "reason": "fair"}}])
     run(s, dict(ROW, dataset="ver", metrics=["tone"]))
+    f.control(reset=True)
     v2 = put(s, "tone", {"kind": "rubric", "definition": "Is the tone right for a bank? Be strict.",
                          "levels": levels}).json()["version"]
     tap.ok(v1 != v2, "an edit gives a new version", (v1, v2))
@@ -138,8 +140,13 @@ def check_versions(s, f):
     eq(sorted(k for k in m if k.startswith("tone")), sorted([f"tone@{v1}", f"tone@{v2}"]),
            "the summary keeps the two versions apart", m)
     eq([m.get(f"tone@{v}", {}).get("n") for v in (v1, v2)], [1, 1], "one row in each version")
+    old = m.get(f"tone@{v1}", {})
+    eq((old.get("mean"), round(old.get("normalised_mean", -1), 12)), (2, round(1 / 3, 12)),
+       "level 2 on a 1-4 scale: mean 2, normalised (2 - 1) / (4 - 1)", old)
     rows = s.query("SELECT count(*) FROM criterion_versions WHERE name = 'tone'")
     eq(rows[0][0], 2, "criterion_versions holds both definitions")
+    rows = s.query("SELECT count(*) FROM criterion_versions WHERE name = 'from_file'")
+    eq(rows[0][0], 1, "the configuration's criterion has its version recorded")
 
 
 def check_deleted(s, f):
