@@ -598,8 +598,9 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
             ragas_set_score(ev, mr.score, NULL);
         }
     } else {
-        ragas_set_null(ev, i, "no such metric or criterion (a criterion deleted after the row "
-                              "was submitted?)");
+        ragas_set_null(ev, i, !ev->snap ? "unknown metric"
+                              : "unknown metric: no criterion has this name now (deleted after "
+                                "the row was submitted)");
     }
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }

@@ -351,9 +351,6 @@ out:
     return rc;
 }
 
-/* Everything but the request threads: the epoll set, the scheduler, the
- * committer, the tokens. On failure logs and returns -1; worker_free
- * frees what was made. */
 /* The registry of the criteria in the file at path (checked by the master
  * at start). NULL after logging why. */
 static crit_registry *criteria_from(const char *path)
@@ -372,6 +369,9 @@ static crit_registry *criteria_from(const char *path)
     return r;
 }
 
+/* Everything but the request threads: the epoll set, the scheduler, the
+ * committer, the tokens, the criteria. On failure logs and returns -1; worker_free
+ * frees what was made. */
 static int worker_init(struct worker *w, conf *cf, const char *config_path, int listen_fd,
                        board *b, board_slot *slot)
 {
