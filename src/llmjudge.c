@@ -586,6 +586,10 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
         snprintf(ev->res.scores[i].version, sizeof ev->res.scores[i].version, "%s", c->version);
         if ((why = crit_missing(c, r)) != NULL)
             ragas_set_null(ev, i, why);
+        else if (c->judge[0])     /* never graded silently by another judge than it names */
+            ragas_set_null(ev, i, "the criterion names a judge profile, and this ragrade has "
+                                  "only the default judge ([judge NAME] profiles are not "
+                                  "supported yet)");
     } else if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);

@@ -123,6 +123,16 @@ def check_rubric(s, f):
            "no contexts: null, needs a context", reason(j, "all_inputs"))
 
 
+def check_judge_named(s, f):
+    f.control(reset=True)
+    put(s, "strong_only", {"kind": "critic", "definition": "Is it right?", "judge": "strong"})
+    j = run(s, dict(ROW, metrics=["strong_only", "token_f1"]))
+    tap.ok(j["scores"].get("strong_only") is None and "profile" in str(reason(j, "strong_only")) and
+           j["scores"].get("token_f1") is not None,
+           "a criterion naming a judge profile is null with the reason, the rest is scored",
+           j.get("reasons"))
+
+
 def check_versions(s, f):
     f.control(reset=True)
     levels = [{"score": i, "description": f"level {i}"} for i in (1, 2, 3, 4)]
@@ -210,6 +220,7 @@ def main():
                 check_versions(s, f)
                 check_ctx_relevance(s, f)
                 check_triad(s, f)
+                check_judge_named(s, f)
                 check_deleted(s, f)
     finally:
         os.unlink(cfg.name)
