@@ -11,12 +11,13 @@ rating they are meant for."""
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import tap  # noqa: E402
-from harness import ROW, FakeLLM, Server, wait_for  # noqa: E402
+from harness import BIN, ROW, FakeLLM, Server, wait_for  # noqa: E402
 
 ADMIN = "criteria-admin-token"
 AUTH = {"Authorization": "Bearer " + ADMIN}
@@ -205,6 +206,24 @@ def check_triad(s, f):
            "metrics [\"triad\"] gives the reference-free triad", j.get("scores"))
 
 
+def check_offline(f, cfg):
+    """ragrade eval reads the same [criterion NAME] sections."""
+    f.control(reset=True)
+    with tempfile.TemporaryDirectory(prefix="ragrade-crit-") as d:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("RAGRADE_") or k == "RAGRADE_SRCDIR"}
+        env.update(f.env(RAGRADE_DATA=d, RAGRADE_JUDGE_CACHE="0"))
+        line = json.dumps(dict(ROW, metrics=["from_file", "context_relevance"])) + "\n"
+        p = subprocess.run([BIN, "eval", "--config", cfg, "-"], input=line, capture_output=True,
+                           text=True, env=env, timeout=120)
+        out = json.loads(p.stdout.splitlines()[0]) if p.returncode == 0 and p.stdout.strip() else {}
+        ok = out.get("scores", {}).get("from_file") == 1 and len(out.get("versions", {}).get("from_file", "")) == 16
+        tap.ok(ok and "context_relevance" in out.get("scores", {}),
+               "ragrade eval --config scores the file's criterion with its version", (p.returncode, p.stdout, p.stderr))
+        p = subprocess.run([BIN, "eval", "-"], input=line, capture_output=True, text=True, env=env, timeout=120)
+        tap.ok("from_file" in p.stdout + p.stderr and '"scores"' not in p.stdout,
+               "without the file the criterion is an unknown metric", (p.returncode, p.stdout, p.stderr))
+
+
 def main():
     with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as cfg:
         cfg.write(CONFIG)
@@ -222,6 +241,7 @@ def main():
                 check_triad(s, f)
                 check_judge_named(s, f)
                 check_deleted(s, f)
+            check_offline(f, cfg.name)
     finally:
         os.unlink(cfg.name)
 
