@@ -174,7 +174,9 @@ const crit_snapshot *crit_registry_acquire(crit_registry *r);
 void crit_registry_release(crit_registry *r, const crit_snapshot *s);
 /* Replace the database's criteria by db (n, moved in, freed by the
  * registry) as of generation gen; readers see the new set on their next
- * acquire. 0 or -ENOMEM (db freed, the old set kept). Any thread. */
+ * acquire. A gen older than the current snapshot's is dropped (several
+ * threads' stores refresh one registry: a slow reader must not bring back
+ * an older set). 0 or -ENOMEM (db freed, the old set kept). Any thread. */
 int crit_registry_publish(crit_registry *r, criterion *db, size_t n, uint64_t gen);
 /* The generation of the current snapshot. */
 uint64_t crit_registry_generation(crit_registry *r);

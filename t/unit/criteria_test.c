@@ -812,6 +812,33 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Several stores refresh one registry: an older generation never replaces
+ * a newer one. */
+static void test_registry_monotonic(void **state)
+{
+    crit_registry *r = crit_registry_new(NULL, 0);
+    const crit_snapshot *s;
+    criterion *v = calloc(1, sizeof *v);
+    crit_error e;
+
+    (void)state;
+    assert_non_null(r);
+    assert_non_null(v);
+    assert_int_equal(parse(v, "tone", "{\"kind\":\"critic\",\"definition\":\"Kind?\"}", &e), 0);
+    assert_int_equal(crit_registry_publish(r, v, 1, 5), 0);
+    assert_int_equal(crit_registry_publish(r, NULL, 0, 3), 0);   /* a slow reader's older list */
+    s = crit_registry_acquire(r);
+    assert_int_equal(s->generation, 5);
+    assert_non_null(crit_find(s, "tone"));
+    crit_registry_release(r, s);
+    assert_int_equal(crit_registry_publish(r, NULL, 0, 6), 0);   /* a delete: newer, wins */
+    s = crit_registry_acquire(r);
+    assert_int_equal(s->generation, 6);
+    assert_null(crit_find(s, "tone"));
+    crit_registry_release(r, s);
+    crit_registry_free(r);
+}
+
 static void test_registry_race(void **state)
 {
     static const char *const names[] = { "a", "b" };
@@ -1005,6 +1032,7 @@ int main(void)
         cmocka_unit_test(test_normalised),
         cmocka_unit_test(test_registry),
         cmocka_unit_test(test_registry_race),
+        cmocka_unit_test(test_registry_monotonic),
         cmocka_unit_test(test_store),
     };
 
