@@ -56,6 +56,7 @@ struct llmjudge {
     llm_req *init_req;
     struct eval *evals;
     int n_evals;
+    crit_registry *reg;           /* the criteria (borrowed); NULL: none */
 };
 
 static void drive(struct eval *ev, json_object *rep);
@@ -212,6 +213,12 @@ static void eval_free(struct eval *ev)
     json_object_put(ev->messages);
     json_object_put(ev->input);
     json_object_put(ev->vecs);
+    for (i = 0; i < ev->samples_cap; i++)
+        crit_sample_clear(&ev->samples[i]);
+    free(ev->samples);
+    free(ev->crits);
+    if (ev->snap)
+        crit_registry_release(ev->reg, ev->snap);
     free(ev);
 }
 
@@ -241,6 +248,8 @@ int llmjudge_metric_known(const char *name) { return ragas_kind(name) >= 0; }
 const char *llmjudge_metric_name(int k) { return ragas_name(k); }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
+
+void llmjudge_set_criteria(llmjudge *lj, crit_registry *reg) { lj->reg = reg; }
 
 static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
 {
@@ -508,15 +517,45 @@ static char *call_body(struct eval *ev)
     }
     req.model = lj->cf.model;
     req.messages = ev->messages;
-    req.schema_name = prompts_name(ev->pk);
+    req.schema_name = ev->crit ? crit_schema_name(ev->crit) : prompts_name(ev->pk);
     settings(lj, &req, ev->temperature, ev->seed, ev->max_tokens);
-    if ((req.schema = prompts_schema(ev->pk)) != NULL)
+    if ((req.schema = ev->crit ? crit_schema(ev->crit) : prompts_schema(ev->pk)) != NULL)
         body = llmwire_chat_body(lj->api, &req);
     json_object_put(req.schema);
     return body;
 }
 
 static void on_reply(void *arg, const llm_reply *rep);
+
+/* Check reply text against the call's schema: a prompt's (prompts.h) or a
+ * criterion's; *out a new object. 0 or -EINVAL with err. */
+static int validate(struct eval *ev, const char *text, json_object **out, char *err,
+                    size_t errlen)
+{
+    crit_sample x;
+    int rc;
+
+    *out = NULL;
+    if (!ev->crit)
+        return prompts_validate(ev->pk, text, ev->n_items, out, err, errlen);
+    memset(&x, 0, sizeof x);
+    if ((rc = crit_parse_reply(ev->crit, text, &x, err, errlen)) == 0 &&
+        !(*out = ragas_crit_reply(&x)))
+        rc = -ENOMEM;
+    crit_sample_clear(&x);
+    return rc;
+}
+
+/* The call failed for good: a tolerant step gets rep NULL (fail_why says
+ * why); otherwise the metric is null. Then the row goes on. */
+static void give_up(struct eval *ev, const char *why)
+{
+    if (ev->tolerate)
+        snprintf(ev->fail_why, sizeof ev->fail_why, "%.*s", (int)sizeof ev->fail_why - 1, why);
+    else
+        ragas_set_null(ev, ev->cur, why);
+    drive(ev, NULL);
+}
 
 /* A cached reply for the call in ev (a new reference), or NULL. */
 static json_object *cached(struct eval *ev, const char *t)
@@ -525,7 +564,7 @@ static json_object *cached(struct eval *ev, const char *t)
     char err[256];
 
     if (!ev->is_embed) {
-        if (prompts_validate(ev->pk, t, ev->n_items, &v, err, sizeof err) < 0)
+        if (validate(ev, t, &v, err, sizeof err) < 0)
             v = NULL;
     } else if ((v = json_tokener_parse(t)) != NULL &&
                (!json_object_is_type(v, json_type_array) ||
@@ -692,8 +731,7 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     if (ev->repairs >= ev->lj->cf.max_repairs) {
         snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
                  ev->repairs == 1 ? "" : "s", problem);
-        ragas_set_null(ev, ev->cur, why);
-        drive(ev, NULL);
+        give_up(ev, why);
         return;
     }
     ev->repairs++;
@@ -704,7 +742,7 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     m = ragas_obj("role", json_object_new_string("assistant"), "content",
                   json_object_new_string_len(content ? content : "", (int)n), NULL, NULL);
     json_object_array_add(ev->messages, m);
-    msg = prompts_repair(ev->pk, problem);
+    msg = ev->crit ? crit_repair(ev->crit, problem) : prompts_repair(ev->pk, problem);
     m = ragas_obj("role", json_object_new_string("user"), "content",
                   json_object_new_string(msg ? msg : problem), NULL, NULL);
     json_object_array_add(ev->messages, m);
@@ -724,8 +762,7 @@ static void cut_off(struct eval *ev)
         snprintf(why, sizeof why, "the reply was cut at the output limit (max_tokens %d)%s; "
                  "raise judge.max_tokens or the server's own limit", mt,
                  ev->cut > 1 ? " again after a retry with a doubled budget" : "");
-        ragas_set_null(ev, ev->cur, why);
-        drive(ev, NULL);
+        give_up(ev, why);
         return;
     }
     ev->max_tokens = mt > MAX_TOKENS_CAP / 2 ? MAX_TOKENS_CAP : mt * 2;
@@ -757,8 +794,7 @@ static void failed(struct eval *ev, const llm_reply *rep)
     } else if (rep->status == -EMSGSIZE || too_large ||
                (rep->status == -EIO && h >= 400 && h != 401 && h != 403 &&
                 (h < 500 || h == 501))) {
-        ragas_set_null(ev, ev->cur, rep->error);    /* this metric only */
-        drive(ev, NULL);
+        give_up(ev, rep->error);                    /* this metric only */
     } else if (rep->status == -EIO && h == 0) {
         finish(ev, -EIO, rep->error, 0);            /* a bad URL: nothing to retry */
     } else {
@@ -799,7 +835,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             repair(ev, text, why);
         } else if (c.truncated) {
             cut_off(ev);
-        } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
+        } else if (validate(ev, text, &v, err, sizeof err) < 0) {
             repair(ev, text, err);
         } else {
             remember(ev, text, c.prompt_tokens, c.completion_tokens);
@@ -816,13 +852,25 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
     llmjudge *lj = ev->lj;
     metrics_opts mo = { lj->cf.similarity_jaro_winkler };
     metric_result mr;
+    const criterion *c = NULL;
     const char *why;
     int k;
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
     k = ragas_kind(name);
+    if (k < 0 && !metrics_is_builtin(name) && ev->snap && (c = crit_find(ev->snap, name)))
+        k = M_CRIT;
     ev->kind[i] = k >= 0 ? k : M_DONE;
-    if (k >= 0) {
+    if (c) {
+        ev->crits[i] = c;
+        snprintf(ev->res.scores[i].version, sizeof ev->res.scores[i].version, "%s", c->version);
+        if ((why = crit_missing(c, r)) != NULL)
+            ragas_set_null(ev, i, why);
+        else if (c->judge[0])     /* never graded silently by another judge than it names */
+            ragas_set_null(ev, i, "the criterion names a judge profile, and this ragrade has "
+                                  "only the default judge ([judge NAME] profiles are not "
+                                  "supported yet)");
+    } else if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);
     } else if (metrics_is_builtin(name)) {
@@ -834,7 +882,9 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
             ragas_set_score(ev, mr.score, NULL);
         }
     } else {
-        ragas_set_null(ev, i, "unknown metric");
+        ragas_set_null(ev, i, !ev->snap ? "unknown metric"
+                              : "unknown metric: no criterion has this name now (deleted after "
+                                "the row was submitted)");
     }
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }
@@ -864,9 +914,12 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     if (!(ev = calloc(1, sizeof *ev)) ||
         !(ev->res.scores = calloc(n + 1, sizeof *ev->res.scores)) ||
         !(ev->kind = calloc(n + 1, sizeof *ev->kind)) ||
+        !(ev->crits = calloc(n + 1, sizeof *ev->crits)) ||
         !(ev->contexts = calloc(r->n_contexts + 1, sizeof *ev->contexts)))
         goto out;
     ev->lj = lj;
+    if ((ev->reg = lj->reg) != NULL)
+        ev->snap = crit_registry_acquire(lj->reg);   /* kept for the whole row */
     ev->res.id = r->id;
     ev->res.n_scores = n;
     ev->done = done;

@@ -1,4 +1,4 @@
--- ragrade schema: user-defined criteria (issue 15). Numbered 005 for now;
+-- ragrade schema: user-defined criteria (issue 15). Numbered 006 for now;
 -- the lead renumbers on merge. Every column is documented in sql/README.md.
 
 -- The criteria defined through the API (those of the configuration file
