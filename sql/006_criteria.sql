@@ -29,6 +29,11 @@ CREATE TABLE criterion_versions (
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
 
+-- The judge profile ([judge NAME]) a row names ("judge" in the submitted
+-- JSON); NULL: the criterion's, the metric's (judge.metric_judges) or the
+-- default judge. evaluations.judge stays the judge that graded it.
+ALTER TABLE evaluations ADD COLUMN judge_profile TEXT;
+
 -- The version of the criterion that produced a score; NULL for built-in
 -- metrics (their definition changes only with ragrade's own version).
 ALTER TABLE evaluation_scores ADD COLUMN version TEXT;

@@ -412,6 +412,47 @@ static int judge_best(const api_ctx *a, char *best_err, size_t len, int *workers
     return best < 0 ? JUDGE_UNINITIALIZED : best;
 }
 
+/* Every judge profile ([judge NAME]) with its backend, model and state
+ * over the workers (the most hopeful, as judge_best) and that state's
+ * error. */
+static json_object *profiles_json(const api_ctx *a)
+{
+    static const int rank[] = { 0, 2, 3, 1 };
+    json_object *list = json_object_new_array(), *p;
+    char err[BOARD_ERROR_MAX], best_err[BOARD_ERROR_MAX], msg[256];
+    conf *pc = malloc(sizeof *pc);
+    int i, k, st, best;
+
+    for (i = 0; pc && i < a->cf->n_profiles; i++) {
+        best = -1;
+        best_err[0] = '\0';
+        for (k = 0; k < board_nslots(a->b); k++) {
+            board_slot *s = board_slot_at(a->b, k);
+
+            if (!board_load(&s->pid))
+                continue;
+            st = board_get_profile(s, i, err, sizeof err);
+            if (st >= 0 && st <= 3 && (best < 0 || rank[st] > rank[best])) {
+                best = st;
+                snprintf(best_err, sizeof best_err, "%s", err);
+            }
+        }
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(a->cf->profile_names[i]));
+        if (conf_profile(a->cf, i, pc, msg, sizeof msg) == 0) {
+            json_object_object_add(p, "backend", json_object_new_string(pc->backend));
+            json_object_object_add(p, "model", json_object_new_string(pc->model));
+            json_object_object_add(p, "max_concurrency", json_object_new_int(pc->max_concurrency));
+        }
+        json_object_object_add(p, "state", json_object_new_string(
+                                   prom_judge_state(best < 0 ? JUDGE_UNINITIALIZED : best)));
+        json_object_object_add(p, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
+        json_object_array_add(list, p);
+    }
+    free(pc);
+    return list;
+}
+
 static void problem(json_object *list, const char *code, const char *msg)
 {
     json_object *p = json_object_new_object();
@@ -461,6 +502,7 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
     json_object_object_add(j, "metrics", metric_names(a, c->cs));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
+    json_object_object_add(j, "profiles", profiles_json(a));
     if (report_counts(rd, NULL, &q) < 0) {
         problem(list, "database_unreadable", "the database cannot be read");
         down = 1;

@@ -66,6 +66,17 @@ void judge_free(judge *j)
 
 const char *judge_name(const judge *j) { return j->name; }
 
+void judge_set_gate(judge *j, judge_gate_fn fn, void *arg)
+{
+    if (j->llm)
+        llmjudge_set_gate(j->llm, fn, arg);
+}
+
+int judge_profile_state(const judge *j, int i, const char **name, char *err, size_t errlen)
+{
+    return j->llm ? llmjudge_profile_state(j->llm, i, name, err, errlen) : -ENOENT;
+}
+
 int judge_metric_known(const conf *cf, const char *name)
 {
     if (metrics_is_builtin(name))

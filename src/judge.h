@@ -64,6 +64,12 @@ void judge_free(judge *j);        /* NULL is a no-op; abandons evaluations in fl
 
 /* "builtin/-", "openai/MODEL" or "ollama/MODEL" (stored per row). */
 const char *judge_name(const judge *j);
+/* Judge profile i's state ([judge NAME], conf order) with its name and
+ * error; -ENOENT past the last (the built-in judge has none). */
+typedef int (*judge_gate_fn)(void *arg, int i, int take, int max);
+/* The pool-wide bound on calls per judge profile (llmjudge_set_gate). */
+void judge_set_gate(judge *j, judge_gate_fn fn, void *arg);
+int judge_profile_state(const judge *j, int i, const char **name, char *err, size_t errlen);
 
 /* 1 if the judge can compute this metric name. Thread-safe (no state). */
 int judge_metric_known(const conf *cf, const char *name);

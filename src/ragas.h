@@ -79,6 +79,13 @@ struct eval {
     const criterion *crit;
     crit_sample *samples;
     size_t n_samples, samples_cap;
+    /* judge profiles: the judge of each score (the row's owner or one of
+     * its profiles; NULL for non-LLM scores), and that of the call in
+     * progress (send_call sets it; its client, model and settings) */
+    struct llmjudge **via;
+    struct llmjudge *at;
+    struct llmjudge *held;        /* the profile whose room the call in flight holds */
+    int parked;                   /* the call waits for room on its profile */
 };
 
 /* A criterion's reply (crit_parse_reply's sample) as the JSON its step

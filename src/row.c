@@ -143,7 +143,7 @@ static int known_field(const char *k)
     static const char *const fields[] = {
         "question", "user_input", "answer", "response", "contexts", "retrieved_contexts",
         "ground_truth", "reference", "reference_contexts", "metrics", "dataset", "id",
-        "run", "item", NULL
+        "run", "item", "judge", NULL
     };
     int i;
 
@@ -324,9 +324,15 @@ static int from_json(row *r, json_object *obj, const conf *cf, const struct know
         (rc = take_string(v, cf->max_dataset, prefix, "dataset", &r->dataset, e)) < 0)
         goto out;
     if ((rc = take_label(obj, "run", ROW_MAX_RUN, prefix, &r->run, e)) < 0 ||
-        (rc = take_label(obj, "item", ROW_MAX_ITEM, prefix, &r->item, e)) < 0)
+        (rc = take_label(obj, "item", ROW_MAX_ITEM, prefix, &r->item, e)) < 0 ||
+        (rc = take_label(obj, "judge", CONF_PROFILE_NAME, prefix, &r->judge, e)) < 0)
         goto out;
     rc = -EINVAL;
+    if (r->judge && conf_profile_index(cf, r->judge) < 0) {
+        fail(e, prefix, "judge", "%s: no judge profile '%s' ([judge NAME] sections of the "
+             "configuration; GET /api/health lists them)", r->judge);
+        goto out;
+    }
     if (r->dataset && !r->dataset[0]) {
         /* ?dataset= means "any": an empty label could never be filtered on. */
         fail(e, prefix, "dataset", "%s must not be empty: leave it out (or null) for none", NULL);
@@ -494,6 +500,8 @@ json_object *row_to_json(const row *r)
         json_object_object_add(o, "run", json_object_new_string(r->run));
     if (r->item)
         json_object_object_add(o, "item", json_object_new_string(r->item));
+    if (r->judge)
+        json_object_object_add(o, "judge", json_object_new_string(r->judge));
     return o;
 }
 
@@ -562,6 +570,7 @@ void row_clear(row *r)
     row_strings_free(r->metrics, r->n_metrics);
     free(r->dataset);
     free(r->run);
+    free(r->judge);
     free(r->item);
     memset(r, 0, sizeof *r);
 }

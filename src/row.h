@@ -39,6 +39,7 @@ typedef struct row {
     char *dataset;                /* NULL: none */
     char *run;                    /* NULL: none; the system version under test */
     char *item;                   /* NULL: none; the test case's id in its dataset */
+    char *judge;                  /* NULL: none; the judge profile ([judge NAME]) that grades it */
 } row;
 
 #define ROW_MAX_RUN 128           /* bytes */

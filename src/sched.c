@@ -119,6 +119,7 @@ struct sched {
     int64_t init_retry_at;
     int init_failures;
     int last_state;
+    int last_prof[BOARD_MAX_PROFILES];   /* each judge profile's state as last published */
     wal *wal;                     /* the checkpoint protocol on d (wal.c) */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
@@ -190,6 +191,19 @@ static void write_end(sched *s)
     background(s, 1);
 }
 
+/* judge_gate_fn: calls per judge profile, bounded across the pool
+ * through the board (lock-free). */
+static int profile_gate(void *arg, int i, int take, int max)
+{
+    sched *s = arg;
+
+    if (!take) {
+        board_profile_give(s->slot, i);
+        return 0;
+    }
+    return board_profile_take(s->b, s->slot, i, max);
+}
+
 /* wal_checkpoint's priority switch: checkpoints run at the ordinary policy. */
 static void wal_prio(void *arg, int idle)
 {
@@ -209,12 +223,15 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     s->slot = slot;
     s->done_tail = &s->done;
     s->last_state = -1;
+    memset(s->last_prof, 0xff, sizeof s->last_prof);
     s->seed = (unsigned)(clock_mono_us() ^ (getpid() << 16));
     snprintf(s->owner, sizeof s->owner, "w%d-%08x", (int)getpid(), (unsigned)rand_r(&s->seed));
     if (!(s->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
     if (!(s->j = judge_new(cf, s->d, err, errlen)))
         goto fail;
+    if (b && slot)
+        judge_set_gate(s->j, profile_gate, s);
     if (!(s->wal = wal_new(s->d, cf->checkpoint_pages, b, slot, wal_prio, s))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -368,11 +385,35 @@ out:
     write_end(s);
 }
 
+/* Mirror the judge profiles' states into the scoreboard and the log on
+ * change. */
+static void publish_profiles(sched *s)
+{
+    const char *name;
+    char err[256];
+    int i, st;
+
+    for (i = 0; i < BOARD_MAX_PROFILES &&
+                (st = judge_profile_state(s->j, i, &name, err, sizeof err)) >= 0; i++) {
+        if (st == s->last_prof[i])
+            continue;
+        if (s->slot)
+            board_set_profile(s->slot, i, st, err);
+        if (st == JUDGE_FAILED)
+            log_warn("judge profile %s: initialisation failed: %s", name, err);
+        else if (st == JUDGE_READY)
+            log_info("judge profile %s: ready", name);
+        s->last_prof[i] = st;
+    }
+}
+
 /* Mirror the judge's state into the scoreboard and the log on change. */
 static int publish_state(sched *s)
 {
     char err[256];
     int state = judge_state(s->j, err, sizeof err);
+
+    publish_profiles(s);
 
     if (state != s->last_state) {
         if (s->slot)
