@@ -719,10 +719,12 @@ static int send_call(struct eval *ev, json_object **hit)
     if (!body)
         goto out;
     if (!ev->key[0] && lj->cache_db) {
-        n = strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
+        /* A profile's replies are its own: its name leads the key. */
+        n = strlen(lj->pname) + 1 + strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
         if (!(keyed = malloc(n)))
             goto out;
-        snprintf(keyed, n, "%s\n%s\n%s", lj->cf.backend, path, body);
+        snprintf(keyed, n, "%s%s%s\n%s\n%s", lj->pname, lj->pname[0] ? "\n" : "", lj->cf.backend,
+                 path, body);
         sha256_hex(keyed, n - 1, ev->key);
         if (cache_get(lj->cache_db, ev->key, &t) == 0 && t) {
             *hit = cached(ev, t);
