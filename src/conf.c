@@ -467,6 +467,11 @@ static int check_profiles(const conf *cf, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    if ((cf->n_profiles > 0 || cf->metric_judges[0]) && !strcmp(cf->backend, "builtin")) {
+        snprintf(err, errlen, "[judge NAME] profiles and judge.metric_judges need an LLM default "
+                 "judge (judge.backend openai or ollama)");
+        rc = -EINVAL;
+    }
     for (i = 0; i < cf->n_profiles && rc == 0; i++)
         rc = conf_profile(cf, i, tmp, err, errlen);
     free(tmp);

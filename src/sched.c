@@ -213,6 +213,7 @@ static void wal_prio(void *arg, int idle)
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen)
 {
     sched *s = calloc(1, sizeof *s);
+    int i;
 
     if (!s || !(s->run = calloc((size_t)cf->max_concurrency, sizeof *s->run))) {
         snprintf(err, errlen, "out of memory");
@@ -230,8 +231,12 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
         goto fail;
     if (!(s->j = judge_new(cf, s->d, err, errlen)))
         goto fail;
-    if (b && slot)
+    if (b && slot) {
+        /* A killed predecessor in this slot may have left calls counted. */
+        for (i = 0; i < BOARD_MAX_PROFILES; i++)
+            __atomic_store_n(&slot->prof_inflight[i], 0, __ATOMIC_SEQ_CST);
         judge_set_gate(s->j, profile_gate, s);
+    }
     if (!(s->wal = wal_new(s->d, cf->checkpoint_pages, b, slot, wal_prio, s))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
