@@ -71,12 +71,16 @@ struct llmjudge {
     int64_t retry_at;
     int idx;                      /* a profile's index in root->prof */
     int calls;                    /* a profile's calls in flight in this process */
+    int init_held;                /* a profile's init holds room for one call (gate_take) */
+    int init_wanted;              /* a profile's init waits for room */
     llmjudge_gate_fn gate;        /* root: the pool-wide bound per profile; NULL: calls only */
     void *gate_arg;
 };
 
 static void drive(struct eval *ev, json_object *rep);
 static void gate_give(struct eval *ev);
+static int gate_take(llmjudge *p);
+static void gate_put(llmjudge *p);
 static void resume(struct eval *ev);
 
 /* ---- construction ---- */
@@ -337,8 +341,18 @@ static void settings(const llmjudge *lj, llmwire_chat_req *r, double temperature
  * they have endpoints of their own; unless judge.check_models = no), then
  * one tiny chat call whose reply must be the JSON its schema asks for ---- */
 
+/* A profile's init ended: the room it held goes back. */
+static void init_give(llmjudge *lj)
+{
+    if (lj->init_held) {
+        lj->init_held = 0;
+        gate_put(lj);
+    }
+}
+
 static void init_fail(llmjudge *lj, const char *what, const char *why)
 {
+    init_give(lj);
     lj->state = JUDGE_FAILED;
     lj->settled = 1;
     lj->retry_at = clock_mono_ms() + lj->cf.backoff_max_ms;
@@ -380,6 +394,7 @@ static void on_probe(void *arg, const llm_reply *rep)
                  "(response_format or format ignored?); the probe's reply: %.300s", err);
         init_fail(lj, "checking structured output", why);
     } else {
+        init_give(lj);
         lj->state = JUDGE_READY;
         lj->settled = 1;
         lj->error[0] = '\0';
@@ -487,6 +502,16 @@ static int start_one(llmjudge *lj)
 
     if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
         goto out;
+    /* A profile's init calls count in its bound, as its rows' calls do:
+     * until there is room, it waits (llmjudge_run starts it). */
+    lj->init_wanted = 0;
+    if (lj->root) {
+        if (gate_take(lj) < 0) {
+            lj->init_wanted = 1;
+            goto out;
+        }
+        lj->init_held = 1;
+    }
     lj->init_deadline = clock_mono_ms() + lj->cf.init_timeout_ms;
     lj->state = JUDGE_INITIALIZING;
     lj->error[0] = '\0';
@@ -693,6 +718,14 @@ static int gate_take(llmjudge *p)
     return 0;
 }
 
+/* Give back the room of one call to profile p. */
+static void gate_put(llmjudge *p)
+{
+    p->calls--;
+    if (p->root->gate)
+        p->root->gate(p->root->gate_arg, p->idx, 0, 0);
+}
+
 /* The call ev held on its profile ended (or never went). */
 static void gate_give(struct eval *ev)
 {
@@ -701,9 +734,7 @@ static void gate_give(struct eval *ev)
     if (!p)
         return;
     ev->held = NULL;
-    p->calls--;
-    if (p->root->gate)
-        p->root->gate(p->root->gate_arg, p->idx, 0, 0);
+    gate_put(p);
 }
 
 static int send_call(struct eval *ev, json_object **hit)
@@ -1140,7 +1171,8 @@ int llmjudge_run(llmjudge *lj, int timeout_ms)
     struct eval *ev, *next;
 
     for (i = 0; i < lj->n_prof; i++)
-        if (lj->prof[i]->state == JUDGE_FAILED && now >= lj->prof[i]->retry_at)
+        if ((lj->prof[i]->state == JUDGE_FAILED && now >= lj->prof[i]->retry_at) ||
+            lj->prof[i]->init_wanted)
             start_one(lj->prof[i]);
     for (ev = lj->evals; ev; ev = next) {   /* calls that wait for their profile's room */
         next = ev->next;
