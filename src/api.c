@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_crit.h"
 #include "api_labels.h"
 #include "api_otlp.h"
 #include "auth.h"
@@ -78,6 +79,7 @@ typedef struct route_call {
     int route;                    /* BR_*: the request counters' label */
     int64_t t0;                   /* clock_mono_us() when the request came */
     int deferred;                 /* set by the handler: answer() will finish it */
+    critstore *cs;                /* the criteria store on this thread's connection */
 } route_call;
 
 /* A submit waiting for its commit. It owns the FastCGI request (handed
@@ -232,7 +234,10 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
         goto out;
     }
-    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
+    if (critstore_refresh(c->cs, a->reg, NULL, err, sizeof err) < 0)   /* see new criteria */
+        log_warn("criteria: %s", err);
+    rc = row_parse_body_arg(r->body, r->body_len, a->cf, judge_metric_or_criterion, a->reg, &rows,
+                            &n, &batch, &e);
     if (rc == -ENOMEM) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;
@@ -364,6 +369,26 @@ static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_json(r, 200, o, NULL);
 }
 
+/* Every metric a row may name: the judge's, then (for an LLM judge) the
+ * criteria, after bringing them up to date. */
+static json_object *metric_names(const api_ctx *a, critstore *cs)
+{
+    json_object *m = judge_metrics_json(a->cf, 0);
+    const crit_snapshot *snap;
+    char err[256];
+    size_t i;
+
+    if (!strcmp(a->cf->backend, "builtin"))
+        return m;
+    if (critstore_refresh(cs, a->reg, NULL, err, sizeof err) < 0)
+        log_warn("criteria: %s", err);
+    snap = crit_registry_acquire(a->reg);
+    for (i = 0; i < snap->n; i++)
+        json_object_array_add(m, json_object_new_string(snap->v[i].name));
+    crit_registry_release(a->reg, snap);
+    return m;
+}
+
 /* The judge's state over the workers (the most hopeful one: ready,
  * initializing, failed, uninitialized) and its error; the live workers. */
 static int judge_best(const api_ctx *a, char *best_err, size_t len, int *workers)
@@ -386,6 +411,47 @@ static int judge_best(const api_ctx *a, char *best_err, size_t len, int *workers
         }
     }
     return best < 0 ? JUDGE_UNINITIALIZED : best;
+}
+
+/* Every judge profile ([judge NAME]) with its backend, model and state
+ * over the workers (the most hopeful, as judge_best) and that state's
+ * error. */
+static json_object *profiles_json(const api_ctx *a)
+{
+    static const int rank[] = { 0, 2, 3, 1 };
+    json_object *list = json_object_new_array(), *p;
+    char err[BOARD_ERROR_MAX], best_err[BOARD_ERROR_MAX], msg[256];
+    conf *pc = malloc(sizeof *pc);
+    int i, k, st, best;
+
+    for (i = 0; pc && i < a->cf->n_profiles; i++) {
+        best = -1;
+        best_err[0] = '\0';
+        for (k = 0; k < board_nslots(a->b); k++) {
+            board_slot *s = board_slot_at(a->b, k);
+
+            if (!board_load(&s->pid))
+                continue;
+            st = board_get_profile(s, i, err, sizeof err);
+            if (st >= 0 && st <= 3 && (best < 0 || rank[st] > rank[best])) {
+                best = st;
+                snprintf(best_err, sizeof best_err, "%s", err);
+            }
+        }
+        p = json_object_new_object();
+        json_object_object_add(p, "name", json_object_new_string(a->cf->profile_names[i]));
+        if (conf_profile(a->cf, i, pc, msg, sizeof msg) == 0) {
+            json_object_object_add(p, "backend", json_object_new_string(pc->backend));
+            json_object_object_add(p, "model", json_object_new_string(pc->model));
+            json_object_object_add(p, "max_concurrency", json_object_new_int(pc->max_concurrency));
+        }
+        json_object_object_add(p, "state", json_object_new_string(
+                                   prom_judge_state(best < 0 ? JUDGE_UNINITIALIZED : best)));
+        json_object_object_add(p, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
+        json_object_array_add(list, p);
+    }
+    free(pc);
+    return list;
 }
 
 static void problem(json_object *list, const char *code, const char *msg)
@@ -435,13 +501,14 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
     json_object_object_add(j, "state", json_object_new_string(prom_judge_state(best)));
     json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
-    json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
+    json_object_object_add(j, "metrics", metric_names(a, c->cs));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
     ing = json_object_new_object();       /* the page links a row's trace_id through trace_url */
     json_object_object_add(ing, "enabled", json_object_new_boolean(a->cf->ingest_enabled));
     json_object_object_add(ing, "trace_url", a->cf->ingest_trace_url[0]
                            ? json_object_new_string(a->cf->ingest_trace_url) : NULL);
     json_object_object_add(o, "ingest", ing);
+    json_object_object_add(j, "profiles", profiles_json(a));
     if (report_counts(rd, NULL, &q) < 0) {
         problem(list, "database_unreadable", "the database cannot be read");
         down = 1;
@@ -531,6 +598,26 @@ static void agreement(const api_ctx *a, db *rd, http_req *r, route_call *c) { ap
 static void review(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_review(rd, r); }
 
 static void traces(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_otlp_export(a, rd, r); }
+
+static void crit_list(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_list(a, c->cs, r);
+}
+
+static void crit_get(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_get(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_put(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_put(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_delete(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_delete(a, c->cs, r, c->name, c->name_len);
+}
 
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
@@ -659,6 +746,10 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/health",          AUTH_OPEN,   BR_HEALTH,  health },
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
+    { M_GET | M_HEAD, "/api/criteria",        AUTH_READ,   BR_OTHER,   crit_list },
+    { M_GET | M_HEAD, "/api/criteria/{name}", AUTH_READ,   BR_OTHER,   crit_get },
+    { M_PUT,          "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_put },
+    { M_DELETE,       "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_delete },
     { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
     { M_POST,         "/v1/traces",           AUTH_SUBMIT, BR_OTHER,   traces },
 };
@@ -773,7 +864,7 @@ static void not_allowed(http_req *r, unsigned allow)
     http_send_error(r, 405, "method_not_allowed", msg, NULL);
 }
 
-int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
+int api_handle(const api_ctx *a, db *rd, critstore *cs, FCGX_Request *fcgi)
 {
     const struct route *rt;
     route_call c = { 0 };
@@ -783,6 +874,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     int listed;
 
     c.t0 = clock_mono_us();
+    c.cs = cs;
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
     rt = find_route(&r, &c, &allow);

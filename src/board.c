@@ -232,3 +232,52 @@ int board_get_judge(const board_slot *s, char *error, size_t len)
     } while ((before != after || (before & 1)) && ++tries < 1000);
     return state;
 }
+
+void board_set_profile(board_slot *s, int i, int state, const char *error)
+{
+    if (i < 0 || i >= BOARD_MAX_PROFILES)
+        return;
+    __atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+    s->prof_state[i] = state;
+    snprintf(s->prof_error[i], sizeof s->prof_error[i], "%s", error ? error : "");
+    __atomic_add_fetch(&s->seq, 1, __ATOMIC_ACQ_REL);
+}
+
+int board_get_profile(const board_slot *s, int i, char *error, size_t len)
+{
+    unsigned before, after;
+    int state, tries = 0;
+
+    if (i < 0 || i >= BOARD_MAX_PROFILES)
+        return -1;
+    do {
+        before = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+        state = s->prof_state[i];
+        snprintf(error, len, "%.*s", (int)sizeof s->prof_error[i] - 1, s->prof_error[i]);
+        __atomic_thread_fence(__ATOMIC_ACQUIRE);
+        after = __atomic_load_n(&s->seq, __ATOMIC_ACQUIRE);
+    } while ((before != after || (before & 1)) && ++tries < 1000);
+    return state;
+}
+
+int board_profile_take(board *b, board_slot *self, int i, int max)
+{
+    int k, n = 0;
+
+    if (i < 0 || i >= BOARD_MAX_PROFILES)
+        return -EINVAL;
+    __atomic_add_fetch(&self->prof_inflight[i], 1, __ATOMIC_SEQ_CST);
+    for (k = 0; k < b->nslots; k++)
+        if (board_load(&b->slots[k].pid) || &b->slots[k] == self)
+            n += __atomic_load_n(&b->slots[k].prof_inflight[i], __ATOMIC_SEQ_CST);
+    if (n <= max)
+        return 0;
+    __atomic_sub_fetch(&self->prof_inflight[i], 1, __ATOMIC_SEQ_CST);
+    return -EBUSY;
+}
+
+void board_profile_give(board_slot *self, int i)
+{
+    if (i >= 0 && i < BOARD_MAX_PROFILES)
+        __atomic_sub_fetch(&self->prof_inflight[i], 1, __ATOMIC_SEQ_CST);
+}

@@ -15,6 +15,7 @@
 
 #define BOARD_OWNER_MAX 48
 #define BOARD_ERROR_MAX 256
+#define BOARD_MAX_PROFILES 8      /* judge profiles (CONF_MAX_PROFILES) */
 
 /* Route classes and answered statuses of the request counters. */
 enum board_route {
@@ -57,6 +58,10 @@ typedef struct board_slot {
     unsigned seq;                 /* odd while judge_* are written */
     int judge_state;
     char judge_error[BOARD_ERROR_MAX];
+    /* each judge profile's state and error, in conf order (under seq) */
+    int prof_state[BOARD_MAX_PROFILES];
+    int prof_inflight[BOARD_MAX_PROFILES];   /* calls to each profile's endpoint now */
+    char prof_error[BOARD_MAX_PROFILES][BOARD_ERROR_MAX];
 } board_slot;
 
 typedef struct board board;
@@ -133,6 +138,15 @@ int board_probing(board *b, const board_slot *self, int started);
 void board_set_judge(board_slot *s, int state, const char *error);
 /* Reader side: copy state and error consistently. */
 int board_get_judge(const board_slot *s, char *error, size_t len);
+/* Judge profile i's state and error, as board_set_judge / board_get_judge
+ * (i under BOARD_MAX_PROFILES; -1 past it). */
+void board_set_profile(board_slot *s, int i, int state, const char *error);
+/* A call to judge profile i may start if the pool's calls to it stay
+ * within max: counted on self first, then the slots summed (undone and
+ * -EBUSY when over). board_profile_give ends one. Lock-free. */
+int board_profile_take(board *b, board_slot *self, int i, int max);
+void board_profile_give(board_slot *self, int i);
+int board_get_profile(const board_slot *s, int i, char *error, size_t len);
 
 #define board_inc(p) __atomic_add_fetch((p), 1, __ATOMIC_RELAXED)
 #define board_add(p, v) __atomic_add_fetch((p), (v), __ATOMIC_RELAXED)

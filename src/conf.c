@@ -83,6 +83,7 @@ static const struct key keys[] = {
     B("judge", "jaro_winkler", similarity_jaro_winkler),
     B("judge", "idle_priority", idle_priority),
     I("judge", "slow_eval_ms", slow_eval_ms, 0, 86400000),
+    S("judge", "metric_judges", metric_judges),
     Z("limits", "max_otlp_body", max_otlp_body, 1024, 256L << 20),
     I("limits", "max_otlp_spans", max_otlp_spans, 1, 1000000),
     I("limits", "max_trace_spans", max_trace_spans, 1, 100000),
@@ -331,6 +332,163 @@ struct ini_ctx {
     size_t n_secs;
 };
 
+/* A profile's name: lower case letters, digits, '_' and '-', starting with
+ * a letter, under CONF_PROFILE_NAME bytes. */
+static int profile_name_ok(const char *n)
+{
+    size_t i, len = strlen(n);
+
+    if (len == 0 || len >= CONF_PROFILE_NAME || n[0] < 'a' || n[0] > 'z')
+        return 0;
+    for (i = 0; i < len; i++)
+        if (!((n[i] >= 'a' && n[i] <= 'z') || (n[i] >= '0' && n[i] <= '9') || n[i] == '_' ||
+              n[i] == '-'))
+            return 0;
+    return 1;
+}
+
+int conf_profile_index(const conf *cf, const char *name)
+{
+    int i;
+
+    for (i = 0; name && i < cf->n_profiles; i++)
+        if (!strcmp(cf->profile_names[i], name))
+            return i;
+    return -1;
+}
+
+/* One line of a [judge NAME] section: kept as "key\tvalue\n" in the
+ * profile's lines (checked whole by check_profiles once the file is read). */
+static int profile_line(conf *cf, const char *name, const char *key, const char *value,
+                        char *err, size_t errlen)
+{
+    int i = conf_profile_index(cf, name);
+    size_t used, need = strlen(key) + strlen(value) + 3;
+
+    if (!profile_name_ok(name)) {
+        snprintf(err, errlen, "[judge %.64s]: a profile's name is lower case letters, digits, "
+                 "'_' and '-', starting with a letter, under %d bytes", name, CONF_PROFILE_NAME);
+        return -EINVAL;
+    }
+    if (!strcmp(key, "metric_judges") || strchr(key, '\t') || strchr(value, '\n')) {
+        snprintf(err, errlen, "[judge %s]: %s belongs to the default [judge] only", name, key);
+        return -EINVAL;
+    }
+    if (i < 0) {
+        if (cf->n_profiles >= CONF_MAX_PROFILES) {
+            snprintf(err, errlen, "[judge %s]: at most %d judge profiles", name, CONF_MAX_PROFILES);
+            return -EINVAL;
+        }
+        i = cf->n_profiles++;
+        snprintf(cf->profile_names[i], sizeof cf->profile_names[i], "%s", name);
+        cf->profile_keys[i][0] = '\0';
+    }
+    used = strlen(cf->profile_keys[i]);
+    if (used + need > sizeof cf->profile_keys[i]) {
+        snprintf(err, errlen, "[judge %s]: over %d bytes of keys", name, CONF_PROFILE_KEYS);
+        return -EINVAL;
+    }
+    snprintf(cf->profile_keys[i] + used, sizeof cf->profile_keys[i] - used, "%s\t%s\n", key,
+             value);
+    return 0;
+}
+
+/* The checks load makes on [judge]'s backend and URLs, for any judge
+ * configuration; what names it in messages (judge, judge NAME). */
+static int check_judge(const conf *cf, const char *what, char *err, size_t errlen)
+{
+    if (strcmp(cf->backend, "builtin") && strcmp(cf->backend, "openai") && strcmp(cf->backend, "ollama")) {
+        snprintf(err, errlen, "%s.backend: want builtin, openai or ollama, not '%s'", what, cf->backend);
+        return -EINVAL;
+    }
+    if (strcmp(cf->backend, "builtin") && cf->n_urls == 0) {
+        snprintf(err, errlen, "%s.url: the %s backend needs at least one URL", what, cf->backend);
+        return -EINVAL;
+    }
+    return 0;
+}
+
+int conf_profile(const conf *cf, int i, conf *out, char *err, size_t errlen)
+{
+    char line[CONF_PROFILE_KEYS], what[CONF_PROFILE_NAME + 8], msg[256], *p, *save = NULL, *tab;
+    int rc = 0;
+
+    if (i < 0 || i >= cf->n_profiles) {
+        snprintf(err, errlen, "no judge profile %d", i);
+        return -EINVAL;
+    }
+    *out = *cf;
+    snprintf(what, sizeof what, "judge %s", cf->profile_names[i]);
+    snprintf(line, sizeof line, "%s", cf->profile_keys[i]);
+    for (p = strtok_r(line, "\n", &save); p && rc == 0; p = strtok_r(NULL, "\n", &save)) {
+        if (!(tab = strchr(p, '\t')))
+            continue;
+        *tab = '\0';
+        if ((rc = conf_set(out, "judge", p, tab + 1, msg, sizeof msg)) < 0)
+            snprintf(err, errlen, "[%s] %s", what, msg);
+    }
+    if (rc == 0)
+        rc = check_judge(out, what, err, errlen);
+    if (rc == 0 && !strcmp(out->backend, "builtin")) {
+        snprintf(err, errlen, "[%s]: a profile needs an LLM backend (openai or ollama)", what);
+        rc = -EINVAL;
+    }
+    out->n_profiles = 0;          /* a profile has no profiles of its own */
+    return rc;
+}
+
+const char *conf_metric_judge(const conf *cf, const char *metric, char *buf, size_t len)
+{
+    char list[sizeof cf->metric_judges], *p, *save = NULL, *colon;
+    size_t n;
+
+    snprintf(list, sizeof list, "%s", cf->metric_judges);
+    for (p = strtok_r(list, ", ", &save); p; p = strtok_r(NULL, ", ", &save)) {
+        if (!(colon = strchr(p, ':')))
+            continue;
+        n = (size_t)(colon - p);
+        if (n == strlen(metric) && !strncmp(p, metric, n)) {
+            snprintf(buf, len, "%s", colon + 1);
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+/* Every profile builds, and judge.metric_judges names metric:profile pairs
+ * of known profiles, each metric once. */
+static int check_profiles(const conf *cf, char *err, size_t errlen)
+{
+    char list[sizeof cf->metric_judges], *p, *save = NULL, *colon;
+    conf *tmp = malloc(sizeof *tmp);
+    int i, rc = 0;
+
+    if (!tmp) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    if ((cf->n_profiles > 0 || cf->metric_judges[0]) && !strcmp(cf->backend, "builtin")) {
+        snprintf(err, errlen, "[judge NAME] profiles and judge.metric_judges need an LLM default "
+                 "judge (judge.backend openai or ollama)");
+        rc = -EINVAL;
+    }
+    for (i = 0; i < cf->n_profiles && rc == 0; i++)
+        rc = conf_profile(cf, i, tmp, err, errlen);
+    free(tmp);
+    snprintf(list, sizeof list, "%s", cf->metric_judges);
+    for (p = strtok_r(list, ", ", &save); p && rc == 0; p = strtok_r(NULL, ", ", &save)) {
+        if (!(colon = strchr(p, ':')) || colon == p) {
+            snprintf(err, errlen, "judge.metric_judges: want metric:profile, not '%s'", p);
+            rc = -EINVAL;
+        } else if (conf_profile_index(cf, colon + 1) < 0) {
+            snprintf(err, errlen, "judge.metric_judges: %s names no [judge %s] section", p,
+                     colon + 1);
+            rc = -EINVAL;
+        }
+    }
+    return rc;
+}
+
 /* A "[PREFIX NAME]" section: 1 if handled (by a hook, or skipped), 0 if it
  * is no named section and goes to the key table. */
 static int named_section(struct ini_ctx *c, const char *section, const char *name,
@@ -343,6 +501,13 @@ static int named_section(struct ini_ctx *c, const char *section, const char *nam
     if (!sp)
         return 0;
     n = (size_t)(sp - section);
+    if (n == 5 && !strncmp(section, "judge", 5)) {
+        if (c->rc == 0 && profile_line(c->cf, sp + 1, name, value, msg, sizeof msg) < 0) {
+            snprintf(c->err, c->errlen, "%s", msg);
+            c->rc = -EINVAL;
+        }
+        return 1;
+    }
     for (i = 0; i < c->n_secs; i++)
         if (strlen(c->secs[i].prefix) == n && !strncmp(c->secs[i].prefix, section, n))
             break;
@@ -445,16 +610,9 @@ static int load(conf *cf, const char *path, const conf_sections *secs, size_t n_
         n = sysconf(_SC_NPROCESSORS_ONLN);
         cf->workers = n > 0 ? (int)n : 1;
     }
-    if (strcmp(cf->backend, "builtin") && strcmp(cf->backend, "openai") && strcmp(cf->backend, "ollama")) {
-        snprintf(err, errlen, "judge.backend: want builtin, openai or ollama, not '%s'", cf->backend);
-        rc = -EINVAL;
+    if ((rc = check_judge(cf, "judge", err, errlen)) < 0 ||
+        (rc = check_profiles(cf, err, errlen)) < 0)
         goto out;
-    }
-    if (strcmp(cf->backend, "builtin") && cf->n_urls == 0) {
-        snprintf(err, errlen, "judge.url: the %s backend needs at least one URL", cf->backend);
-        rc = -EINVAL;
-        goto out;
-    }
     if (cf->backoff_max_ms < cf->backoff_base_ms)
         cf->backoff_max_ms = cf->backoff_base_ms;
 out:

@@ -8,6 +8,9 @@
 #define CONF_PATH_MAX 512
 #define CONF_MAX_URLS 8
 #define CONF_TOKENS_MAX 2048
+#define CONF_MAX_PROFILES 8           /* [judge NAME] sections */
+#define CONF_PROFILE_NAME 32          /* bytes of a profile's name, with the NUL */
+#define CONF_PROFILE_KEYS 4096        /* bytes of one profile's "key\tvalue\n" lines */
 
 typedef struct conf {
     /* [server] */
@@ -75,6 +78,13 @@ typedef struct conf {
     int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
     int idle_priority;                /* 1: evaluate at SCHED_IDLE (sched.c) */
     int slow_eval_ms;                 /* log a line for evaluations slower than this */
+    char metric_judges[512];          /* "metric:profile, ..." (built-in LLM metrics) */
+    /* [judge NAME] profiles: each the [judge] keys above with the section's
+     * own applied on top (conf_profile builds one); kept as the file gave
+     * them so that a reload re-reads them whole. */
+    int n_profiles;
+    char profile_names[CONF_MAX_PROFILES][CONF_PROFILE_NAME];
+    char profile_keys[CONF_MAX_PROFILES][CONF_PROFILE_KEYS];
     /* [ingest] OTLP traces into rows (trace.h) */
     int ingest_enabled;
     double ingest_sample_rate;        /* 0..1, decided from the trace id */
@@ -115,6 +125,18 @@ int conf_load_with(conf *cf, const char *path, const conf_sections *secs, size_t
  * value (message in err). */
 int conf_set(conf *cf, const char *section, const char *key, const char *value,
              char *err, size_t errlen);
+
+/* The index of judge profile name in cf (0..n_profiles-1), or -1. */
+int conf_profile_index(const conf *cf, const char *name);
+
+/* Judge profile i as a whole configuration: a copy of cf (so every key
+ * not in its section is the default [judge]'s) with the section's keys
+ * applied through the key table. 0, or -EINVAL with err. */
+int conf_profile(const conf *cf, int i, conf *out, char *err, size_t errlen);
+
+/* The profile judge.metric_judges names for metric, or NULL (the default
+ * judge). name is copied into buf of len bytes. */
+const char *conf_metric_judge(const conf *cf, const char *metric, char *buf, size_t len);
 
 /* The i-th key as "section.key" and its value as the file would spell it.
  * 0, or -ENOENT past the last key. For listing (ragrade admin config). */

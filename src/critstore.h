@@ -1,4 +1,4 @@
-/* critstore.h - the criteria tables of sql/005_criteria.sql: put, get,
+/* critstore.h - the criteria tables of sql/007_criteria.sql: put, get,
  * list and delete a criterion, record its versions, and refresh a worker's
  * registry when another process changed them (the design is in
  * criteria.h). A storage module: it owns its SQL; every write is one

@@ -51,8 +51,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_INSERT] =
         "INSERT INTO evaluations(created_at, updated_at, status, dataset, question, answer,"
         " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key,"
-        " idempotency_hash)"
-        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        " idempotency_hash, judge_profile)"
+        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [Q_IDEM_LOOKUP] = "SELECT id, status, idempotency_hash FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
     [Q_REAP_FAIL] =
         "UPDATE evaluations SET status = 'failed', finished_at = ?2, updated_at = ?2,"
@@ -76,7 +76,7 @@ static const char *const sql[Q__COUNT] = {
         "              WHERE status = 'queued' AND not_before <= ?4"
         "              ORDER BY not_before, id LIMIT ?5)"
         " RETURNING id, question, answer, contexts, ground_truth, reference_contexts, metrics,"
-        " dataset, attempts, max_attempts",
+        " dataset, attempts, max_attempts, judge_profile",
     [Q_RENEW] = "UPDATE evaluations SET lease_until = ?2 WHERE rowid IN (SELECT rowid FROM evaluations"
         " INDEXED BY evaluations_running WHERE status = 'running' AND lease_owner = ?1)",
     [Q_FINISH] =
@@ -85,8 +85,8 @@ static const char *const sql[Q__COUNT] = {
         " last_error = NULL, lease_owner = NULL, lease_until = NULL"
         " WHERE id = ?1 AND lease_owner = ?2 AND status = 'running'",
     [Q_SCORE] =
-        "INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason)"
-        " VALUES(?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason, version)"
+        " VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_RETRY] =
         "UPDATE evaluations SET status = 'queued', not_before = ?3, last_error = ?4, updated_at = ?5,"
         " lease_owner = NULL, lease_until = NULL"
@@ -176,7 +176,8 @@ static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
                                            schema_003_idem_hash, schema_004_labels,
-                                           schema_005_aggregates, schema_006_spans };
+                                           schema_005_aggregates, schema_006_spans,
+                                           schema_007_criteria };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, held = 0;
@@ -507,6 +508,7 @@ int db_insert(db *d, const row *rows, size_t n, const char *key, const char *has
         sqlite3_bind_int(st, 9, max_attempts);
         bind_text(st, 10, key);
         bind_text(st, 11, key ? hash : NULL);
+        bind_text(st, 12, r->judge);
         rc = step_done(st);
         ids[i] = sqlite3_last_insert_rowid(d->h);
         free(ctx);
@@ -581,6 +583,8 @@ static int claim_row(sqlite3_stmt *st, db_claimed *c)
     c->r.dataset = col_dup(st, 7);
     c->attempts = sqlite3_column_int(st, 8);
     c->max_attempts = sqlite3_column_int(st, 9);
+    if (sqlite3_column_type(st, 10) != SQLITE_NULL && !(c->r.judge = col_dup(st, 10)))
+        goto out;
     rc = 0;
 out:
     return rc;
@@ -710,6 +714,7 @@ int db_finish(db *d, const char *owner, const judge_result *res, const char *who
         else
             sqlite3_bind_double(st, 3, s->score);
         bind_text(st, 4, s->reason);
+        bind_text(st, 5, s->version[0] ? s->version : NULL);
         if ((rc = step_done(st)) < 0)
             goto out;
     }

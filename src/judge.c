@@ -66,11 +66,43 @@ void judge_free(judge *j)
 
 const char *judge_name(const judge *j) { return j->name; }
 
+void judge_set_gate(judge *j, judge_gate_fn fn, void *arg)
+{
+    if (j->llm)
+        llmjudge_set_gate(j->llm, fn, arg);
+}
+
+int judge_profile_state(const judge *j, int i, const char **name, char *err, size_t errlen)
+{
+    return j->llm ? llmjudge_profile_state(j->llm, i, name, err, errlen) : -ENOENT;
+}
+
 int judge_metric_known(const conf *cf, const char *name)
 {
     if (metrics_is_builtin(name))
         return 1;
     return strcmp(cf->backend, "builtin") != 0 && llmjudge_metric_known(name);
+}
+
+int judge_metric_or_criterion(void *reg, const conf *cf, const char *name)
+{
+    const crit_snapshot *snap;
+    int known;
+
+    if (judge_metric_known(cf, name))
+        return 1;
+    if (!reg || !strcmp(cf->backend, "builtin"))
+        return 0;
+    snap = crit_registry_acquire(reg);
+    known = crit_find(snap, name) != NULL;
+    crit_registry_release(reg, snap);
+    return known;
+}
+
+void judge_set_criteria(judge *j, crit_registry *reg)
+{
+    if (j->llm)
+        llmjudge_set_criteria(j->llm, reg);
 }
 
 json_object *judge_metrics_json(const conf *cf, int defaults_only)

@@ -56,9 +56,32 @@ struct llmjudge {
     llm_req *init_req;
     struct eval *evals;
     int n_evals;
+    crit_registry *reg;           /* the criteria (borrowed); NULL: none */
+    /* Judge profiles ([judge NAME]): the default judge owns one llmjudge
+     * per profile (prof, n_prof), whose clients are siblings of its own
+     * so that its loop drives them; a profile has pname, root (the owner)
+     * and no profiles. A profile's rows are the owner's (evals); only its
+     * calls go through it. settled: its first init ended (ready or
+     * failed); retry_at: when a failed one is probed again. */
+    llmjudge *prof[CONF_MAX_PROFILES];
+    int n_prof;
+    char pname[CONF_PROFILE_NAME];
+    llmjudge *root;
+    int settled;
+    int64_t retry_at;
+    int idx;                      /* a profile's index in root->prof */
+    int calls;                    /* a profile's calls in flight in this process */
+    int init_held;                /* a profile's init holds room for one call (gate_take) */
+    int init_wanted;              /* a profile's init waits for room */
+    llmjudge_gate_fn gate;        /* root: the pool-wide bound per profile; NULL: calls only */
+    void *gate_arg;
 };
 
 static void drive(struct eval *ev, json_object *rep);
+static void gate_give(struct eval *ev);
+static int gate_take(llmjudge *p);
+static void gate_put(llmjudge *p);
+static void resume(struct eval *ev);
 
 /* ---- construction ---- */
 
@@ -116,7 +139,7 @@ static int sample_mode(const char *v, const char *name, int whole, double *out, 
 /* The chat client, and the embedding one when judge.embedding_url names
  * other endpoints (its key: judge.embedding_key_file, else
  * RAGRADE_EMBEDDING_API_KEY, else the chat key). */
-static int clients(llmjudge *lj, const conf *cf, char *err, size_t errlen)
+static int clients(llmjudge *lj, const conf *cf, llm *hub, char *err, size_t errlen)
 {
     const char *urls[CONF_MAX_URLS];
     char key[1024];
@@ -125,7 +148,9 @@ static int clients(llmjudge *lj, const conf *cf, char *err, size_t errlen)
     for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
         urls[i] = cf->urls[i];
     if (read_key(cf->api_key_file, "api_key_file", "RAGRADE_API_KEY", key, sizeof key, err,
-                 errlen) < 0 || !(lj->http = llm_new(urls, cf->n_urls, key, err, errlen)))
+                 errlen) < 0 ||
+        !(lj->http = hub ? llm_new_sibling(hub, urls, cf->n_urls, key, err, errlen)
+                         : llm_new(urls, cf->n_urls, key, err, errlen)))
         goto out;
     lj->emb_http = lj->http;
     if (cf->n_embedding_urls > 0) {
@@ -135,8 +160,8 @@ static int clients(llmjudge *lj, const conf *cf, char *err, size_t errlen)
             read_key(cf->embedding_key_file, "embedding_key_file", "RAGRADE_EMBEDDING_API_KEY",
                      key, sizeof key, err, errlen) < 0)
             goto out;
-        if (!(lj->emb_http = llm_new_sibling(lj->http, urls, cf->n_embedding_urls, key, err,
-                                             errlen)))
+        if (!(lj->emb_http = llm_new_sibling(hub ? hub : lj->http, urls, cf->n_embedding_urls,
+                                             key, err, errlen)))
             goto out;
     }
     rc = 0;
@@ -145,7 +170,9 @@ out:
     return rc;
 }
 
-llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
+/* One judge for cf: the default (hub NULL) or a profile whose clients are
+ * siblings of hub. */
+static llmjudge *build(const conf *cf, db *cache, llm *hub, char *err, size_t errlen)
 {
     llmjudge *lj = NULL, *ret = NULL;
     double d = 0;
@@ -175,7 +202,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         (lj->seed_mode = sample_mode(cf->seed, "seed", 1, &d, err, errlen)) < 0)
         goto out;
     lj->seed_fixed = (int)d;
-    if (clients(lj, cf, err, errlen) < 0)
+    if (clients(lj, cf, hub, err, errlen) < 0)
         goto out;
     if (!(lj->mx = metrics_ctx_new())) {
         snprintf(err, errlen, "out of memory");
@@ -190,6 +217,40 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
 out:
     llmjudge_free(lj);
     return ret;
+}
+
+llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
+{
+    llmjudge *lj = build(cf, cache, NULL, err, errlen), *p;
+    conf *pc = NULL;
+    char msg[400];
+    int i;
+
+    if (!lj || cf->n_profiles == 0)
+        return lj;
+    if (!(pc = malloc(sizeof *pc))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (i = 0; i < cf->n_profiles; i++) {
+        if (conf_profile(cf, i, pc, err, errlen) < 0)
+            goto fail;
+        if (!(p = build(pc, cache, lj->http, msg, sizeof msg))) {
+            snprintf(err, errlen, "judge profile %s: %s", cf->profile_names[i], msg);
+            goto fail;
+        }
+        snprintf(p->pname, sizeof p->pname, "%s", cf->profile_names[i]);
+        snprintf(p->name, sizeof p->name, "%s/%s", pc->backend, pc->model);
+        p->root = lj;
+        p->idx = lj->n_prof;
+        lj->prof[lj->n_prof++] = p;
+    }
+    free(pc);
+    return lj;
+fail:
+    free(pc);
+    llmjudge_free(lj);
+    return NULL;
 }
 
 static void eval_free(struct eval *ev)
@@ -212,6 +273,13 @@ static void eval_free(struct eval *ev)
     json_object_put(ev->messages);
     json_object_put(ev->input);
     json_object_put(ev->vecs);
+    for (i = 0; i < ev->samples_cap; i++)
+        crit_sample_clear(&ev->samples[i]);
+    free(ev->samples);
+    free(ev->crits);
+    free(ev->via);
+    if (ev->snap)
+        crit_registry_release(ev->reg, ev->snap);
     free(ev);
 }
 
@@ -223,10 +291,13 @@ void llmjudge_free(llmjudge *lj)
         return;
     while ((ev = lj->evals) != NULL) {   /* abandoned: no callbacks */
         lj->evals = ev->next;
-        llm_cancel(ev->is_embed ? lj->emb_http : lj->http, ev->req);
+        llm_cancel(ev->is_embed ? ev->at->emb_http : ev->at->http, ev->req);
+        gate_give(ev);
         eval_free(ev);
     }
     llm_cancel(lj->init_http, lj->init_req);
+    while (lj->n_prof > 0)        /* siblings of http: freed before it */
+        llmjudge_free(lj->prof[--lj->n_prof]);
     if (lj->emb_http != lj->http)
         llm_free(lj->emb_http);
     llm_free(lj->http);
@@ -241,6 +312,8 @@ int llmjudge_metric_known(const char *name) { return ragas_kind(name) >= 0; }
 const char *llmjudge_metric_name(int k) { return ragas_name(k); }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
+
+void llmjudge_set_criteria(llmjudge *lj, crit_registry *reg) { lj->reg = reg; }
 
 static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
 {
@@ -268,9 +341,21 @@ static void settings(const llmjudge *lj, llmwire_chat_req *r, double temperature
  * they have endpoints of their own; unless judge.check_models = no), then
  * one tiny chat call whose reply must be the JSON its schema asks for ---- */
 
+/* A profile's init ended: the room it held goes back. */
+static void init_give(llmjudge *lj)
+{
+    if (lj->init_held) {
+        lj->init_held = 0;
+        gate_put(lj);
+    }
+}
+
 static void init_fail(llmjudge *lj, const char *what, const char *why)
 {
+    init_give(lj);
     lj->state = JUDGE_FAILED;
+    lj->settled = 1;
+    lj->retry_at = clock_mono_ms() + lj->cf.backoff_max_ms;
     snprintf(lj->error, sizeof lj->error, "%s: %.400s", what, why);
 }
 
@@ -309,7 +394,9 @@ static void on_probe(void *arg, const llm_reply *rep)
                  "(response_format or format ignored?); the probe's reply: %.300s", err);
         init_fail(lj, "checking structured output", why);
     } else {
+        init_give(lj);
         lj->state = JUDGE_READY;
+        lj->settled = 1;
         lj->error[0] = '\0';
     }
     json_object_put(v);
@@ -395,12 +482,36 @@ static void on_models(void *arg, const llm_reply *rep)
         send_probe(lj);
 }
 
+static int start_one(llmjudge *lj);
+
+/* The default judge's init also starts its profiles' (those not ready or
+ * initialising); each is probed on its own endpoint. */
 int llmjudge_start_init(llmjudge *lj)
+{
+    int i;
+
+    for (i = 0; i < lj->n_prof; i++)
+        if (lj->prof[i]->state != JUDGE_READY && lj->prof[i]->state != JUDGE_INITIALIZING)
+            start_one(lj->prof[i]);
+    return start_one(lj);
+}
+
+static int start_one(llmjudge *lj)
 {
     int rc = 0;
 
     if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
         goto out;
+    /* A profile's init calls count in its bound, as its rows' calls do:
+     * until there is room, it waits (llmjudge_run starts it). */
+    lj->init_wanted = 0;
+    if (lj->root) {
+        if (gate_take(lj) < 0) {
+            lj->init_wanted = 1;
+            goto out;
+        }
+        lj->init_held = 1;
+    }
     lj->init_deadline = clock_mono_ms() + lj->cf.init_timeout_ms;
     lj->state = JUDGE_INITIALIZING;
     lj->error[0] = '\0';
@@ -414,11 +525,30 @@ out:
     return rc;
 }
 
+/* The default judge's state; while it is ready but a profile's first
+ * init has not ended, initialising (rows then wait rather than find
+ * their profile not ready). A profile that failed does not fail the
+ * judge: only the metrics that use it are null. */
 int llmjudge_state(const llmjudge *lj, char *err, size_t errlen)
 {
+    int i;
+
     if (err && errlen)
         snprintf(err, errlen, "%s", lj->error);
+    for (i = 0; lj->state == JUDGE_READY && i < lj->n_prof; i++)
+        if (!lj->prof[i]->settled)
+            return JUDGE_INITIALIZING;
     return lj->state;
+}
+
+int llmjudge_profiles(const llmjudge *lj) { return lj->n_prof; }
+
+int llmjudge_profile_state(const llmjudge *lj, int i, const char **name, char *err, size_t errlen)
+{
+    if (i < 0 || i >= lj->n_prof)
+        return -ENOENT;
+    *name = lj->prof[i]->pname;
+    return llmjudge_state(lj->prof[i], err, errlen);
 }
 
 /* ---- results ---- */
@@ -495,7 +625,7 @@ static json_object *slice(struct eval *ev)
 
 static char *call_body(struct eval *ev)
 {
-    llmjudge *lj = ev->lj;
+    llmjudge *lj = ev->at;
     llmwire_chat_req req = { 0 };
     json_object *in;
     char *body = NULL;
@@ -508,15 +638,45 @@ static char *call_body(struct eval *ev)
     }
     req.model = lj->cf.model;
     req.messages = ev->messages;
-    req.schema_name = prompts_name(ev->pk);
+    req.schema_name = ev->crit ? crit_schema_name(ev->crit) : prompts_name(ev->pk);
     settings(lj, &req, ev->temperature, ev->seed, ev->max_tokens);
-    if ((req.schema = prompts_schema(ev->pk)) != NULL)
+    if ((req.schema = ev->crit ? crit_schema(ev->crit) : prompts_schema(ev->pk)) != NULL)
         body = llmwire_chat_body(lj->api, &req);
     json_object_put(req.schema);
     return body;
 }
 
 static void on_reply(void *arg, const llm_reply *rep);
+
+/* Check reply text against the call's schema: a prompt's (prompts.h) or a
+ * criterion's; *out a new object. 0 or -EINVAL with err. */
+static int validate(struct eval *ev, const char *text, json_object **out, char *err,
+                    size_t errlen)
+{
+    crit_sample x;
+    int rc;
+
+    *out = NULL;
+    if (!ev->crit)
+        return prompts_validate(ev->pk, text, ev->n_items, out, err, errlen);
+    memset(&x, 0, sizeof x);
+    if ((rc = crit_parse_reply(ev->crit, text, &x, err, errlen)) == 0 &&
+        !(*out = ragas_crit_reply(&x)))
+        rc = -ENOMEM;
+    crit_sample_clear(&x);
+    return rc;
+}
+
+/* The call failed for good: a tolerant step gets rep NULL (fail_why says
+ * why); otherwise the metric is null. Then the row goes on. */
+static void give_up(struct eval *ev, const char *why)
+{
+    if (ev->tolerate)
+        snprintf(ev->fail_why, sizeof ev->fail_why, "%.*s", (int)sizeof ev->fail_why - 1, why);
+    else
+        ragas_set_null(ev, ev->cur, why);
+    drive(ev, NULL);
+}
 
 /* A cached reply for the call in ev (a new reference), or NULL. */
 static json_object *cached(struct eval *ev, const char *t)
@@ -525,7 +685,7 @@ static json_object *cached(struct eval *ev, const char *t)
     char err[256];
 
     if (!ev->is_embed) {
-        if (prompts_validate(ev->pk, t, ev->n_items, &v, err, sizeof err) < 0)
+        if (validate(ev, t, &v, err, sizeof err) < 0)
             v = NULL;
     } else if ((v = json_tokener_parse(t)) != NULL &&
                (!json_object_is_type(v, json_type_array) ||
@@ -539,9 +699,47 @@ static json_object *cached(struct eval *ev, const char *t)
 /* Send the call set up in ev. On the first attempt, look in the cache
  * first: *hit is then the cached reply (a new reference) and nothing is
  * sent. 0 or -ENOMEM. */
+void llmjudge_set_gate(llmjudge *lj, llmjudge_gate_fn fn, void *arg)
+{
+    lj->gate = fn;
+    lj->gate_arg = arg;
+}
+
+/* A call through profile p may start: within its max_concurrency calls in
+ * flight, here and (with a gate) across the pool. */
+static int gate_take(llmjudge *p)
+{
+    llmjudge *r = p->root;
+
+    if (r->gate ? r->gate(r->gate_arg, p->idx, 1, p->cf.max_concurrency) < 0
+                : p->calls >= p->cf.max_concurrency)
+        return -EBUSY;
+    p->calls++;
+    return 0;
+}
+
+/* Give back the room of one call to profile p. */
+static void gate_put(llmjudge *p)
+{
+    p->calls--;
+    if (p->root->gate)
+        p->root->gate(p->root->gate_arg, p->idx, 0, 0);
+}
+
+/* The call ev held on its profile ended (or never went). */
+static void gate_give(struct eval *ev)
+{
+    llmjudge *p = ev->held;
+
+    if (!p)
+        return;
+    ev->held = NULL;
+    gate_put(p);
+}
+
 static int send_call(struct eval *ev, json_object **hit)
 {
-    llmjudge *lj = ev->lj;
+    llmjudge *lj = ev->at = ev->via[ev->cur] ? ev->via[ev->cur] : ev->lj;  /* its profile's */
     const char *path = ev->is_embed ? llmwire_path_embed(lj->api) : llmwire_path_chat(lj->api);
     llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
     char *body = call_body(ev), *keyed = NULL, *t = NULL;
@@ -552,10 +750,12 @@ static int send_call(struct eval *ev, json_object **hit)
     if (!body)
         goto out;
     if (!ev->key[0] && lj->cache_db) {
-        n = strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
+        /* A profile's replies are its own: its name leads the key. */
+        n = strlen(lj->pname) + 1 + strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
         if (!(keyed = malloc(n)))
             goto out;
-        snprintf(keyed, n, "%s\n%s\n%s", lj->cf.backend, path, body);
+        snprintf(keyed, n, "%s%s%s\n%s\n%s", lj->pname, lj->pname[0] ? "\n" : "", lj->cf.backend,
+                 path, body);
         sha256_hex(keyed, n - 1, ev->key);
         if (cache_get(lj->cache_db, ev->key, &t) == 0 && t) {
             *hit = cached(ev, t);
@@ -565,6 +765,14 @@ static int send_call(struct eval *ev, json_object **hit)
             rc = 0;
             goto out;
         }
+    }
+    if (lj->root && !ev->held) {
+        if (gate_take(lj) < 0) {  /* waits for room: llmjudge_run sends it */
+            ev->parked = 1;
+            rc = 0;
+            goto out;
+        }
+        ev->held = lj;
     }
     if ((ev->req = llm_submit(ev->is_embed ? lj->emb_http : lj->http, "POST", path, body, &o,
                               on_reply, ev)))
@@ -689,11 +897,10 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     char *msg, why[400];
     size_t n = content ? strlen(content) : 0, len = json_object_array_length(ev->messages);
 
-    if (ev->repairs >= ev->lj->cf.max_repairs) {
+    if (ev->repairs >= ev->at->cf.max_repairs) {
         snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
                  ev->repairs == 1 ? "" : "s", problem);
-        ragas_set_null(ev, ev->cur, why);
-        drive(ev, NULL);
+        give_up(ev, why);
         return;
     }
     ev->repairs++;
@@ -704,7 +911,7 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     m = ragas_obj("role", json_object_new_string("assistant"), "content",
                   json_object_new_string_len(content ? content : "", (int)n), NULL, NULL);
     json_object_array_add(ev->messages, m);
-    msg = prompts_repair(ev->pk, problem);
+    msg = ev->crit ? crit_repair(ev->crit, problem) : prompts_repair(ev->pk, problem);
     m = ragas_obj("role", json_object_new_string("user"), "content",
                   json_object_new_string(msg ? msg : problem), NULL, NULL);
     json_object_array_add(ev->messages, m);
@@ -717,15 +924,14 @@ static void repair(struct eval *ev, const char *content, const char *problem)
  * the metric is null. */
 static void cut_off(struct eval *ev)
 {
-    int mt = ev->max_tokens > 0 ? ev->max_tokens : ev->lj->cf.max_tokens;
+    int mt = ev->max_tokens > 0 ? ev->max_tokens : ev->at->cf.max_tokens;
     char why[300];
 
     if (ev->cut++ > 0 || mt >= MAX_TOKENS_CAP) {
         snprintf(why, sizeof why, "the reply was cut at the output limit (max_tokens %d)%s; "
                  "raise judge.max_tokens or the server's own limit", mt,
                  ev->cut > 1 ? " again after a retry with a doubled budget" : "");
-        ragas_set_null(ev, ev->cur, why);
-        drive(ev, NULL);
+        give_up(ev, why);
         return;
     }
     ev->max_tokens = mt > MAX_TOKENS_CAP / 2 ? MAX_TOKENS_CAP : mt * 2;
@@ -757,8 +963,7 @@ static void failed(struct eval *ev, const llm_reply *rep)
     } else if (rep->status == -EMSGSIZE || too_large ||
                (rep->status == -EIO && h >= 400 && h != 401 && h != 403 &&
                 (h < 500 || h == 501))) {
-        ragas_set_null(ev, ev->cur, rep->error);    /* this metric only */
-        drive(ev, NULL);
+        give_up(ev, rep->error);                    /* this metric only */
     } else if (rep->status == -EIO && h == 0) {
         finish(ev, -EIO, rep->error, 0);            /* a bad URL: nothing to retry */
     } else {
@@ -775,10 +980,11 @@ static void on_reply(void *arg, const llm_reply *rep)
     const char *text;
 
     ev->req = NULL;
+    gate_give(ev);
     if (rep->status < 0) {
         failed(ev, rep);
     } else if (ev->is_embed) {
-        if (!(v = llmwire_parse_embed(ev->lj->api, rep->body, ev->emb_n, err, sizeof err))) {
+        if (!(v = llmwire_parse_embed(ev->at->api, rep->body, ev->emb_n, err, sizeof err))) {
             ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
         } else {
@@ -788,7 +994,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             else
                 resume(ev);
         }
-    } else if (llmwire_parse_chat(ev->lj->api, rep->body, &c, err, sizeof err) < 0) {
+    } else if (llmwire_parse_chat(ev->at->api, rep->body, &c, err, sizeof err) < 0) {
         repair(ev, NULL, err);
     } else {
         ev->res.prompt_tokens += c.prompt_tokens;
@@ -799,7 +1005,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             repair(ev, text, why);
         } else if (c.truncated) {
             cut_off(ev);
-        } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
+        } else if (validate(ev, text, &v, err, sizeof err) < 0) {
             repair(ev, text, err);
         } else {
             remember(ev, text, c.prompt_tokens, c.completion_tokens);
@@ -811,20 +1017,69 @@ static void on_reply(void *arg, const llm_reply *rep)
 
 /* ---- the public face ---- */
 
+/* The judge that grades LLM metric i (name; c its criterion or NULL):
+ * the profile the row names, else its criterion's, else the one
+ * judge.metric_judges gives the metric, else the default. A profile not
+ * configured (any more) or not ready makes the metric null with why. */
+static void route(struct eval *ev, size_t i, const char *name, const criterion *c, const row *r)
+{
+    llmjudge *lj = ev->lj, *p;
+    const char *pn = r->judge, *by = "the row";
+    char buf[CONF_PROFILE_NAME], why[800], err[512];
+    int k;
+
+    if (!pn && c && c->judge[0]) {
+        pn = c->judge;
+        by = "the criterion";
+    }
+    if (!pn) {
+        pn = conf_metric_judge(&lj->cf, name, buf, sizeof buf);
+        by = "judge.metric_judges";
+    }
+    ev->via[i] = lj;
+    if (!pn)
+        return;
+    if ((k = conf_profile_index(&lj->cf, pn)) < 0 || k >= lj->n_prof) {
+        snprintf(why, sizeof why, "%s names the judge profile '%s', which is not configured "
+                 "(no [judge %s] section)", by, pn, pn);
+        ragas_set_null(ev, i, why);
+        return;
+    }
+    p = ev->via[i] = lj->prof[k];
+    if (p->state != JUDGE_READY) {
+        llmjudge_state(p, err, sizeof err);
+        snprintf(why, sizeof why, "the judge profile %s is not ready: %s", pn,
+                 err[0] ? err : "initialising");
+        ragas_set_null(ev, i, why);
+    }
+}
+
 static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
 {
     llmjudge *lj = ev->lj;
     metrics_opts mo = { lj->cf.similarity_jaro_winkler };
     metric_result mr;
+    const criterion *c = NULL;
     const char *why;
     int k;
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
     k = ragas_kind(name);
+    if (k < 0 && !metrics_is_builtin(name) && ev->snap && (c = crit_find(ev->snap, name)))
+        k = M_CRIT;
     ev->kind[i] = k >= 0 ? k : M_DONE;
-    if (k >= 0) {
+    if (c) {
+        ev->crits[i] = c;
+        snprintf(ev->res.scores[i].version, sizeof ev->res.scores[i].version, "%s", c->version);
+        if ((why = crit_missing(c, r)) != NULL)
+            ragas_set_null(ev, i, why);
+        else
+            route(ev, i, name, c, r);
+    } else if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);
+        else
+            route(ev, i, name, NULL, r);
     } else if (metrics_is_builtin(name)) {
         memset(&mr, 0, sizeof mr);
         if (metrics_compute(lj->mx, &mo, name, r, &mr) < 0 || mr.is_null) {
@@ -834,7 +1089,9 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
             ragas_set_score(ev, mr.score, NULL);
         }
     } else {
-        ragas_set_null(ev, i, "unknown metric");
+        ragas_set_null(ev, i, !ev->snap ? "unknown metric"
+                              : "unknown metric: no criterion has this name now (deleted after "
+                                "the row was submitted)");
     }
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }
@@ -864,9 +1121,13 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     if (!(ev = calloc(1, sizeof *ev)) ||
         !(ev->res.scores = calloc(n + 1, sizeof *ev->res.scores)) ||
         !(ev->kind = calloc(n + 1, sizeof *ev->kind)) ||
+        !(ev->crits = calloc(n + 1, sizeof *ev->crits)) ||
+        !(ev->via = calloc(n + 1, sizeof *ev->via)) ||
         !(ev->contexts = calloc(r->n_contexts + 1, sizeof *ev->contexts)))
         goto out;
-    ev->lj = lj;
+    ev->lj = ev->at = lj;
+    if ((ev->reg = lj->reg) != NULL)
+        ev->snap = crit_registry_acquire(lj->reg);   /* kept for the whole row */
     ev->res.id = r->id;
     ev->res.n_scores = n;
     ev->done = done;
@@ -900,7 +1161,28 @@ out:
 
 int llmjudge_inflight(const llmjudge *lj) { return lj->n_evals; }
 
-int llmjudge_run(llmjudge *lj, int timeout_ms) { return llm_run(lj->http, timeout_ms); }
+/* Drive every call (the profiles' clients are siblings of http); a failed
+ * profile is probed again after judge.backoff_max_ms. */
+int llmjudge_run(llmjudge *lj, int timeout_ms)
+{
+    int64_t now = clock_mono_ms();
+    int i;
+
+    struct eval *ev, *next;
+
+    for (i = 0; i < lj->n_prof; i++)
+        if ((lj->prof[i]->state == JUDGE_FAILED && now >= lj->prof[i]->retry_at) ||
+            lj->prof[i]->init_wanted)
+            start_one(lj->prof[i]);
+    for (ev = lj->evals; ev; ev = next) {   /* calls that wait for their profile's room */
+        next = ev->next;
+        if (ev->parked) {
+            ev->parked = 0;
+            resume(ev);
+        }
+    }
+    return llm_run(lj->http, timeout_ms);
+}
 
 void llmjudge_wakeup(llmjudge *lj) { llm_wakeup(lj->http); }
 
@@ -912,8 +1194,9 @@ void llmjudge_cancel_all(llmjudge *lj)
     while ((ev = list) != NULL) {
         list = ev->next;
         ev->prev = ev->next = NULL;
-        llm_cancel(ev->is_embed ? lj->emb_http : lj->http, ev->req);
+        llm_cancel(ev->is_embed ? ev->at->emb_http : ev->at->http, ev->req);
         ev->req = NULL;
+        gate_give(ev);
         finish(ev, -ECANCELED, "cancelled", 0);
     }
 }

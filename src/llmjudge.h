@@ -5,6 +5,7 @@
 #ifndef RAGRADE_LLMJUDGE_H
 #define RAGRADE_LLMJUDGE_H
 
+#include "criteria.h"
 #include "judge.h"
 
 typedef struct llmjudge llmjudge;
@@ -16,8 +17,20 @@ const char *llmjudge_name(const llmjudge *lj);     /* "openai/MODEL" */
 int llmjudge_metric_known(const char *name);       /* the LLM metrics only */
 const char *llmjudge_metric_name(int k);          /* the k-th LLM metric; NULL past the last */
 const char *const *llmjudge_default_metrics(void);
+/* The criteria rows may name (borrowed, outlives lj); NULL: none. */
+void llmjudge_set_criteria(llmjudge *lj, crit_registry *reg);
 int llmjudge_start_init(llmjudge *lj);
 int llmjudge_state(const llmjudge *lj, char *err, size_t errlen);
+/* The judge profiles ([judge NAME]) and profile i's state and name (in
+ * conf order); -ENOENT past the last. */
+int llmjudge_profiles(const llmjudge *lj);
+/* The pool-wide bound per profile: fn(arg, i, 1, max) takes room for one
+ * call to profile i (0, or -EBUSY when max are in flight across the
+ * pool), fn(arg, i, 0, 0) gives it back. Without one, each process bounds
+ * its own calls. */
+typedef int (*llmjudge_gate_fn)(void *arg, int i, int take, int max);
+void llmjudge_set_gate(llmjudge *lj, llmjudge_gate_fn fn, void *arg);
+int llmjudge_profile_state(const llmjudge *lj, int i, const char **name, char *err, size_t errlen);
 int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg);
 int llmjudge_inflight(const llmjudge *lj);
 int llmjudge_run(llmjudge *lj, int timeout_ms);

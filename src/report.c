@@ -18,7 +18,8 @@ static const char sql_get[] =
     " started_at, finished_at, judge, prompt_tokens, completion_tokens, trace_id, span_id"
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
-    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+    "SELECT metric, score, reason, version FROM evaluation_scores WHERE evaluation_id = ?1"
+    " ORDER BY metric";
 /* Counts, tokens, datasets and per-metric figures read the aggregates
  * that migration 008's triggers keep (a few rows per dataset), never the
  * rows: their cost does not grow with the table. */
@@ -41,16 +42,39 @@ static const char sql_list_both[] =
     LIST_COLS "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4";
 #undef LIST_COLS
 /* Per metric: n, scored, mean, min, max, then the ten histogram bins
- * (h0..h9: [0, 1] in tenths, correctness's 1 to 5 mapped onto it). */
+ * (h0..h9: [0, 1] in tenths, correctness's 1 to 5 mapped onto it), then a
+ * criterion version's lowest and highest level (16, 17). Built-in metrics
+ * read the aggregates; a criterion's scores are read from the rows, keyed
+ * "name@version" so versions never mix (the aggregates have no version),
+ * and only when some criterion ever existed. */
+#define CRIT_ROWS(where) \
+    "WITH c AS (SELECT s.metric AS metric, s.version AS version, s.score AS score," \
+    " min(max(CAST(10 * s.score AS INTEGER), 0), 9) AS bin" \
+    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
+    " WHERE EXISTS (SELECT 1 FROM criterion_versions) AND e.status = 'done'" \
+    " AND s.version IS NOT NULL " where ") "
 #define METRIC_COLS \
     "SELECT metric, total(n), total(scored), total(sum) / total(scored), min(min), max(max)," \
     " total(h0), total(h1), total(h2), total(h3), total(h4), total(h5), total(h6), total(h7)," \
-    " total(h8), total(h9) FROM aggregate_scores "
-#define METRIC_END " GROUP BY metric HAVING total(n) > 0 ORDER BY metric"
-static const char sql_metrics[] = METRIC_COLS METRIC_END;
-static const char sql_metrics_dataset[] = METRIC_COLS "WHERE dataset_key = ?1" METRIC_END;
+    " total(h8), total(h9), NULL, NULL FROM aggregate_scores" \
+    " WHERE metric NOT IN (SELECT name FROM criterion_versions) "
+#define METRIC_END " GROUP BY metric HAVING total(n) > 0"
+#define CRIT_COLS \
+    " UNION ALL SELECT metric || '@' || version, count(*), count(score), avg(score), min(score)," \
+    " max(score), total(bin = 0), total(bin = 1), total(bin = 2), total(bin = 3), total(bin = 4)," \
+    " total(bin = 5), total(bin = 6), total(bin = 7), total(bin = 8), total(bin = 9)," \
+    " (SELECT json_extract(v.definition, '$.levels[0].score') FROM criterion_versions v" \
+    "  WHERE v.name = c.metric AND v.version = c.version)," \
+    " (SELECT json_extract(v.definition, '$.levels[#-1].score') FROM criterion_versions v" \
+    "  WHERE v.name = c.metric AND v.version = c.version)" \
+    " FROM c GROUP BY metric, version ORDER BY 1"
+static const char sql_metrics[] = CRIT_ROWS("") METRIC_COLS METRIC_END CRIT_COLS;
+static const char sql_metrics_dataset[] =
+    CRIT_ROWS("AND e.dataset = ?1") METRIC_COLS "AND dataset_key = ?1" METRIC_END CRIT_COLS;
+#undef CRIT_ROWS
 #undef METRIC_COLS
 #undef METRIC_END
+#undef CRIT_COLS
 #define TOKEN_COLS "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets"
 static const char sql_tokens[] = TOKEN_COLS;
 static const char sql_tokens_dataset[] = TOKEN_COLS " WHERE dataset_key = ?1";
@@ -102,7 +126,7 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
 int report_eval(db *d, int64_t id, json_object **out)
 {
     sqlite3_stmt *st = db_cached(d, sql_get);
-    json_object *o = NULL, *scores, *reasons, *tokens;
+    json_object *o = NULL, *scores, *reasons, *versions, *tokens;
     int rc = -EIO, s;
 
     *out = NULL;
@@ -157,11 +181,15 @@ int report_eval(db *d, int64_t id, json_object **out)
     reasons = json_object_new_object();
     json_object_object_add(o, "scores", scores);
     json_object_object_add(o, "reasons", reasons);
+    versions = json_object_new_object();
+    json_object_object_add(o, "versions", versions);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(st, 0);
 
         json_object_object_add(scores, m, real_or_null(st, 1));
         json_object_object_add(reasons, m, reason_json(st, 2));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            json_object_object_add(versions, m, text_or_null(st, 3));
     }
     if (s != SQLITE_DONE) {
         rc = db_errno(s);
@@ -258,11 +286,27 @@ out:
     return rc;
 }
 
-/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
+/* A criterion's mean on [0, 1]: (mean - lo) / (hi - lo) on its version's
+ * scale (columns 16 and 17: its lowest and highest level; a critic has
+ * none, and 0 and 1 then). Not added when the mean or the definition is
+ * missing. */
+static void add_normalised(json_object *m, sqlite3_stmt *st)
+{
+    double lo = sqlite3_column_type(st, 16) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 16);
+    double hi = sqlite3_column_type(st, 17) == SQLITE_NULL ? 1 : sqlite3_column_double(st, 17);
+
+    if (sqlite3_column_type(st, 3) != SQLITE_NULL && hi > lo)
+        json_object_object_add(m, "normalised_mean",
+                               json_object_new_double((sqlite3_column_double(st, 3) - lo) / (hi - lo)));
+}
+
+/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram; a
+ * criterion's versions apart, as "name@version" with metric and version. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
     sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics);
     json_object *m, *hist;
+    const char *key, *at;
     int rc = -EIO, s, i;
 
     if (!st)
@@ -281,7 +325,13 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
         for (i = 0; i < 10; i++)
             json_object_array_add(hist, json_object_new_int64(sqlite3_column_int64(st, 6 + i)));
         json_object_object_add(m, "histogram", hist);
-        json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
+        key = (const char *)sqlite3_column_text(st, 0);
+        if ((at = strchr(key, '@')) != NULL) {
+            json_object_object_add(m, "metric", json_object_new_string_len(key, (int)(at - key)));
+            json_object_object_add(m, "version", json_object_new_string(at + 1));
+            add_normalised(m, st);
+        }
+        json_object_object_add(metrics, key, m);
     }
     sqlite3_reset(st);
     rc = s == SQLITE_DONE ? 0 : db_errno(s);

@@ -72,6 +72,7 @@
 #include "assembler.h"
 #include "clock.h"
 #include "db.h"
+#include "critstore.h"
 #include "judge.h"
 #include "log.h"
 #include "wal.h"
@@ -123,14 +124,38 @@ struct sched {
     int64_t init_retry_at;
     int init_failures;
     int last_state;
+    int last_prof[BOARD_MAX_PROFILES];   /* each judge profile's state as last published */
     wal *wal;                     /* the checkpoint protocol on d (wal.c) */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
     assembler *asm_;              /* NULL unless ingest.enabled */
     int asm_busy;                 /* 1: its last pass was full: stay at the ordinary policy */
+    crit_registry *reg;           /* the worker's criteria (borrowed); NULL: none */
+    critstore *cs;                /* their table on d (owned); NULL: none */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
+
+int sched_set_criteria(sched *s, crit_registry *reg, char *err, size_t errlen)
+{
+    const crit_snapshot *snap;
+    size_t i;
+    int rc = 0;
+
+    if (!(s->cs = critstore_new(s->d, err, errlen)))
+        return -EIO;
+    s->reg = reg;
+    /* The file's criteria: their versions' definitions, for the scores. */
+    snap = crit_registry_acquire(reg);
+    for (i = 0; i < snap->n && rc == 0; i++)
+        if (snap->v[i].from_config)
+            rc = critstore_record_version(s->cs, &snap->v[i], err, errlen);
+    crit_registry_release(reg, snap);
+    if (rc < 0)
+        return rc;
+    judge_set_criteria(s->j, reg);
+    return 0;
+}
 
 /* Exponential backoff with jitter for attempt n (1-based): between half and
  * all of min(base * 2^(n-1), max) milliseconds. */
@@ -173,6 +198,19 @@ static void write_end(sched *s)
     background(s, 1);
 }
 
+/* judge_gate_fn: calls per judge profile, bounded across the pool
+ * through the board (lock-free). */
+static int profile_gate(void *arg, int i, int take, int max)
+{
+    sched *s = arg;
+
+    if (!take) {
+        board_profile_give(s->slot, i);
+        return 0;
+    }
+    return board_profile_take(s->b, s->slot, i, max);
+}
+
 /* wal_checkpoint's priority switch: checkpoints run at the ordinary policy. */
 static void wal_prio(void *arg, int idle)
 {
@@ -182,6 +220,7 @@ static void wal_prio(void *arg, int idle)
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen)
 {
     sched *s = calloc(1, sizeof *s);
+    int i;
 
     if (!s || !(s->run = calloc((size_t)cf->max_concurrency, sizeof *s->run))) {
         snprintf(err, errlen, "out of memory");
@@ -192,12 +231,19 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     s->slot = slot;
     s->done_tail = &s->done;
     s->last_state = -1;
+    memset(s->last_prof, 0xff, sizeof s->last_prof);
     s->seed = (unsigned)(clock_mono_us() ^ (getpid() << 16));
     snprintf(s->owner, sizeof s->owner, "w%d-%08x", (int)getpid(), (unsigned)rand_r(&s->seed));
     if (!(s->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
     if (!(s->j = judge_new(cf, s->d, err, errlen)))
         goto fail;
+    if (b && slot) {
+        /* A killed predecessor in this slot may have left calls counted. */
+        for (i = 0; i < BOARD_MAX_PROFILES; i++)
+            __atomic_store_n(&slot->prof_inflight[i], 0, __ATOMIC_SEQ_CST);
+        judge_set_gate(s->j, profile_gate, s);
+    }
     if (!(s->wal = wal_new(s->d, cf->checkpoint_pages, b, slot, wal_prio, s))) {
         snprintf(err, errlen, "out of memory");
         goto fail;
@@ -353,11 +399,35 @@ out:
     write_end(s);
 }
 
+/* Mirror the judge profiles' states into the scoreboard and the log on
+ * change. */
+static void publish_profiles(sched *s)
+{
+    const char *name;
+    char err[256];
+    int i, st;
+
+    for (i = 0; i < BOARD_MAX_PROFILES &&
+                (st = judge_profile_state(s->j, i, &name, err, sizeof err)) >= 0; i++) {
+        if (st == s->last_prof[i])
+            continue;
+        if (s->slot)
+            board_set_profile(s->slot, i, st, err);
+        if (st == JUDGE_FAILED)
+            log_warn("judge profile %s: initialisation failed: %s", name, err);
+        else if (st == JUDGE_READY)
+            log_info("judge profile %s: ready", name);
+        s->last_prof[i] = st;
+    }
+}
+
 /* Mirror the judge's state into the scoreboard and the log on change. */
 static int publish_state(sched *s)
 {
     char err[256];
     int state = judge_state(s->j, err, sizeof err);
+
+    publish_profiles(s);
 
     if (state != s->last_state) {
         if (s->slot)
@@ -433,6 +503,10 @@ static int claim(sched *s, int64_t now)
         cap = MAX_BATCH;
     if (cap <= 0)
         return 0;
+    /* A criterion put or deleted by any worker is seen before the rows
+     * that name it are claimed. */
+    if (s->cs && critstore_refresh(s->cs, s->reg, NULL, err, sizeof err) < 0)
+        log_warn("criteria: %s", err);
     write_begin(s);               /* other workers' probes, read under the turn (maybe_init) */
     probing = s->b && s->slot ? board_probing(s->b, s->slot, 0) : 0;
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency - probing,
@@ -623,6 +697,7 @@ void sched_free(sched *s)
     sched_stop(s);
     judge_free(s->j);
     assembler_free(s->asm_);
+    critstore_free(s->cs);
     wal_free(s->wal);
     db_close(s->d);
     free(s->run);

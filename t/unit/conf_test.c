@@ -138,6 +138,76 @@ static void test_shipped_config(void **state)
     assert_int_equal(conf_load(&cf, p, err, sizeof err), 0);   /* every documented key is known */
 }
 
+/* [judge NAME] profiles: the default [judge]'s keys with the section's on
+ * top, every judge key through the key table; metric_judges checked. */
+static void test_profiles(void **state)
+{
+    static const char *const bad[][2] = {
+        { "[judge Strong]\nmodel = x\n", "profile's name" },
+        { "[judge s]\nnot_a_key = 1\n", "[judge s]" },
+        { "[judge s]\nmax_concurrency = 0\n", "max_concurrency" },
+        { "[judge s]\nbackend = builtin\n", "LLM backend" },
+        { "[judge s]\nmetric_judges = a:b\n", "default [judge] only" },
+        { "[judge]\nmetric_judges = correctness:nope\n", "[judge nope]" },
+        { "[judge]\nmetric_judges = correctness\n", "metric:profile" },
+        { "[judge a]\nmodel=1\n[judge b]\nmodel=1\n[judge c]\nmodel=1\n[judge d]\nmodel=1\n"
+          "[judge e]\nmodel=1\n[judge f]\nmodel=1\n[judge g]\nmodel=1\n[judge h]\nmodel=1\n"
+          "[judge i]\nmodel=1\n", "at most 8" },
+    };
+    conf *cf = malloc(sizeof *cf), *p = malloc(sizeof *p);
+    char err[256], buf[64];
+    size_t i;
+
+    (void)state;
+    assert_non_null(cf);
+    assert_non_null(p);
+    write_file("[judge]\nbackend = openai\nurl = http://127.0.0.1:1/\nmodel = cheap\n"
+               "max_concurrency = 6\nmetric_judges = correctness:strong, faithfulness:cheap\n"
+               "[judge strong]\nurl = http://127.0.0.1:2/, http://127.0.0.1:3/\n"
+               "model = big\nmax_concurrency = 2\nmax_tokens = 4000\n"
+               "embedding_url = http://127.0.0.1:4/\n"
+               "[judge cheap]\nbackend = ollama\nmodel = small\n");
+    conf_defaults(cf);
+    assert_int_equal(conf_load(cf, path, err, sizeof err), 0);
+    unlink(path);
+    assert_int_equal(cf->n_profiles, 2);
+    assert_int_equal(conf_profile_index(cf, "strong"), 0);
+    assert_int_equal(conf_profile_index(cf, "cheap"), 1);
+    assert_int_equal(conf_profile_index(cf, "other"), -1);
+    assert_int_equal(conf_profile(cf, 0, p, err, sizeof err), 0);
+    assert_string_equal(p->backend, "openai");        /* the default's */
+    assert_string_equal(p->model, "big");
+    assert_int_equal(p->n_urls, 2);                   /* the default's list replaced */
+    assert_string_equal(p->urls[1], "http://127.0.0.1:3");
+    assert_int_equal(p->max_concurrency, 2);
+    assert_int_equal(p->max_tokens, 4000);
+    assert_int_equal(p->n_embedding_urls, 1);
+    assert_int_equal(p->n_profiles, 0);
+    assert_int_equal(conf_profile(cf, 1, p, err, sizeof err), 0);
+    assert_string_equal(p->backend, "ollama");
+    assert_string_equal(p->urls[0], "http://127.0.0.1:1");
+    assert_int_equal(p->max_concurrency, 6);
+    assert_string_equal(cf->model, "cheap");          /* the default is untouched */
+    assert_string_equal(conf_metric_judge(cf, "correctness", buf, sizeof buf), "strong");
+    assert_string_equal(conf_metric_judge(cf, "faithfulness", buf, sizeof buf), "cheap");
+    assert_null(conf_metric_judge(cf, "answer_relevancy", buf, sizeof buf));
+    for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char text[1024];
+
+        snprintf(text, sizeof text, "[judge]\nbackend = openai\nurl = http://127.0.0.1:1/\n"
+                 "model = m\n%s", bad[i][0]);
+        write_file(text);
+        conf_defaults(cf);
+        err[0] = '\0';
+        assert_int_equal(conf_load(cf, path, err, sizeof err), -EINVAL);
+        unlink(path);
+        if (!strstr(err, bad[i][1]))
+            fail_msg("case %zu: '%s' lacks '%s'", i, err, bad[i][1]);
+    }
+    free(cf);
+    free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -145,6 +215,7 @@ int main(void)
         cmocka_unit_test(test_file_and_env),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_shipped_config),
+        cmocka_unit_test(test_profiles),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

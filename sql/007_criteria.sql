@@ -1,4 +1,4 @@
--- ragrade schema: user-defined criteria (issue 15). Numbered 005 for now;
+-- ragrade schema: user-defined criteria (issue 15). Numbered 006 for now;
 -- the lead renumbers on merge. Every column is documented in sql/README.md.
 
 -- The criteria defined through the API (those of the configuration file
@@ -28,6 +28,11 @@ CREATE TABLE criterion_versions (
     created_at  TEXT    NOT NULL,
     PRIMARY KEY (name, version)
 ) WITHOUT ROWID;
+
+-- The judge profile ([judge NAME]) a row names ("judge" in the submitted
+-- JSON); NULL: the criterion's, the metric's (judge.metric_judges) or the
+-- default judge. evaluations.judge stays the judge that graded it.
+ALTER TABLE evaluations ADD COLUMN judge_profile TEXT;
 
 -- The version of the criterion that produced a score; NULL for built-in
 -- metrics (their definition changes only with ragrade's own version).
