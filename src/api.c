@@ -6,6 +6,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_compare.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -258,13 +259,13 @@ static int parse_int(const char *s, long long lo, long long hi, long long *v)
 
 static void list(const api_ctx *a, db *rd, http_req *r)
 {
-    char status[16], dataset[4096], lim[24], before[24], msg[128];
+    char status[16], dataset[4096], run[1024], lim[24], before[24], msg[128];
     long long limit = 50, bef = 0;
     json_object *o;
     int rc;
 
     if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
-        query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
+        query_param(r, "run", run, sizeof run) < 0 || query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
         return;
     if (*status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
         strcmp(status, "failed")) {
@@ -280,22 +281,8 @@ static void list(const api_ctx *a, db *rd, http_req *r)
         http_send_error(r, 400, "invalid_query", "before must be an evaluation id", "before");
         return;
     }
-    rc = report_list(rd, *status ? status : NULL, *dataset ? dataset : NULL, bef, (int)limit, &o);
+    rc = report_list(rd, *status ? status : NULL, *dataset ? dataset : NULL, *run ? run : NULL, bef, (int)limit, &o);
     if (rc < 0)
-        send_db_error(r, rc);
-    else
-        http_send_json(r, 200, o, NULL);
-}
-
-static void summary(db *rd, http_req *r)
-{
-    char dataset[4096];
-    json_object *o;
-    int rc;
-
-    if (query_param(r, "dataset", dataset, sizeof dataset) < 0)
-        return;
-    if ((rc = report_summary(rd, *dataset ? dataset : NULL, &o)) < 0)
         send_db_error(r, rc);
     else
         http_send_json(r, 200, o, NULL);
@@ -448,7 +435,8 @@ static int classify(const http_req *r, int *need)
         route = *rest || !strcmp(m, "DELETE") ? BR_ADMIN : BR_GET;
         *need = (*rest && !strcmp(m, "POST")) || (!*rest && !strcmp(m, "DELETE")) ? AUTH_ADMIN
               : !*rest && is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strcmp(r->path, "/api/summary")) {
+    } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/runs") ||
+               !strcmp(r->path, "/api/compare")) {
         route = BR_SUMMARY;
         *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
     } else if (!strcmp(r->path, "/api/metrics")) {
@@ -585,11 +573,16 @@ static int dispatch(const api_ctx *a, db *rd, http_req *r, int route, int64_t t0
         else
             http_send_error(r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
     } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/health") ||
-               !strcmp(r->path, "/api/metrics") || !strcmp(r->path, "/api/status")) {
+               !strcmp(r->path, "/api/metrics") || !strcmp(r->path, "/api/status") ||
+               !strcmp(r->path, "/api/runs") || !strcmp(r->path, "/api/compare")) {
         if (!is_get(m))
             http_send_error(r, 405, "method_not_allowed", "use GET", NULL);
         else if (!strcmp(r->path, "/api/summary"))
-            summary(rd, r);
+            api_compare_summary(rd, r);
+        else if (!strcmp(r->path, "/api/runs"))
+            api_compare_runs(rd, r);
+        else if (!strcmp(r->path, "/api/compare"))
+            api_compare_compare(rd, r);
         else if (!strcmp(r->path, "/api/health"))
             health(a, rd, r);
         else if (!strcmp(r->path, "/api/metrics"))

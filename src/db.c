@@ -40,8 +40,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_ROLLBACK_TO] = "ROLLBACK TO submit",
     [Q_INSERT] =
         "INSERT INTO evaluations(created_at, updated_at, status, dataset, question, answer,"
-        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key)"
-        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key, run, item)"
+        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     [Q_IDEM_LOOKUP] = "SELECT id FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
     [Q_REAP_FAIL] =
         "UPDATE evaluations SET status = 'failed', finished_at = ?2, updated_at = ?2,"
@@ -233,7 +233,7 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
  * its own IMMEDIATE transaction so that concurrent openers wait their turn. */
 static int migrate(db *d, char *err, size_t errlen)
 {
-    static const char *const steps[] = { schema_001_init };
+    static const char *const steps[] = { schema_001_init, schema_003_runs };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -488,6 +488,8 @@ int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempt
         bind_text(st, 8, met);
         sqlite3_bind_int(st, 9, max_attempts);
         bind_text(st, 10, key);
+        bind_text(st, 11, r->run);
+        bind_text(st, 12, r->item);
         rc = step_done(st);
         ids[i] = sqlite3_last_insert_rowid(d->h);
         free(ctx);

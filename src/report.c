@@ -2,6 +2,7 @@
  * cached prepared statements on the calling thread's connection; SQLite's
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -44,6 +45,26 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
     if ((*s == '{' || *s == '[') && (o = json_tokener_parse(s)))
         return o;
     return json_object_new_string(s);
+}
+
+/* The row's run and item (schema 2) into o. */
+static int add_labels(db *d, int64_t id, json_object *o)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+
+    if (sqlite3_prepare_v2(db_handle(d), "SELECT run, item FROM evaluations WHERE id = ?1", -1, &st,
+                           NULL) != SQLITE_OK)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+        json_object_object_add(o, "run", text_or_null(st, 0));
+        json_object_object_add(o, "item", text_or_null(st, 1));
+        rc = 0;
+    }
+out:
+    sqlite3_finalize(st);
+    return rc;
 }
 
 int report_eval(db *d, int64_t id, json_object **out)
@@ -95,6 +116,9 @@ int report_eval(db *d, int64_t id, json_object **out)
         json_object_object_add(o, "href", json_object_new_string(href));
     }
     sqlite3_reset(st);
+    if ((rc = add_labels(d, id, o)) < 0)
+        goto out;
+    rc = -EIO;
     if (!(st = db_stmt(d, Q_GET_SCORES)))
         goto out;
     sqlite3_bind_int64(st, 1, id);
@@ -122,11 +146,32 @@ out:
     return rc;
 }
 
-int report_list(db *d, const char *status, const char *dataset, int64_t before, int limit,
-                json_object **out)
+/* The list's columns and filters: each filter given adds its condition, so
+ * that SQLite plans each combination with the index it can use. */
+static const char sql_list[] =
+    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200),"
+    " e.attempts, e.last_error, e.finished_at,"
+    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id),"
+    " e.run, e.item FROM evaluations e WHERE e.id < ?3%s%s%s ORDER BY e.id DESC LIMIT ?4";
+
+static sqlite3_stmt *list_stmt(db *d, const char *status, const char *dataset, const char *run)
 {
-    enum db_stmt q = status && dataset ? Q_LIST_BOTH : status ? Q_LIST_STATUS : dataset ? Q_LIST_DATASET : Q_LIST_ALL;
-    sqlite3_stmt *st = db_stmt(d, q);
+    sqlite3_stmt *st = NULL;
+    char text[sizeof sql_list + 128];
+
+    snprintf(text, sizeof text, sql_list, status ? " AND e.status = ?1" : "",
+             dataset ? " AND e.dataset = ?2" : "", run ? " AND e.run = ?5" : "");
+    if (sqlite3_prepare_v2(db_handle(d), text, -1, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+    }
+    return st;
+}
+
+int report_list(db *d, const char *status, const char *dataset, const char *run, int64_t before,
+                int limit, json_object **out)
+{
+    sqlite3_stmt *st = list_stmt(d, status, dataset, run);
     json_object *o = NULL, *items, *it;
     int64_t last = 0;
     int rc = -EIO, s, n = 0;
@@ -136,6 +181,7 @@ int report_list(db *d, const char *status, const char *dataset, int64_t before, 
         goto out;
     bind_opt(st, 1, status);
     bind_opt(st, 2, dataset);
+    bind_opt(st, 5, run);
     sqlite3_bind_int64(st, 3, before > 0 ? before : INT64_MAX);
     sqlite3_bind_int(st, 4, limit);
     o = json_object_new_object();
@@ -155,6 +201,8 @@ int report_list(db *d, const char *status, const char *dataset, int64_t before, 
         json_object_object_add(it, "finished_at", text_or_null(st, 8));
         json_object_object_add(it, "scores", sqlite3_column_type(st, 9) == SQLITE_NULL
                                ? json_object_new_object() : parsed_or_null(st, 9));
+        json_object_object_add(it, "run", text_or_null(st, 10));
+        json_object_object_add(it, "item", text_or_null(st, 11));
         json_object_array_add(items, it);
         n++;
     }
@@ -168,8 +216,7 @@ int report_list(db *d, const char *status, const char *dataset, int64_t before, 
     o = NULL;
     rc = 0;
 out:
-    if (st)
-        sqlite3_reset(st);
+    sqlite3_finalize(st);
     json_object_put(o);
     return rc;
 }
@@ -203,94 +250,9 @@ out:
     return rc;
 }
 
-/* Per metric: n, scored, nulls, mean, min, max and a ten-bin histogram. */
-static int metrics_json(db *d, const char *dataset, json_object *metrics)
-{
-    sqlite3_stmt *st = db_stmt(d, dataset ? Q_METRICS_DATASET : Q_METRICS_ALL);
-    json_object *m, *hist;
-    int rc = -EIO, s, i;
-
-    if (!st)
-        goto out;
-    bind_opt(st, 1, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        m = json_object_new_object();
-        json_object_object_add(m, "n", json_object_new_int64(sqlite3_column_int64(st, 1)));
-        json_object_object_add(m, "scored", json_object_new_int64(sqlite3_column_int64(st, 2)));
-        json_object_object_add(m, "nulls", json_object_new_int64(sqlite3_column_int64(st, 1) -
-                                                                 sqlite3_column_int64(st, 2)));
-        json_object_object_add(m, "mean", real_or_null(st, 3));
-        json_object_object_add(m, "min", real_or_null(st, 4));
-        json_object_object_add(m, "max", real_or_null(st, 5));
-        hist = json_object_new_array_ext(10);
-        for (i = 0; i < 10; i++)
-            json_object_array_add(hist, json_object_new_int64(0));
-        json_object_object_add(m, "histogram", hist);
-        json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
-    }
-    sqlite3_reset(st);
-    if (s != SQLITE_DONE)
-        goto out;
-    if (!(st = db_stmt(d, dataset ? Q_HIST_DATASET : Q_HIST_ALL)))
-        goto out;
-    bind_opt(st, 1, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        int bin = sqlite3_column_int(st, 1);
-
-        if (json_object_object_get_ex(metrics, (const char *)sqlite3_column_text(st, 0), &m) &&
-            json_object_object_get_ex(m, "histogram", &hist) && bin >= 0 && bin < 10)
-            json_object_array_put_idx(hist, (size_t)bin, json_object_new_int64(sqlite3_column_int64(st, 2)));
-    }
-    sqlite3_reset(st);
-    rc = s == SQLITE_DONE ? 0 : db_errno(s);
-out:
-    return rc;
-}
-
+/* The summary lives with the runs (runs.c): the same figures, by run too,
+ * with each mean's interval. */
 int report_summary(db *d, const char *dataset, json_object **out)
 {
-    json_object *o = json_object_new_object(), *counts = NULL, *metrics, *tokens, *sets;
-    sqlite3_stmt *st;
-    int rc, s;
-
-    *out = NULL;
-    json_object_object_add(o, "dataset", dataset ? json_object_new_string(dataset) : NULL);
-    if ((rc = report_counts(d, dataset, &counts)) < 0)
-        goto out;
-    json_object_object_add(o, "counts", counts);
-    metrics = json_object_new_object();
-    json_object_object_add(o, "metrics", metrics);
-    if ((rc = metrics_json(d, dataset, metrics)) < 0)
-        goto out;
-    rc = -EIO;
-    if (!(st = db_stmt(d, dataset ? Q_TOKENS_DATASET : Q_TOKENS_ALL)))
-        goto out;
-    bind_opt(st, 1, dataset);
-    tokens = json_object_new_object();
-    json_object_object_add(o, "tokens", tokens);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 0)));
-        json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 1)));
-    }
-    sqlite3_reset(st);
-    if (!(st = db_stmt(d, Q_DATASETS)))
-        goto out;
-    sets = json_object_new_array();
-    json_object_object_add(o, "datasets", sets);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
-        json_object *ds = json_object_new_object();
-
-        json_object_object_add(ds, "dataset", text_or_null(st, 0));
-        json_object_object_add(ds, "count", json_object_new_int64(sqlite3_column_int64(st, 1)));
-        json_object_array_add(sets, ds);
-    }
-    sqlite3_reset(st);
-    if (s != SQLITE_DONE)
-        goto out;
-    *out = o;
-    o = NULL;
-    rc = 0;
-out:
-    json_object_put(o);
-    return rc;
+    return runs_summary(d, dataset, NULL, out);
 }

@@ -11,9 +11,10 @@
 /* One row with inputs, status, timings, tokens, scores and reasons.
  * 0 with *out set (caller owns), -ENOENT, or -EIO. */
 int report_eval(db *d, int64_t id, json_object **out);
-/* Newest first; status and dataset may be NULL; before = 0: from the top. */
-int report_list(db *d, const char *status, const char *dataset, int64_t before, int limit,
-                json_object **out);
+/* Newest first; status, dataset and run may be NULL; before = 0: from the
+ * top. */
+int report_list(db *d, const char *status, const char *dataset, const char *run, int64_t before,
+                int limit, json_object **out);
 /* Counts per status, per-metric mean/n/nulls/histogram, tokens. dataset may
  * be NULL (everything). */
 int report_summary(db *d, const char *dataset, json_object **out);
