@@ -154,15 +154,18 @@ static json_object *side_json(const char *dataset, const char *run, size_t rows)
     return o;
 }
 
-/* Load one side; -1 after answering. */
+/* Load one side; -1 after answering. The fields named in a 400 are the
+ * side's run and the dataset parameter it came from. */
 static int load_side(db *rd, http_req *r, const char *ds, const char *run, compare_run *cr,
-                     const char *field)
+                     const char *run_field, const char *ds_field)
 {
     char err[512];
     int rc = runs_load(rd, ds, run, cr, err, sizeof err);
 
     if (rc == -ENOENT)
-        http_send_error(r, 400, run ? "unknown_run" : "unknown_dataset", err, field);
+        http_send_error(r, 400, "unknown_dataset", err, ds_field);
+    else if (rc == -ESRCH)
+        http_send_error(r, 400, "unknown_run", err, run_field);
     else if (rc < 0)
         db_error(r, rc);
     return rc < 0 ? -1 : 0;
@@ -190,8 +193,8 @@ void api_compare_compare(db *rd, http_req *r)
     cds = q->cand_ds[0] ? q->cand_ds : q->dataset;
     brun = q->base[0] ? q->base : NULL;
     crun = q->cand[0] ? q->cand : NULL;
-    if (load_side(rd, r, bds, brun, &b, brun ? "baseline" : "baseline_dataset") < 0 ||
-        load_side(rd, r, cds, crun, &c, crun ? "candidate" : "candidate_dataset") < 0)
+    if (load_side(rd, r, bds, brun, &b, "baseline", q->base_ds[0] ? "baseline_dataset" : "dataset") < 0 ||
+        load_side(rd, r, cds, crun, &c, "candidate", q->cand_ds[0] ? "candidate_dataset" : "dataset") < 0)
         goto out;
     if (compare_runs(&b, &c, &q->co, &res, err, sizeof err) < 0) {
         http_send_error(r, 400, "invalid_query", err, "metrics");

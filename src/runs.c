@@ -173,16 +173,19 @@ int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char 
 
     if ((rc = exists(d, sql_exists_run, dataset, run)) == 0) {
         if (run && exists(d, sql_exists_dataset, dataset, NULL) == 1)
+            rc = -ESRCH;
+        else
+            rc = -ENOENT;
+        if (rc == -ESRCH)
             snprintf(err, errlen, "dataset '%.200s' has no run '%.200s'", dataset, run);
         else
             snprintf(err, errlen, "no dataset is called '%.200s'", dataset);
-        rc = -ENOENT;
         goto out;
     }
     if (rc < 0 || (rc = each_row(prepare(d, sql_load, NULL, dataset, run), load_row, &l)) < 0)
         snprintf(err, errlen, "%s", rc == -ENOMEM ? "out of memory" : rc == -ENOSPC
                  ? "more metrics than a comparison holds, or a metric name too long"
-                 : "the database cannot be read");
+                 : db_errmsg(d));
 out:
     if (in_txn)
         sqlite3_exec(db_handle(d), "COMMIT", NULL, NULL, NULL);

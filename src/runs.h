@@ -21,7 +21,8 @@ int runs_list(db *d, const char *dataset, json_object **out);
  * done rows of dataset whose run is run (run NULL: every row of the
  * dataset, for one dataset per run): item, question, evaluation id, and
  * each metric's score (NaN for a null one). 0; -ENOENT with err filled
- * when the dataset, or the run in it, has no row at all; -ENOMEM, -ENOSPC
+ * when the dataset has no row at all, -ESRCH when the run has none in it;
+ * -ENOMEM, -ENOSPC
  * (over COMPARE_MAX_METRICS metrics) or -EIO with err filled. */
 int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char *err,
               size_t errlen);
