@@ -17,6 +17,7 @@ import * as list from './list.js';
 import * as form from './form.js';
 import * as detail from './detail.js';
 import * as summary from './summary.js';
+import * as compare from './compare.js';
 
 // path: matched against the hash's path (#/eval/12?x=1 -> "/eval/12");
 // arg(match, query) is what the view's show() gets (default: the query).
@@ -27,6 +28,7 @@ const VIEWS = [
     {path: /^\/eval\/([1-9][0-9]{0,17})$/, el: 'view-detail', mod: detail, title: 'Evaluation', nav: 'list',
         arg: (m) => m[1]},
     {path: /^\/summary$/, el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
+    {path: /^\/compare$/, el: 'view-compare', mod: compare, title: 'Compare runs', nav: 'compare'},
 ];
 
 let active = null;
