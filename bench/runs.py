@@ -75,4 +75,5 @@ def main():
             print(f"RESULT summary_api_s={med:.3f} summary_api_scores={n} compare_api_s={cmed:.3f} compare_api_items={items}")
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -23,11 +23,13 @@
 static const char *const where_e[2][2] = WHERE_DR("e.");
 static const char *const where_plain[2][2] = WHERE_DR("");
 
-/* A run's done rows with their scores, in id order. */
+/* A run's done rows with their scores, in id order (the dataset always
+ * given: where_e[1][run given]). The question only where there is no item:
+ * only then does it pair the row, or show in the result. */
 static const char sql_load[] =
-    "SELECT e.id, e.item, e.question, s.metric, s.score"
+    "SELECT e.id, e.item, CASE WHEN e.item IS NULL THEN e.question END, s.metric, s.score"
     " FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
-    " WHERE e.status = 'done' AND e.dataset = ?1 AND (?2 IS NULL OR e.run = ?2) ORDER BY e.id";
+    " WHERE e.status = 'done'%s ORDER BY e.id";
 static const char sql_exists_run[] =
     "SELECT EXISTS(SELECT 1 FROM evaluations WHERE dataset = ?1 AND (?2 IS NULL OR run = ?2))";
 static const char sql_exists_dataset[] =
@@ -182,7 +184,7 @@ int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char 
             snprintf(err, errlen, "no dataset is called '%.200s'", dataset);
         goto out;
     }
-    if (rc < 0 || (rc = each_row(prepare(d, sql_load, NULL, dataset, run), load_row, &l)) < 0)
+    if (rc < 0 || (rc = each_row(prepare(d, sql_load, where_e[1][!!run], dataset, run), load_row, &l)) < 0)
         snprintf(err, errlen, "%s", rc == -ENOMEM ? "out of memory" : rc == -ENOSPC
                  ? "more metrics than a comparison holds, or a metric name too long"
                  : db_errmsg(d));
