@@ -82,6 +82,7 @@ static const char global_help[] =
     "  show ID                             one row with its scores and reasons, as JSON\n"
     "  requeue ID | --failed | --dataset D queue rows again from attempt 0\n"
     "  cancel ID                           fail a queued row ('cancelled by admin')\n"
+    "  delete ID                           delete a row that is not running, with its scores\n"
     "  purge --before DATE [--dataset D] [--dry-run]\n"
     "                                      delete done and failed rows created before DATE\n"
     "  export [--format jsonl|csv] [--dataset D] [--status S] [--with-scores]\n"
@@ -197,36 +198,6 @@ static void print_json(json_object *o)
                                         JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
-/* Prepare one of admin's own statements; NULL on failure (db_errmsg says why). */
-static sqlite3_stmt *prepare(const admin *a, const char *sql)
-{
-    sqlite3_stmt *st = NULL;
-
-    if (sqlite3_prepare_v2(db_handle(a->d), sql, -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    return st;
-}
-
-static void bind_opt(sqlite3_stmt *st, int i, const char *s)
-{
-    if (s)
-        sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
-}
-
-/* The first column of a one-row query, as an integer; -1 on error. */
-static int64_t query_int(const admin *a, const char *sql)
-{
-    sqlite3_stmt *st = prepare(a, sql);
-    int64_t v = -1;
-
-    if (st && sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    return v;
-}
-
 /* Load the configuration exactly as `ragrade serve` does (defaults, the
  * file, the environment), apply --db, and open the database as need says.
  * ADM_OK, or an exit code after a message. */
@@ -263,7 +234,7 @@ static int setup(admin *a, enum need need)
         fprintf(stderr, "ragrade admin: %s\n", err);
         goto out;
     }
-    if (need == NEED_READ && (version = query_int(a, "PRAGMA user_version")) != DB_SCHEMA_VERSION) {
+    if (need == NEED_READ && (version = db_schema_version(a->d)) != DB_SCHEMA_VERSION) {
         if (version < 0)
             fprintf(stderr, "ragrade admin: %s: %s\n", a->cf->db_path, db_errmsg(a->d));
         else
@@ -409,35 +380,24 @@ static void print_stats(const admin *a, json_object *sum, const args *g, const c
 
 static int cmd_stats(admin *a, const args *g)
 {
-    json_object *sum = NULL;
-    sqlite3_stmt *st = NULL;
-    const char *oldest;
+    json_object *sum = NULL, *v;
+    const char *oldest = NULL;
     int rc;
 
     if ((rc = setup(a, NEED_READ)) != ADM_OK)
         goto out;
-    /* A read transaction: the counts and the oldest row from one snapshot. */
-    if (sqlite3_exec(db_handle(a->d), "BEGIN", NULL, NULL, NULL) != SQLITE_OK ||
-        !(st = prepare(a, "SELECT min(created_at) FROM evaluations"
-                          " WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)"))) {
-        rc = sql_fail(a, "reading the queue");
-        goto out;
-    }
-    bind_opt(st, 1, g->dataset);
-    if (sqlite3_step(st) != SQLITE_ROW || runs_summary(a->d, g->dataset, g->run, &sum) < 0) {
+    /* The counts and the oldest queued row, from one snapshot. */
+    if (report_stats(a->d, g->dataset, g->run, &sum) < 0) {
         rc = sql_fail(a, "reading the summary");
         goto out;
     }
-    oldest = (const char *)sqlite3_column_text(st, 0);
-    json_object_object_add(sum, "oldest_queued", oldest ? json_object_new_string(oldest) : NULL);
+    if (json_object_object_get_ex(sum, "oldest_queued", &v) && v)
+        oldest = json_object_get_string(v);
     if (g->flags & O_JSON)
         print_json(sum);
     else
         print_stats(a, sum, g, oldest);
 out:
-    sqlite3_finalize(st);
-    if (a->d)
-        sqlite3_exec(db_handle(a->d), "COMMIT", NULL, NULL, NULL);
     json_object_put(sum);
     return rc;
 }
@@ -533,6 +493,21 @@ static int refused(const admin *a, const char *id_text, const char *status, cons
     return ADM_FAIL;
 }
 
+/* The outcome of a one-row write (maint_retry, maint_cancel, maint_delete)
+ * as a message and an exit code. */
+static int one_row(const admin *a, int e, int64_t id, const char *id_text, const char *status,
+                   const char *err, const char *verb)
+{
+    if (e == -ENOENT)
+        return fail(a, "no evaluation has id %s", id_text);
+    if (e == -EPERM)
+        return refused(a, id_text, status, verb);
+    if (e < 0)
+        return fail(a, "%s", err);
+    printf("%s evaluation %lld\n", verb, (long long)id);
+    return ADM_OK;
+}
+
 static int cmd_requeue(admin *a, const args *g)
 {
     int failed = !!(g->flags & O_FAILED), rc = ADM_USAGE, e;
@@ -549,15 +524,11 @@ static int cmd_requeue(admin *a, const args *g)
     }
     if ((g->n_ops && (id = id_operand(a, g)) < 0) || (rc = setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
-    if (maint_requeue(a->d, id, failed, g->dataset, &n, err, sizeof err) < 0) {
+    if (id) {                     /* the API's retry does the same (maint_retry) */
+        e = maint_retry(a->d, id, status, err, sizeof err);
+        rc = one_row(a, e, id, g->ops[0], status, err, "requeued");
+    } else if (maint_requeue(a->d, 0, failed, g->dataset, &n, err, sizeof err) < 0) {
         rc = fail(a, "%s", err);
-    } else if (id && n == 0) {    /* say why: not found, or running */
-        e = maint_status(a->d, id, status);
-        rc = e == -ENOENT ? fail(a, "no evaluation has id %s", g->ops[0])
-           : e < 0 ? sql_fail(a, "reading the evaluation")
-           : refused(a, g->ops[0], status, "requeued");
-    } else if (id) {
-        printf("requeued evaluation %lld\n", (long long)id);
     } else {
         printf("requeued %lld evaluation%s\n", (long long)n, n == 1 ? "" : "s");
     }
@@ -574,14 +545,21 @@ static int cmd_cancel(admin *a, const args *g)
     if ((id = id_operand(a, g)) < 0 || (rc = setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     e = maint_cancel(a->d, id, status, err, sizeof err);
-    if (e == -ENOENT)
-        rc = fail(a, "no evaluation has id %s", g->ops[0]);
-    else if (e == -EPERM)
-        rc = refused(a, g->ops[0], status, "cancelled");
-    else if (e < 0)
-        rc = fail(a, "%s", err);
-    else
-        printf("cancelled evaluation %lld\n", (long long)id);
+    rc = one_row(a, e, id, g->ops[0], status, err, "cancelled");
+out:
+    return rc;
+}
+
+static int cmd_delete(admin *a, const args *g)
+{
+    char err[512], status[16];
+    int64_t id;
+    int rc = ADM_USAGE, e;
+
+    if ((id = id_operand(a, g)) < 0 || (rc = setup(a, NEED_WRITE)) != ADM_OK)
+        goto out;
+    e = maint_delete(a->d, id, status, err, sizeof err);   /* as DELETE /api/eval/{id} */
+    rc = one_row(a, e, id, g->ops[0], status, err, "deleted");
 out:
     return rc;
 }
@@ -739,6 +717,9 @@ static const struct cmd cmds[] = {
     { "cancel", cmd_cancel, 0, 1, 1, "cancel ID",
       "Fail a queued row with last_error 'cancelled by admin'. A running, done or failed\n"
       "row is refused with exit status 1.\n" },
+    { "delete", cmd_delete, 0, 1, 1, "delete ID",
+      "Delete a queued, done or failed row with its scores, as DELETE /api/eval/{id}\n"
+      "does. A running row is refused with exit status 1.\n" },
     { "purge", cmd_purge, O_BEFORE | O_DATASET | O_DRY_RUN, 0, 0,
       "purge --before DATE [--dataset D] [--dry-run]",
       "Delete done and failed rows created before DATE, with their scores, in batches.\n"

@@ -1,6 +1,8 @@
-/* api.c - routes and handlers of /api/. A submit is validated here, handed
- * to the group commit (queue.c) and answered 202 once committed; reads go
- * to this thread's own SQLite connection. Only this layer picks HTTP
+/* api.c - routes and handlers of /api/. One table (routes[], at the end)
+ * names every route: its methods, path pattern, the role it needs, its
+ * label in the request counters, and its handler. A submit is validated
+ * here, handed to the group commit (queue.c) and answered 202 once
+ * committed; reads go to this thread's own SQLite connection. Only this layer picks HTTP
  * statuses and words for the client. Around every handler: CORS for the
  * origins in server.cors_origins, bearer tokens (auth.c), the request
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
@@ -10,6 +12,7 @@
 #include "http.h"
 #include "judge.h"
 #include "log.h"
+#include "maint.h"
 #include "prom.h"
 #include "report.h"
 #include "row.h"
@@ -51,16 +54,26 @@ static void account(const api_ctx *a, http_req *r, int route, int64_t usec)
     char path[160], method[16];
     int slow = usec >= (int64_t)a->cf->slow_request_ms * 1000;
 
-    if (a->slot) {
-        board_count_request(a->slot, route, r->status, usec);
-        if (slow)
-            board_inc(&a->slot->c.slow);
-    }
+    board_count_request(a->slot, route, r->status, usec);
+    if (slow)
+        board_inc(&a->slot->c.slow);
     if (r->status >= 400 || slow)
         log_msg(r->status >= 500 || slow ? LOG_WARN : LOG_INFO, "request %s: %s %s %d%s%s %.1f ms%s", r->id,
                 printable(r->method, method, sizeof method), printable(r->path, path, sizeof path), r->status,
                 r->code[0] ? " " : "", r->code, (double)usec / 1000, slow ? " (slow)" : "");
 }
+
+/* What a route's handler gets besides the request: what the path pattern
+ * captured, and what the answer is counted under. The handler sets
+ * deferred when it handed the request to the committer (a submit). */
+typedef struct route_call {
+    int64_t id;                   /* {id}: an evaluation id; 0 if none */
+    const char *name;             /* {name}: a path segment, not terminated; NULL if none */
+    size_t name_len;
+    int route;                    /* BR_*: the request counters' label */
+    int64_t t0;                   /* db_mono_us() when the request came */
+    int deferred;                 /* set by the handler: answer() will finish it */
+} route_call;
 
 /* A submit waiting for its commit. It owns the FastCGI request (handed
  * over by the request thread), the request with its body, and the rows,
@@ -138,9 +151,10 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
     free(p);
 }
 
-/* Validate and hand the rows to the committer. Returns 1 when the request
- * went with them (answer() will finish it), 0 when it was answered here. */
-static int submit(const api_ctx *a, http_req *r, int route, int64_t t0)
+/* POST /api/eval: validate and hand the rows to the committer. Sets
+ * c->deferred when the request went with them (answer() will finish it);
+ * otherwise it was answered here. */
+static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     const char *key = http_param(r, "HTTP_IDEMPOTENCY_KEY");
     char err[256];
@@ -190,8 +204,8 @@ static int submit(const api_ctx *a, http_req *r, int route, int64_t t0)
     p->rows = rows;
     p->n = n;
     p->batch = batch;
-    p->route = route;
-    p->t0 = t0;
+    p->route = c->route;
+    p->t0 = c->t0;
     http_req_move(&p->r, r);
     rc = queue_post(a->q, rows, n, key, answer, p);
     if (rc < 0) {
@@ -207,7 +221,7 @@ static int submit(const api_ctx *a, http_req *r, int route, int64_t t0)
 out:
     free(p);
     row_free_array(rows, n);
-    return posted;
+    c->deferred = posted;
 }
 
 static void send_db_error(http_req *r, int rc)
@@ -257,7 +271,7 @@ static int parse_int(const char *s, long long lo, long long hi, long long *v)
     return *end || *v < lo || *v > hi ? -1 : 1;
 }
 
-static void list(const api_ctx *a, db *rd, http_req *r)
+static void list(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     char status[16], dataset[4096], run[1024], lim[24], before[24], msg[128];
     long long limit = 50, bef = 0;
@@ -288,7 +302,12 @@ static void list(const api_ctx *a, db *rd, http_req *r)
         http_send_json(r, 200, o, NULL);
 }
 
-static void health(const api_ctx *a, db *rd, http_req *r)
+/* The summary, the runs and the comparison: api_compare.c. */
+static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_summary(rd, r); }
+static void runs(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_runs(rd, r); }
+static void compare(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_compare(rd, r); }
+
+static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
     char err[BOARD_ERROR_MAX], best_err[BOARD_ERROR_MAX] = "";
@@ -296,7 +315,7 @@ static void health(const api_ctx *a, db *rd, http_req *r)
     /* Order of preference when workers differ: ready, initializing, failed, uninitialized. */
     static const int rank[] = { 0, 2, 3, 1 };
 
-    for (i = 0; a->b && i < board_nslots(a->b); i++) {
+    for (i = 0; i < board_nslots(a->b); i++) {
         board_slot *s = board_slot_at(a->b, i);
 
         if (!board_load(&s->pid))
@@ -328,131 +347,53 @@ static void health(const api_ctx *a, db *rd, http_req *r)
     http_send_json(r, 200, o, NULL);
 }
 
-/* POST /api/eval/{id}/retry and DELETE /api/eval/{id}: admin writes, rare,
- * on this thread's connection. */
-static void admin_write(db *rd, http_req *r, int64_t id, enum db_stmt which)
+/* POST /api/eval/{id}/retry (retry = 1) and DELETE /api/eval/{id}: admin
+ * writes, rare, on this thread's connection; the same maint_* calls and
+ * rules as `ragrade admin requeue ID` and `delete ID`. */
+static void admin_write(db *rd, http_req *r, int64_t id, int retry)
 {
-    sqlite3_stmt *st = db_stmt(rd, which);
-    char now[32];
-    int s, changed;
+    char status[16], err[256];
+    int rc = retry ? maint_retry(rd, id, status, err, sizeof err)
+                   : maint_delete(rd, id, status, err, sizeof err);
 
-    db_iso(db_now_ms(), now, sizeof now);
-    if (!st || db_exec(rd, Q_BEGIN) < 0) {
-        send_db_error(r, -EIO);
-        return;
-    }
-    sqlite3_bind_int64(st, 1, id);
-    if (which == Q_ADMIN_RETRY)
-        sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    s = sqlite3_step(st);
-    sqlite3_reset(st);
-    changed = sqlite3_changes(db_handle(rd));
-    if (s == SQLITE_DONE && which == Q_ADMIN_RETRY && changed == 1) {
-        /* A requeued row must not show the scores of its previous run. */
-        sqlite3_stmt *del = db_stmt(rd, Q_DELETE_SCORES);
-
-        if (!del) {
-            s = SQLITE_ERROR;
-        } else {
-            sqlite3_bind_int64(del, 1, id);
-            s = sqlite3_step(del);
-            sqlite3_reset(del);
-        }
-    }
-    if (s == SQLITE_DONE && db_exec(rd, Q_COMMIT) < 0)
-        s = SQLITE_ERROR;
-    if (s != SQLITE_DONE)
-        db_exec(rd, Q_ROLLBACK);
-    if (s != SQLITE_DONE) {
-        send_db_error(r, db_errno(s));
-    } else if (changed == 0) {
-        json_object *o;
-
-        if (report_eval(rd, id, &o) == -ENOENT) {
-            http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
-        } else {
-            json_object_put(o);
-            http_send_error(r, 409, "conflict", which == Q_ADMIN_RETRY
-                            ? "only a done or failed evaluation can be retried"
-                            : "a running evaluation cannot be deleted; retry when it has finished", NULL);
-        }
-    } else if (which == Q_DELETE) {
+    if (rc == -ENOENT)
+        http_send_error(r, 404, "not_found", "no evaluation has this id", NULL);
+    else if (rc == -EPERM)
+        http_send_error(r, 409, "conflict", retry
+                        ? "a running evaluation cannot be retried; retry when it has finished"
+                        : "a running evaluation cannot be deleted; retry when it has finished", NULL);
+    else if (rc < 0)
+        send_db_error(r, rc);
+    else if (!retry)
         http_send_text(r, 204, "application/json", "", 0);
-    } else {
+    else
         get_one(NULL, rd, r, id);
-    }
 }
 
-static void metrics(const api_ctx *a, db *rd, http_req *r)
+static void metrics(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
     char *text = NULL;
     size_t len = 0;
 
-    if (!a->b || prom_text(a->cf, a->b, rd, &text, &len) < 0)
+    if (prom_text(a->cf, a->b, rd, &text, &len) < 0)
         http_send_error(r, 503, "out_of_memory", "the metrics cannot be built just now; try again", NULL);
     else
         http_send_text(r, 200, "text/plain; version=0.0.4; charset=utf-8", text, len);
     free(text);
 }
 
-static void status(const api_ctx *a, http_req *r)
+static void status(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
-    if (!a->b)
-        http_send_error(r, 503, "no_pool", "this process runs no pool", NULL);
-    else
-        http_send_json(r, 200, prom_status(a->cf, a->b), NULL);
+    http_send_json(r, 200, prom_status(a->cf, a->b), NULL);
 }
 
-/* "/api/eval/123" or "/api/eval/123/retry": id and the rest. */
-static int64_t eval_id(const char *path, const char **rest)
+static void get_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { get_one(a, rd, r, c->id); }
+static void delete_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 0); }
+static void retry_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 1); }
+
+static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
-    const char *p = path + strlen("/api/eval/");
-    char *end;
-    long long v;
-
-    if (*p < '1' || *p > '9')
-        return -1;
-    v = strtoll(p, &end, 10);
-    *rest = end;
-    return v > 0 ? v : -1;
-}
-
-static int is_get(const char *m) { return !strcmp(m, "GET") || !strcmp(m, "HEAD"); }
-
-/* The route class of a request and the role it needs (AUTH_OPEN for
- * answers that need none, such as a 405). */
-static int classify(const http_req *r, int *need)
-{
-    const char *m = r->method, *rest = "";
-    int route = BR_OTHER;
-
-    *need = AUTH_OPEN;
-    if (!strcmp(r->path, "/api/eval")) {
-        route = !strcmp(m, "POST") ? BR_SUBMIT : BR_LIST;
-        *need = !strcmp(m, "POST") ? AUTH_SUBMIT : is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strncmp(r->path, "/api/eval/", 10) && eval_id(r->path, &rest) > 0 &&
-               (!*rest || !strcmp(rest, "/retry"))) {
-        route = *rest || !strcmp(m, "DELETE") ? BR_ADMIN : BR_GET;
-        *need = (*rest && !strcmp(m, "POST")) || (!*rest && !strcmp(m, "DELETE")) ? AUTH_ADMIN
-              : !*rest && is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/runs") ||
-               !strcmp(r->path, "/api/compare")) {
-        route = BR_SUMMARY;
-        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strcmp(r->path, "/api/metrics")) {
-        route = BR_METRICS;
-        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strcmp(r->path, "/api/status")) {
-        route = BR_STATUS;
-        *need = is_get(m) ? AUTH_READ : AUTH_OPEN;
-    } else if (!strcmp(r->path, "/api/health")) {
-        route = BR_HEALTH;
-    } else if (!strcmp(r->path, "/api/ping")) {
-        route = BR_PING;
-    }
-    if (!strcmp(m, "OPTIONS"))
-        *need = AUTH_OPEN;
-    return route;
+    http_send_json(r, 200, json_object_new_string("pong"), NULL);
 }
 
 /* 0 if the request may go on; otherwise 401 or 403 was sent. */
@@ -537,85 +478,184 @@ out:
     return listed;
 }
 
-static void preflight(http_req *r, int listed)
+/* ---------------------------------------------------------------- routes */
+
+/* Methods as bits, in the order an Allow header lists them. */
+enum {
+    M_GET = 1 << 0, M_HEAD = 1 << 1, M_POST = 1 << 2, M_PUT = 1 << 3, M_PATCH = 1 << 4,
+    M_DELETE = 1 << 5, M_OTHER = 1 << 6, M_ANY = (1 << 7) - 1
+};
+static const char *const method_names[] = { "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE" };
+#define N_METHODS (sizeof method_names / sizeof method_names[0])
+
+typedef void (*route_fn)(const api_ctx *a, db *rd, http_req *r, route_call *c);
+
+/* A route: a request whose method is one of methods and whose path
+ * matches path goes to fn once authorize() has let a token of role need
+ * (or stronger) through. In path, "{id}" matches an evaluation id (a
+ * positive decimal) and "{name}" one path segment. Several lines may share
+ * a path, one per method set; a path's first line gives the counters'
+ * label to the requests no line takes (405, OPTIONS). */
+struct route {
+    unsigned methods;
+    const char *path;
+    int need;                     /* AUTH_* */
+    int label;                    /* BR_* */
+    route_fn fn;
+};
+
+static const struct route routes[] = {
+    { M_GET | M_HEAD, "/api/eval",            AUTH_READ,   BR_LIST,    list },
+    { M_POST,         "/api/eval",            AUTH_SUBMIT, BR_SUBMIT,  submit },
+    { M_GET | M_HEAD, "/api/eval/{id}",       AUTH_READ,   BR_GET,     get_eval },
+    { M_DELETE,       "/api/eval/{id}",       AUTH_ADMIN,  BR_ADMIN,   delete_eval },
+    { M_POST,         "/api/eval/{id}/retry", AUTH_ADMIN,  BR_ADMIN,   retry_eval },
+    { M_GET | M_HEAD, "/api/summary",         AUTH_READ,   BR_SUMMARY, summary },
+    { M_GET | M_HEAD, "/api/runs",            AUTH_READ,   BR_SUMMARY, runs },
+    { M_GET | M_HEAD, "/api/compare",         AUTH_READ,   BR_SUMMARY, compare },
+    { M_GET | M_HEAD, "/api/health",          AUTH_OPEN,   BR_HEALTH,  health },
+    { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
+    { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
+    { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+static unsigned method_bit(const char *m)
 {
+    size_t i;
+
+    for (i = 0; i < N_METHODS; i++)
+        if (!strcmp(m, method_names[i]))
+            return 1u << i;
+    return M_OTHER;
+}
+
+/* 1 if path matches pattern; fills what its {id} and {name} capture. */
+static int path_match(const char *pattern, const char *path, route_call *c)
+{
+    char *end;
+    size_t n;
+
+    while (*pattern) {
+        if (!strncmp(pattern, "{id}", 4)) {
+            if (*path < '1' || *path > '9')
+                return 0;
+            c->id = strtoll(path, &end, 10);
+            path = end;
+            pattern += 4;
+        } else if (!strncmp(pattern, "{name}", 6)) {
+            if (!(n = strcspn(path, "/")))
+                return 0;
+            c->name = path;
+            c->name_len = n;
+            path += n;
+            pattern += 6;
+        } else if (*pattern++ != *path++) {
+            return 0;
+        }
+    }
+    return !*path;
+}
+
+/* The route that takes this request, or NULL. *allow gets the methods the
+ * path takes (0: no route has this path), c->route the counters' label. */
+static const struct route *find_route(const http_req *r, route_call *c, unsigned *allow)
+{
+    const struct route *found = NULL;
+    unsigned m = method_bit(r->method);
+    size_t i;
+
+    *allow = 0;
+    c->route = BR_OTHER;
+    for (i = 0; i < N_ROUTES; i++) {
+        route_call at = *c;
+
+        if (!path_match(routes[i].path, r->path, &at))
+            continue;
+        if (!*allow)
+            c->route = routes[i].label;
+        *allow |= routes[i].methods;
+        if (!found && (routes[i].methods & m)) {
+            found = &routes[i];
+            *c = at;
+            c->route = routes[i].label;
+        }
+    }
+    return found;
+}
+
+/* "GET, HEAD, POST" for the methods in m, then ", OPTIONS" if options. */
+static void method_list(unsigned m, int options, char *buf, size_t len)
+{
+    size_t i, off = 0;
+
+    buf[0] = '\0';
+    for (i = 0; i < N_METHODS; i++)
+        if (m & (1u << i))
+            off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? ", " : "", method_names[i]);
+    if (options)
+        snprintf(buf + off, len - off, "%sOPTIONS", off ? ", " : "");
+}
+
+/* OPTIONS on any path: what it takes (every method of the API for a path
+ * no route has), and the CORS preflight's answer for a listed origin. */
+static void preflight(http_req *r, int listed, unsigned allow)
+{
+    char line[160], list[96];
+
+    if (!allow)
+        allow = M_GET | M_HEAD | M_POST | M_DELETE;
     if (listed) {
-        http_add_header(r, "Access-Control-Allow-Methods: GET, POST, DELETE");
+        method_list(allow & ~M_HEAD, 0, list, sizeof list);   /* HEAD needs no preflight */
+        snprintf(line, sizeof line, "Access-Control-Allow-Methods: %s", list);
+        http_add_header(r, line);
         http_add_header(r, "Access-Control-Allow-Headers: Authorization, Content-Type, Idempotency-Key");
         http_add_header(r, "Access-Control-Max-Age: 600");
     }
-    http_add_header(r, "Allow: GET, HEAD, POST, DELETE, OPTIONS");
+    method_list(allow, 1, list, sizeof list);
+    snprintf(line, sizeof line, "Allow: %s", list);
+    http_add_header(r, line);
     http_send_text(r, 204, "text/plain", "", 0);
 }
 
-/* Returns 1 when the request went to the committer (a submit), else 0. */
-static int dispatch(const api_ctx *a, db *rd, http_req *r, int route, int64_t t0)
+static void not_allowed(http_req *r, unsigned allow)
 {
-    const char *m = r->method, *rest = "";
-    int64_t id;
-    int deferred = 0;
+    char line[160], list[96], msg[128];
 
-    if (!strcmp(r->path, "/api/eval")) {
-        if (!strcmp(m, "POST"))
-            deferred = submit(a, r, route, t0);
-        else if (is_get(m))
-            list(a, rd, r);
-        else
-            http_send_error(r, 405, "method_not_allowed", "use POST to submit or GET to list", NULL);
-    } else if (!strncmp(r->path, "/api/eval/", 10) && (id = eval_id(r->path, &rest)) > 0 &&
-               (!*rest || !strcmp(rest, "/retry"))) {
-        if (!*rest && is_get(m))
-            get_one(a, rd, r, id);
-        else if (!*rest && !strcmp(m, "DELETE"))
-            admin_write(rd, r, id, Q_DELETE);
-        else if (*rest && !strcmp(m, "POST"))
-            admin_write(rd, r, id, Q_ADMIN_RETRY);
-        else
-            http_send_error(r, 405, "method_not_allowed", *rest ? "use POST to retry" : "use GET or DELETE", NULL);
-    } else if (!strcmp(r->path, "/api/summary") || !strcmp(r->path, "/api/health") ||
-               !strcmp(r->path, "/api/metrics") || !strcmp(r->path, "/api/status") ||
-               !strcmp(r->path, "/api/runs") || !strcmp(r->path, "/api/compare")) {
-        if (!is_get(m))
-            http_send_error(r, 405, "method_not_allowed", "use GET", NULL);
-        else if (!strcmp(r->path, "/api/summary"))
-            api_compare_summary(rd, r);
-        else if (!strcmp(r->path, "/api/runs"))
-            api_compare_runs(rd, r);
-        else if (!strcmp(r->path, "/api/compare"))
-            api_compare_compare(rd, r);
-        else if (!strcmp(r->path, "/api/health"))
-            health(a, rd, r);
-        else if (!strcmp(r->path, "/api/metrics"))
-            metrics(a, rd, r);
-        else
-            status(a, r);
-    } else if (!strcmp(r->path, "/api/ping")) {
-        http_send_json(r, 200, json_object_new_string("pong"), NULL);
-    } else {
-        http_send_error(r, 404, "not_found", "no such API route; see /api/health", NULL);
-    }
-    return deferred;
+    method_list(allow, 1, list, sizeof list);
+    snprintf(line, sizeof line, "Allow: %s", list);
+    http_add_header(r, line);
+    snprintf(msg, sizeof msg, "this route takes %s", list);
+    http_send_error(r, 405, "method_not_allowed", msg, NULL);
 }
 
 int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
 {
+    const struct route *rt;
+    route_call c = { 0 };
     http_req r;
     const char *label;
-    int64_t t0 = db_mono_us();
-    int route, need, listed;
+    unsigned allow;
+    int listed;
 
+    c.t0 = db_mono_us();
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
-    route = classify(&r, &need);
+    rt = find_route(&r, &c, &allow);
     if (!strcmp(r.method, "OPTIONS")) {
-        preflight(&r, listed);
-    } else if (authorize(a, &r, need, &label) == 0) {
-        if (dispatch(a, rd, &r, route, t0))
+        preflight(&r, listed, allow);
+    } else if (!allow) {
+        http_send_error(&r, 404, "not_found", "no such API route; see /api/health", NULL);
+    } else if (!rt) {
+        not_allowed(&r, allow);           /* needs no token */
+    } else if (authorize(a, &r, rt->need, &label) == 0) {
+        rt->fn(a, rd, &r, &c);
+        if (c.deferred)
             return API_DEFERRED;          /* answer() finishes it */
-        if (need == AUTH_ADMIN && r.status < 300)
+        if (rt->need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
-    account(a, &r, route, db_mono_us() - t0);
+    account(a, &r, c.route, db_mono_us() - c.t0);
     http_req_clear(&r);
     return r.status;
 }

@@ -1,4 +1,4 @@
-/* api.h - the HTTP API under /api/: routes, validation and answers. Runs on
+/* api.h - the HTTP API under /api/: a route table, validation and answers. Runs on
  * request threads (a submit's answer on the committer thread); never waits
  * on the judge. */
 #ifndef RAGRADE_API_H
@@ -17,8 +17,8 @@
 typedef struct api_ctx {
     const conf *cf;
     queue *q;
-    board *b;                     /* the pool's scoreboard; may be NULL */
-    board_slot *slot;             /* this worker's slot; may be NULL */
+    board *b;                     /* the pool's scoreboard */
+    board_slot *slot;             /* this worker's slot */
     const auth *auth;             /* bearer tokens; NULL: reads and submits open, admin off */
     /* After the committer ended a deferred request (http_finish): its
      * connection's fd for the next request, or -1 when it was closed. The

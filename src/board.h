@@ -76,7 +76,7 @@ uint64_t board_restarts(const board *b);
 void board_note_submit(board *b, int64_t now_ms);
 int64_t board_last_submit(const board *b);
 /* The WAL's length in pages after the last commit of any committer, for
- * the pool's one checkpointer (sched.c); the checkpointer clears it. */
+ * the pool's one checkpointer (wal.c); the checkpointer clears it. */
 void board_note_wal(board *b, int pages);
 int board_take_wal(board *b);
 

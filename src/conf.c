@@ -269,13 +269,41 @@ struct ini_ctx {
     char *err;
     size_t errlen;
     int rc;
+    const conf_sections *secs;
+    size_t n_secs;
 };
+
+/* A "[PREFIX NAME]" section: 1 if handled (by a hook, or skipped), 0 if it
+ * is no named section and goes to the key table. */
+static int named_section(struct ini_ctx *c, const char *section, const char *name,
+                         const char *value)
+{
+    const char *sp = strchr(section, ' ');
+    size_t i, n;
+    char msg[256];
+
+    if (!sp)
+        return 0;
+    n = (size_t)(sp - section);
+    for (i = 0; i < c->n_secs; i++)
+        if (strlen(c->secs[i].prefix) == n && !strncmp(c->secs[i].prefix, section, n))
+            break;
+    if (i == c->n_secs)
+        return n == 9 && !strncmp(section, "criterion", 9);
+    if (c->rc == 0 && c->secs[i].fn(c->secs[i].arg, sp + 1, name, value, msg, sizeof msg) < 0) {
+        snprintf(c->err, c->errlen, "%s", msg);
+        c->rc = -EINVAL;
+    }
+    return 1;
+}
 
 static int on_ini(void *user, const char *section, const char *name, const char *value)
 {
     struct ini_ctx *c = user;
     char msg[256];
 
+    if (named_section(c, section, name, value))
+        return 1;
     if (c->rc == 0 && conf_set(c->cf, section, name, value, msg, sizeof msg) < 0) {
         snprintf(c->err, c->errlen, "%s", msg);
         c->rc = -EINVAL;
@@ -303,9 +331,23 @@ static void apply_env(conf *cf, char *err, size_t errlen, int *rc)
     }
 }
 
-int conf_load(conf *cf, const char *path, char *err, size_t errlen)
+/* dir/file into dst of len bytes; -ENAMETOOLONG if it does not fit. */
+static int join(char *dst, size_t len, const char *dir, const char *file)
 {
-    struct ini_ctx c = { cf, err, errlen, 0 };
+    size_t a = strlen(dir), b = strlen(file);
+
+    if (a + 1 + b >= len)
+        return -ENAMETOOLONG;
+    memcpy(dst, dir, a);
+    dst[a] = '/';
+    memcpy(dst + a + 1, file, b + 1);
+    return 0;
+}
+
+static int load(conf *cf, const char *path, const conf_sections *secs, size_t n_secs,
+                char *err, size_t errlen)
+{
+    struct ini_ctx c = { cf, err, errlen, 0, secs, n_secs };
     const char *d;
     long n;
     int rc = 0, line;
@@ -333,12 +375,10 @@ int conf_load(conf *cf, const char *path, char *err, size_t errlen)
     apply_env(cf, err, errlen, &rc);
     if (rc < 0)
         goto out;
-    if (!cf->socket[0] &&
-        snprintf(cf->socket, sizeof cf->socket, "%s/ragrade.sock", cf->data_dir) >= (int)sizeof cf->socket)
-        rc = -ENAMETOOLONG;
-    if (!cf->db_path[0] &&
-        snprintf(cf->db_path, sizeof cf->db_path, "%s/ragrade.db", cf->data_dir) >= (int)sizeof cf->db_path)
-        rc = -ENAMETOOLONG;
+    if (!cf->socket[0])
+        rc = join(cf->socket, sizeof cf->socket, cf->data_dir, "ragrade.sock");
+    if (!cf->db_path[0] && rc == 0)
+        rc = join(cf->db_path, sizeof cf->db_path, cf->data_dir, "ragrade.db");
     if (rc < 0) {
         snprintf(err, errlen, "data directory path too long");
         goto out;
@@ -361,4 +401,15 @@ int conf_load(conf *cf, const char *path, char *err, size_t errlen)
         cf->backoff_max_ms = cf->backoff_base_ms;
 out:
     return rc;
+}
+
+int conf_load(conf *cf, const char *path, char *err, size_t errlen)
+{
+    return load(cf, path, NULL, 0, err, errlen);
+}
+
+int conf_load_with(conf *cf, const char *path, const conf_sections *secs, size_t n_secs,
+                   char *err, size_t errlen)
+{
+    return load(cf, path, secs, n_secs, err, errlen);
 }

@@ -71,6 +71,22 @@ void conf_defaults(conf *cf);
  * message in err. */
 int conf_load(conf *cf, const char *path, char *err, size_t errlen);
 
+/* Sections with a name, "[PREFIX NAME]" (e.g. [criterion tone]), that the
+ * key table does not hold: each key goes to fn with NAME; fn returns 0 or
+ * a negative code with a message in err. conf_load skips [criterion NAME]
+ * sections (their owner reads them with this hook). */
+typedef int (*conf_section_fn)(void *arg, const char *name, const char *key, const char *value,
+                               char *err, size_t errlen);
+typedef struct conf_sections {
+    const char *prefix;           /* "criterion" */
+    conf_section_fn fn;
+    void *arg;
+} conf_sections;
+
+/* conf_load, with n hooks for named sections. */
+int conf_load_with(conf *cf, const char *path, const conf_sections *secs, size_t n,
+                   char *err, size_t errlen);
+
 /* Set one key as the file would; 0, or -EINVAL for an unknown key or a bad
  * value (message in err). */
 int conf_set(conf *cf, const char *section, const char *key, const char *value,

@@ -2,7 +2,7 @@
  * that waits in short steps, migrations by PRAGMA user_version, a cache of
  * prepared statements, and the write paths that the queue and the
  * scheduler run inside their transactions. */
-#include "db.h"
+#include "db_int.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -25,7 +25,13 @@ struct db {
     int ckpt_fd;                  /* DB-checkpoint.lock, held by the pool's checkpointer; -1 */
     int ckpt_held;
     sqlite3_stmt *stmts[Q__COUNT];
+    struct { const char *sql; sqlite3_stmt *st; } cached[DB_CACHED_MAX];  /* db_cached */
+    int n_cached;
 };
+
+static int step_done(sqlite3_stmt *st);
+static void bind_text(sqlite3_stmt *st, int i, const char *s);
+static char *col_dup(sqlite3_stmt *st, int i);
 
 /* The queue's hot statements name their partial index (INDEXED BY): with
  * no ANALYZE statistics the planner would take (status, id) instead, and a
@@ -98,51 +104,6 @@ static const char *const sql[Q__COUNT] = {
         " finished_at = CASE WHEN attempts >= max_attempts THEN ?3 END, updated_at = ?3,"
         " lease_owner = NULL, lease_until = NULL"
         " WHERE status = 'running' AND lease_owner = ?1",
-    [Q_GET] =
-        "SELECT id, created_at, updated_at, status, dataset, question, answer, contexts,"
-        " ground_truth, reference_contexts, metrics, attempts, max_attempts, last_error,"
-        " started_at, finished_at, judge, prompt_tokens, completion_tokens"
-        " FROM evaluations WHERE id = ?1",
-    [Q_GET_SCORES] =
-        "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric",
-    [Q_COUNTS] = "SELECT status, count(*) FROM evaluations GROUP BY status",
-#define LIST_COLS \
-    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
-    " e.attempts, e.last_error, e.finished_at," \
-    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)" \
-    " FROM evaluations e "
-    [Q_LIST_ALL] = LIST_COLS "WHERE e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
-    [Q_LIST_STATUS] = LIST_COLS "WHERE e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
-    [Q_LIST_DATASET] = LIST_COLS "WHERE e.dataset = ?2 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
-    [Q_LIST_BOTH] = LIST_COLS
-        "WHERE e.dataset = ?2 AND e.status = ?1 AND e.id < ?3 ORDER BY e.id DESC LIMIT ?4",
-    [Q_COUNTS_DATASET] = "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status",
-#define METRIC_COLS \
-    "SELECT s.metric, count(*), count(s.score), avg(s.score), min(s.score), max(s.score)" \
-    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
-    " WHERE e.status = 'done' "
-    [Q_METRICS_ALL] = METRIC_COLS "GROUP BY s.metric ORDER BY s.metric",
-    [Q_METRICS_DATASET] = METRIC_COLS "AND e.dataset = ?1 GROUP BY s.metric ORDER BY s.metric",
-    /* Ten bins over [0, 1]; correctness (1 to 5) is mapped onto [0, 1]. */
-#define HIST_COLS \
-    "SELECT s.metric, min(max(CAST(10 * CASE WHEN s.metric = 'correctness' THEN (s.score - 1) / 4" \
-    " ELSE s.score END AS INTEGER), 0), 9) AS bin, count(*)" \
-    " FROM evaluation_scores s JOIN evaluations e ON e.id = s.evaluation_id" \
-    " WHERE e.status = 'done' AND s.score IS NOT NULL "
-    [Q_HIST_ALL] = HIST_COLS "GROUP BY s.metric, bin",
-    [Q_HIST_DATASET] = HIST_COLS "AND e.dataset = ?1 GROUP BY s.metric, bin",
-    [Q_TOKENS_ALL] = "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations",
-    [Q_TOKENS_DATASET] =
-        "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations WHERE dataset = ?1",
-    [Q_DATASETS] =
-        "SELECT dataset, count(*) FROM evaluations GROUP BY dataset ORDER BY max(id) DESC LIMIT 100",
-    [Q_ADMIN_RETRY] =
-        "UPDATE evaluations SET status = 'queued', attempts = 0, not_before = 0, last_error = NULL,"
-        " lease_owner = NULL, lease_until = NULL, finished_at = NULL, updated_at = ?2"
-        " WHERE id = ?1 AND status IN ('done', 'failed')",
-    [Q_DELETE_SCORES] = "DELETE FROM evaluation_scores WHERE evaluation_id = ?1",
-    [Q_DELETE] = "DELETE FROM evaluations WHERE id = ?1 AND status <> 'running'",
-    [Q_OLDEST_QUEUED] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'",
 };
 
 int64_t db_now_ms(void)
@@ -233,7 +194,7 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
  * its own IMMEDIATE transaction so that concurrent openers wait their turn. */
 static int migrate(db *d, char *err, size_t errlen)
 {
-    static const char *const steps[] = { schema_001_init, schema_003_runs };
+    static const char *const steps[] = { schema_001_init, schema_002_judge_cache, schema_004_runs };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -338,12 +299,26 @@ void db_close(db *d)
         return;
     for (i = 0; i < Q__COUNT; i++)
         sqlite3_finalize(d->stmts[i]);
+    for (i = 0; i < d->n_cached; i++)
+        sqlite3_finalize(d->cached[i].st);
     sqlite3_close(d->h);
     if (d->turn_fd >= 0)
         close(d->turn_fd);
     if (d->ckpt_fd >= 0)
         close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
+}
+
+int db_schema_version(db *d)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = -EIO;
+
+    if (sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        rc = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    return rc;
 }
 
 /* Open DB<suffix> (a lock file beside the database) once. */
@@ -416,6 +391,36 @@ sqlite3_stmt *db_stmt(db *d, enum db_stmt which)
     return st;
 }
 
+sqlite3_stmt *db_cached(db *d, const char *text)
+{
+    sqlite3_stmt *st = NULL;
+    int i;
+
+    for (i = 0; i < d->n_cached; i++) {
+        if (d->cached[i].sql == text) {
+            st = d->cached[i].st;
+            sqlite3_reset(st);
+            sqlite3_clear_bindings(st);
+            goto out;
+        }
+    }
+    if (d->n_cached == DB_CACHED_MAX ||
+        sqlite3_prepare_v3(d->h, text, -1, SQLITE_PREPARE_PERSISTENT, &st, NULL) != SQLITE_OK) {
+        sqlite3_finalize(st);
+        st = NULL;
+        goto out;
+    }
+    d->cached[d->n_cached].sql = text;
+    d->cached[d->n_cached++].st = st;
+out:
+    return st;
+}
+
+int db_step_done(sqlite3_stmt *st)
+{
+    return step_done(st);
+}
+
 /* Step a statement that returns no rows and reset it. */
 static int step_done(sqlite3_stmt *st)
 {
@@ -451,6 +456,11 @@ int db_wal_mark(db *d)
     if (rc < 0 && !sqlite3_get_autocommit(d->h))
         db_exec(d, Q_ROLLBACK);
     return rc;
+}
+
+void db_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+    bind_text(st, i, s);
 }
 
 static void bind_text(sqlite3_stmt *st, int i, const char *s)
@@ -520,6 +530,11 @@ int db_idem_lookup(db *d, const char *key, int64_t *ids, size_t max, size_t *n)
     sqlite3_reset(st);
 out:
     return rc;
+}
+
+char *db_col_dup(sqlite3_stmt *st, int i)
+{
+    return col_dup(st, i);
 }
 
 static char *col_dup(sqlite3_stmt *st, int i)

@@ -1,32 +1,30 @@
 /* db.h - one SQLite connection (one per thread): opening with WAL and a
- * short-step busy handler, schema migrations, a cache of prepared
- * statements, and the write paths of the queue and the scheduler. */
+ * short-step busy handler, schema migrations, transactions, and the write
+ * paths of the queue and the scheduler. Callers see functions only; the
+ * raw connection and statements are for storage modules (db_int.h). */
 #ifndef RAGRADE_DB_H
 #define RAGRADE_DB_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 2           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 3           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 
-/* Statements cached per connection; see db.c for the SQL of each. */
+/* db.c's own statements, cached per connection. Callers outside the
+ * storage modules name only the transaction verbs (Q_BEGIN to
+ * Q_ROLLBACK_TO) to db_exec. Read modules keep their SQL next to its
+ * decoding (db_cached in db_int.h). */
 enum db_stmt {
     Q_BEGIN, Q_COMMIT, Q_ROLLBACK, Q_SAVEPOINT, Q_RELEASE, Q_ROLLBACK_TO, Q_WAL_MARK,
     Q_INSERT, Q_IDEM_LOOKUP,
     Q_REAP_RETRY, Q_REAP_FAIL, Q_RUNNING_COUNT, Q_CLAIM, Q_RENEW,
     Q_FINISH, Q_SCORE, Q_RETRY, Q_FAIL, Q_RELEASE_OWNER, Q_NEXT_DUE, Q_HAS_QUEUED,
     Q_REQUEUE_OWNER_FAIL,
-    Q_GET, Q_GET_SCORES, Q_COUNTS, Q_OLDEST_QUEUED,
-    Q_LIST_ALL, Q_LIST_STATUS, Q_LIST_DATASET, Q_LIST_BOTH,
-    Q_COUNTS_DATASET, Q_METRICS_ALL, Q_METRICS_DATASET, Q_HIST_ALL, Q_HIST_DATASET,
-    Q_TOKENS_ALL, Q_TOKENS_DATASET, Q_DATASETS,
-    Q_ADMIN_RETRY, Q_DELETE, Q_DELETE_SCORES,
     Q__COUNT
 };
 
@@ -35,39 +33,21 @@ enum db_stmt {
 #define DB_READONLY 1
 db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t errlen);
 void db_close(db *d);                      /* NULL is a no-op */
-sqlite3 *db_handle(db *d);                 /* borrowed */
+/* PRAGMA user_version: the schema's version, or a negative code. */
+int db_schema_version(db *d);
 
 /* The writers' turn: flock(2) on DB-write.lock. Every write transaction
  * (db_exec(Q_BEGIN) takes it, COMMIT or ROLLBACK gives it back) and every
  * checkpoint holds it, in every process of ours, admin commands included.
- * - Speed: the kernel hands the turn straight to the next waiter, where
- *   SQLite's busy handler would poll in sleeps while the waiter holds up
- *   its own group.
- * - Safety: SQLite before 3.51.3 (Debian 12 has 3.40) can corrupt a
- *   database when a checkpoint starts while another connection's commit
- *   restarts the WAL (https://sqlite.org/wal.html#walresetbug). A restart
- *   happens only in a write transaction that begins with the whole WAL
- *   checkpointed; with one checkpointer (db_checkpointer), which forces the
- *   restart under the turn after every checkpoint that copied the whole
- *   WAL (db_wal_mark), no checkpoint ever starts while one can happen.
- * The lock dies with its process, so a killed worker never wedges the
- * others. Nested takes on one connection count. take: 0, or a negative
- * errno (the lock file cannot be opened; the busy handler still keeps
- * writers apart). give after every successful take. */
+ * Speed: the kernel hands the turn straight to the next waiter, where
+ * SQLite's busy handler would poll in sleeps while the waiter holds up its
+ * own group. Safety: the WAL protocol in wal.c relies on it. The lock dies
+ * with its process, so a killed worker never wedges the others. Nested
+ * takes on one connection count. take: 0, or a negative errno (the lock
+ * file cannot be opened; the busy handler still keeps writers apart). give
+ * after every successful take. */
 int db_turn_take(db *d);
 void db_turn_give(db *d);
-/* 1 if this connection is the pool's one checkpointer: it holds
- * DB-checkpoint.lock (taken here without waiting; kept until db_close, so
- * when its process dies another connection takes the role). Every
- * connection has SQLite's automatic checkpoint off. */
-int db_checkpointer(db *d);
-/* A one-page write transaction (PRAGMA application_id) that makes SQLite
- * restart a fully checkpointed WAL now. Call with the turn held. */
-int db_wal_mark(db *d);
-
-/* A cached prepared statement, reset and with bindings cleared. NULL with
- * err filled if it cannot be prepared. */
-sqlite3_stmt *db_stmt(db *d, enum db_stmt which);
 
 /* Run a cached statement that returns no rows. 0 or -EIO/-EBUSY/-ENOSPC. */
 int db_exec(db *d, enum db_stmt which);

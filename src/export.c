@@ -3,6 +3,7 @@
  * online backups. Each reads one snapshot, so the result is consistent even
  * while the pool writes (WAL). */
 #include "export.h"
+#include "db_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -73,6 +74,9 @@ static void bind_opt(sqlite3_stmt *st, int i, const char *s)
 
 /* Stored JSON text (a CHECK keeps it valid) as a json-c value; NULL stays
  * NULL. */
+static const char sql_scores[] =
+    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+
 static json_object *stored_json(sqlite3_stmt *st, int i)
 {
     const char *s = col(st, i);
@@ -83,7 +87,7 @@ static json_object *stored_json(sqlite3_stmt *st, int i)
 /* The scores of one row as {"metric": score|null}; new reference. */
 static int scores_json(db *d, int64_t id, json_object **out)
 {
-    sqlite3_stmt *st = db_stmt(d, Q_GET_SCORES);
+    sqlite3_stmt *st = db_cached(d, sql_scores);
     json_object *o = json_object_new_object();
     char num[32];
     int rc = -EIO, s;
@@ -156,7 +160,7 @@ out:
  * the n metric columns (both lists sorted by metric name). */
 static int csv_row(db *d, sqlite3_stmt *st, FILE *out, char **metrics, size_t n)
 {
-    sqlite3_stmt *sc = db_stmt(d, Q_GET_SCORES);
+    sqlite3_stmt *sc = db_cached(d, sql_scores);
     char num[32];
     size_t i, j = 0;
     int rc = -EIO, s;

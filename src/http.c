@@ -272,5 +272,5 @@ void http_send_error(http_req *r, int status, const char *code, const char *mess
     json_object_object_add(e, "message", json_object_new_string(message));
     json_object_object_add(e, "field", field && *field ? json_object_new_string(field) : NULL);
     json_object_object_add(o, "error", e);
-    http_send_json(r, status, o, status == 405 ? "Allow: GET, POST\r\n" : NULL);
+    http_send_json(r, status, o, NULL);   /* a 405 names its Allow header (api.c) */
 }

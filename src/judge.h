@@ -13,7 +13,6 @@
 #include <stdint.h>
 
 #include <json-c/json.h>
-#include <sqlite3.h>
 
 #include "conf.h"
 #include "row.h"

@@ -7,6 +7,7 @@
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
 #include "auth.h"
+#include "cache.h"
 #include "db.h"
 #include "llm.h"
 #include "log.h"
@@ -31,8 +32,7 @@ struct llmjudge {
     int ollama;
     char name[160];
     llm *http;
-    sqlite3_stmt *get, *put;      /* NULL: no cache */
-    db *cache_db;                 /* their connection (borrowed) */
+    db *cache_db;                 /* the reply cache's connection (borrowed); NULL: no cache */
     metrics_ctx *mx;
     int state;
     char error[512];
@@ -75,36 +75,6 @@ out:
     return rc;
 }
 
-/* The cache's table (made under the writers' turn: it is a write) and
- * its statements. */
-static int prepare_cache(llmjudge *lj, db *d, char *err, size_t errlen)
-{
-    sqlite3 *h = db_handle(d);
-    sqlite3_stmt *st = NULL;
-    int rc = -EIO, turn = db_turn_take(d) == 0;
-
-    lj->cache_db = d;
-    if (sqlite3_prepare_v2(h, "CREATE TABLE IF NOT EXISTS judge_cache(key TEXT PRIMARY KEY, "
-                           "reply TEXT NOT NULL, prompt_tokens INTEGER, completion_tokens "
-                           "INTEGER, created_at TEXT)", -1, &st, NULL) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_DONE ||
-        sqlite3_prepare_v2(h, "SELECT reply FROM judge_cache WHERE key = ?1", -1, &lj->get,
-                           NULL) != SQLITE_OK ||
-        sqlite3_prepare_v2(h, "INSERT OR REPLACE INTO judge_cache(key, reply, prompt_tokens, "
-                           "completion_tokens, created_at) VALUES (?1, ?2, ?3, ?4, "
-                           "strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))", -1, &lj->put,
-                           NULL) != SQLITE_OK) {
-        snprintf(err, errlen, "judge cache: %s", sqlite3_errmsg(h));
-        goto out;
-    }
-    rc = 0;
-out:
-    sqlite3_finalize(st);
-    if (turn)
-        db_turn_give(d);
-    return rc;
-}
-
 llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
 {
     llmjudge *lj = NULL, *ret = NULL;
@@ -139,8 +109,8 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         goto out;
     }
-    if (cache && cf->cache && prepare_cache(lj, cache, err, errlen) < 0)
-        goto out;
+    if (cf->cache)
+        lj->cache_db = cache;     /* judge_cache is in the schema (sql/002) */
     lj->state = JUDGE_UNINITIALIZED;
     ret = lj;
     lj = NULL;
@@ -184,8 +154,6 @@ void llmjudge_free(llmjudge *lj)
     }
     llm_cancel(lj->http, lj->init_req);
     llm_free(lj->http);
-    sqlite3_finalize(lj->get);
-    sqlite3_finalize(lj->put);
     metrics_ctx_free(lj->mx);
     free(lj);
 }
@@ -312,7 +280,6 @@ int llmjudge_state(const llmjudge *lj, char *err, size_t errlen)
 static void unlink_eval(struct eval *ev)
 {
     llmjudge *lj = ev->lj;
-
     if (ev->prev)
         ev->prev->next = ev->next;
     else if (lj->evals == ev)     /* not when cancel_all detached it */
@@ -386,30 +353,26 @@ static int send_call(struct eval *ev, json_object **hit)
     llmjudge *lj = ev->lj;
     const char *path = ev->is_embed ? llm_path_embed(lj->ollama) : llm_path_chat(lj->ollama);
     llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
-    char *body = call_body(ev), *keyed = NULL, err[256];
+    char *body = call_body(ev), *keyed = NULL, *t = NULL, err[256];
     size_t n;
     int rc = -ENOMEM;
 
     *hit = NULL;
     if (!body)
         goto out;
-    if (hit && !ev->key[0] && lj->get) {
+    if (hit && !ev->key[0] && lj->cache_db) {
         n = strlen(lj->cf.backend) + strlen(path) + strlen(body) + 3;
         if (!(keyed = malloc(n)))
             goto out;
         snprintf(keyed, n, "%s\n%s\n%s", lj->cf.backend, path, body);
         sha256_hex(keyed, n - 1, ev->key);
-        sqlite3_bind_text(lj->get, 1, ev->key, -1, SQLITE_STATIC);
-        if (sqlite3_step(lj->get) == SQLITE_ROW) {
-            const char *t = (const char *)sqlite3_column_text(lj->get, 0);
-
+        if (cache_get(lj->cache_db, ev->key, &t) == 0 && t) {
             if (ev->is_embed)
-                *hit = t ? json_tokener_parse(t) : NULL;
-            else if (t && prompts_validate(ev->pk, t, ev->n_items, hit, err, sizeof err) < 0)
+                *hit = json_tokener_parse(t);
+            else if (prompts_validate(ev->pk, t, ev->n_items, hit, err, sizeof err) < 0)
                 *hit = NULL;
+            free(t);
         }
-        sqlite3_reset(lj->get);
-        sqlite3_clear_bindings(lj->get);
         if (*hit) {
             rc = 0;
             goto out;
@@ -423,26 +386,15 @@ out:
     return rc;
 }
 
-static void cache_put(struct eval *ev, const char *reply, int64_t ptok, int64_t ctok)
+static void remember(struct eval *ev, const char *reply, int64_t ptok, int64_t ctok)
 {
     llmjudge *lj = ev->lj;
+    int rc;
 
-    int turn;
-
-    if (!lj->put || !ev->key[0])
+    if (!lj->cache_db || !ev->key[0])
         return;
-    /* A write like any other: under the writers' turn (db.h). */
-    turn = db_turn_take(lj->cache_db) == 0;
-    sqlite3_bind_text(lj->put, 1, ev->key, -1, SQLITE_STATIC);
-    sqlite3_bind_text(lj->put, 2, reply, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(lj->put, 3, ptok);
-    sqlite3_bind_int64(lj->put, 4, ctok);
-    if (sqlite3_step(lj->put) != SQLITE_DONE)
-        log_debug("judge cache: %s", sqlite3_errmsg(sqlite3_db_handle(lj->put)));
-    sqlite3_reset(lj->put);
-    sqlite3_clear_bindings(lj->put);
-    if (turn)
-        db_turn_give(lj->cache_db);
+    if ((rc = cache_put(lj->cache_db, ev->key, reply, ptok, ctok)) < 0)
+        log_debug("judge cache: %s", db_errmsg(lj->cache_db));
 }
 
 /* Run the evaluation until it waits for a reply or is done. rep (owned)
@@ -539,7 +491,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
         } else {
-            cache_put(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
+            remember(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
             drive(ev, v);
         }
     } else if (llm_parse_chat(ev->lj->ollama, rep->body, &c, err, sizeof err) < 0) {
@@ -556,7 +508,7 @@ static void on_reply(void *arg, const llm_reply *rep)
         } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
             repair(ev, text, err);
         } else {
-            cache_put(ev, text, c.prompt_tokens, c.completion_tokens);
+            remember(ev, text, c.prompt_tokens, c.completion_tokens);
             drive(ev, v);
         }
         llm_chat_clear(&c);

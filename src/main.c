@@ -6,7 +6,7 @@
 #include "gate.h"
 #include "log.h"
 #include "offline.h"
-#include "pool.h"
+#include "master.h"
 
 #include <errno.h>
 #include <json-c/json.h>
@@ -124,7 +124,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "serve")) {
         if (ensure_data_dir(&cf) < 0)
             return 1;
-        code = pool_run(path, &cf);
+        code = master_run(path, &cf);
     } else if (!strcmp(cmd, "migrate")) {
         if (ensure_data_dir(&cf) < 0)
             return 1;

@@ -1,8 +1,10 @@
 /* maint.c - the writes and checks behind `ragrade admin requeue`, `cancel`,
- * `purge` and `check`. Writes go in batches of MAINT_BATCH rows, each in
+ * `delete`, `purge` and `check`, and the API's retry and delete (one
+ * implementation for both doors). Writes go in batches of MAINT_BATCH rows, each in
  * its own BEGIN IMMEDIATE transaction, with a rowid cursor so that a batch
  * never rescans rows already handled; running rows are never touched. */
 #include "maint.h"
+#include "db_int.h"
 
 #include <errno.h>
 #include <string.h>
@@ -92,6 +94,58 @@ int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64
 out:
     sqlite3_finalize(st);
     sqlite3_finalize(del);
+    return rc;
+}
+
+int maint_retry(db *d, int64_t id, char *status, char *err, size_t errlen)
+{
+    int64_t n = 0;
+    int rc;
+
+    *status = '\0';
+    if ((rc = maint_requeue(d, id, 0, NULL, &n, err, errlen)) < 0 || n == 1)
+        goto out;
+    /* Not requeued: missing, or running (the only status refused). */
+    if ((rc = maint_status(d, id, status)) == 0)
+        rc = -EPERM;
+    else if (rc != -ENOENT)
+        sql_err(d, "reading the evaluation", rc, err, errlen);
+out:
+    return rc;
+}
+
+int maint_delete(db *d, int64_t id, char *status, char *err, size_t errlen)
+{
+    sqlite3_stmt *st = prepare(d, "DELETE FROM evaluations WHERE id = ?1 AND status <> 'running'");
+    int rc = -EIO, s;
+
+    *status = '\0';
+    if (!st) {
+        rc = sql_err(d, "preparing the delete", rc, err, errlen);
+        goto out;
+    }
+    sqlite3_bind_int64(st, 1, id);
+    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
+        rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+        goto out;
+    }
+    if ((s = sqlite3_step(st)) != SQLITE_DONE) {
+        rc = sql_err(d, "deleting", db_errno(s), err, errlen);
+    } else if (sqlite3_changes(db_handle(d)) == 0) {
+        /* Inside the transaction: the status read is the one that stopped us. */
+        if ((rc = maint_status(d, id, status)) == 0)
+            rc = -EPERM;
+        else if (rc != -ENOENT)
+            sql_err(d, "reading the evaluation", rc, err, errlen);
+    } else {
+        rc = 0;                   /* its scores go with it (ON DELETE CASCADE) */
+    }
+    if (rc == 0 && db_exec(d, Q_COMMIT) < 0)
+        rc = sql_err(d, "committing the delete", -EIO, err, errlen);
+    if (rc < 0)
+        db_exec(d, Q_ROLLBACK);
+out:
+    sqlite3_finalize(st);
     return rc;
 }
 

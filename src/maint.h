@@ -1,5 +1,5 @@
-/* maint.h - database maintenance for `ragrade admin`: requeue, cancel and
- * purge in short BEGIN IMMEDIATE batches that never touch running rows,
+/* maint.h - database maintenance for `ragrade admin` and the API's admin
+ * routes: requeue, cancel, delete and purge in short BEGIN IMMEDIATE batches that never touch running rows,
  * and SQLite's integrity checks. A lower layer: it fills err, prints only
  * where it is given a FILE. */
 #ifndef RAGRADE_MAINT_H
@@ -20,6 +20,17 @@
  * dataset (NULL: any). *n rows requeued. 0, or a negative code with err. */
 int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64_t *n,
                   char *err, size_t errlen);
+
+/* The one-row requeue of both doors (POST /api/eval/{id}/retry, `admin
+ * requeue ID`): maint_requeue's rules for one row; a queued, done or failed
+ * row is requeued, a running one never. 0; -ENOENT; -EPERM with the row's
+ * status in status (16 bytes: "running"); or another code with err. */
+int maint_retry(db *d, int64_t id, char *status, char *err, size_t errlen);
+
+/* Delete a row that is not running, with its scores (DELETE
+ * /api/eval/{id}, `admin delete ID`). 0; -ENOENT; -EPERM with the status
+ * ("running"); or another negative code with err filled. */
+int maint_delete(db *d, int64_t id, char *status, char *err, size_t errlen);
 
 /* Fail a queued row with last_error 'cancelled by admin'. 0; -ENOENT; or
  * -EPERM with the row's status in status (16 bytes) when it is not queued;

@@ -1,8 +1,11 @@
 /* offline.c - `ragrade eval`: rows from a JSONL file through the judge,
  * scores to stdout in input order, a summary to stderr. The judge runs on
  * this thread exactly as on the scheduler's, with up to
- * judge.max_concurrency rows in flight for the LLM judges. */
+ * judge.max_concurrency rows in flight for the LLM judges, and the same
+ * reply cache: judge_cache in the configured database (judge.cache; off
+ * with --no-cache). */
 #include "offline.h"
+#include "db.h"
 #include "judge.h"
 #include "log.h"
 #include "row.h"
@@ -179,6 +182,7 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
 {
     struct run r;
     judge *j = NULL;
+    db *cache = NULL;
     char *line = NULL, msg[256];
     size_t cap = 0;
     ssize_t len;
@@ -194,7 +198,12 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
     if (!(r.slots = calloc((size_t)r.window, sizeof *r.slots)) ||
         !(r.heads = calloc((size_t)r.window, sizeof *r.heads)))
         goto out;
-    if (!(j = judge_new(cf, NULL, msg, sizeof msg))) {
+    /* An LLM judge's replies are cached as the server caches them; a
+     * database that cannot be opened costs the cache, not the run. */
+    if (cf->cache && strcmp(cf->backend, "builtin") &&
+        !(cache = db_open(cf->db_path, cf->busy_timeout_ms, 0, msg, sizeof msg)))
+        fprintf(errf, "ragrade eval: no reply cache: %s\n", msg);
+    if (!(j = judge_new(cf, cache, msg, sizeof msg))) {
         fprintf(errf, "ragrade eval: %s\n", msg);
         goto out;
     }
@@ -254,5 +263,6 @@ out:
     run_free(&r);
     free(line);
     judge_free(j);
+    db_close(cache);
     return code;
 }

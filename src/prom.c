@@ -2,8 +2,10 @@
  * in the manner of php-fpm's status page (see prom.h). Counters come from
  * board_sum, so they never go backwards when a worker restarts; what the
  * database holds (queue depth, stored scores, tokens) is exported as
- * gauges, since deletes and retries make it shrink. */
+ * gauges, since deletes and retries make it shrink. A read module: it owns
+ * the SQL of those gauges and decodes their columns. */
 #include "prom.h"
+#include "db_int.h"
 #include "judge.h"
 
 #include <errno.h>
@@ -229,6 +231,15 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
     put(b, "ragrade_wal_restarts_total %llu\n", U(c->wal_restarts));
 }
 
+/* The SQL of the database series, beside their decoding in from_db. */
+static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
+static const char sql_oldest[] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'";
+static const char sql_tokens[] =
+    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
+static const char sql_scores[] =
+    "SELECT metric, count(score), count(*) - count(score)"
+    " FROM evaluation_scores GROUP BY metric ORDER BY metric";
+
 /* The database series; 0 or a negative code (then nothing was written). */
 static int from_db(struct buf *out, db *rd)
 {
@@ -240,7 +251,7 @@ static int from_db(struct buf *out, db *rd)
     int s, i, rc = -EIO;
     int64_t oldest = 0;
 
-    if (!(st = db_stmt(rd, Q_COUNTS)))
+    if (!(st = db_cached(rd, sql_counts)))
         goto out;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         for (i = 0; i < 4; i++)
@@ -252,7 +263,7 @@ static int from_db(struct buf *out, db *rd)
     family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
     for (i = 0; i < 4; i++)
         put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", statuses[i], counts[i]);
-    if (!(st = db_stmt(rd, Q_OLDEST_QUEUED)))
+    if (!(st = db_cached(rd, sql_oldest)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW)
         oldest = iso_ms((const char *)sqlite3_column_text(st, 0));
@@ -263,7 +274,7 @@ static int from_db(struct buf *out, db *rd)
            "Age of the oldest queued evaluation; 0 if none.");
     put(&b, "ragrade_queue_oldest_age_seconds %.3f\n",
         oldest ? (double)(now_ms() - oldest) / 1000 : 0.0);
-    if (!(st = db_stmt(rd, Q_TOKENS_ALL)))
+    if (!(st = db_cached(rd, sql_tokens)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW) {
         family(&b, "ragrade_tokens", "gauge",
@@ -274,10 +285,7 @@ static int from_db(struct buf *out, db *rd)
     sqlite3_reset(st);
     if (s != SQLITE_ROW)
         goto out;
-    /* Rare (one scrape), so prepared here rather than cached in db.c. */
-    if (sqlite3_prepare_v2(db_handle(rd), "SELECT metric, count(score), count(*) - count(score)"
-                           " FROM evaluation_scores GROUP BY metric ORDER BY metric", -1, &sc,
-                           NULL) != SQLITE_OK)
+    if (!(sc = db_cached(rd, sql_scores)))
         goto out;
     family(&b, "ragrade_scores", "gauge",
            "Scores stored, by metric and outcome (scored, or null with a reason).");
@@ -297,7 +305,8 @@ static int from_db(struct buf *out, db *rd)
     put(out, "%.*s", (int)b.len, b.p ? b.p : "");
     rc = 0;
 out:
-    sqlite3_finalize(sc);
+    if (sc)
+        sqlite3_reset(sc);
     free(b.p);
     return rc;
 }

@@ -22,9 +22,11 @@
 #include "queue.h"
 #include "db.h"
 #include "log.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,7 +56,8 @@ struct queue {
     pthread_cond_t work;          /* committer waits for submissions */
     struct sub *head, **tail;
     size_t queued;                /* rows in the list */
-    int64_t last_commit_us;       /* monotonic: when the last group was taken */
+    int64_t last_commit_us;       /* monotonic: when the last group was taken;
+                                   * INT64_MIN before the first */
     int stopping;
     queue_notify_fn notify;
     void *notify_arg;
@@ -198,15 +201,6 @@ static void *committer(void *arg)
     return NULL;
 }
 
-/* sqlite3_wal_hook, on the committer thread after each commit. */
-static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
-{
-    (void)h;
-    (void)name;
-    ((queue *)arg)->wal_pages = pages;
-    return SQLITE_OK;
-}
-
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen)
 {
     queue *q = calloc(1, sizeof *q);
@@ -220,6 +214,10 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
     q->notify = notify;
     q->notify_arg = arg;
     q->tail = &q->head;
+    /* No commit yet: the first group is never held back. The monotonic
+     * clock starts near 0 at boot, so a 0 here would make the first
+     * submission wait for the interval after boot. */
+    q->last_commit_us = INT64_MIN;
     pthread_mutex_init(&q->mu, NULL);
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -229,9 +227,9 @@ queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, s
         goto fail;
     /* No checkpoint on the submit path: a checkpoint copies the WAL into
      * the database and fsyncs, which would stall every request of the
-     * group. The pool's one checkpointing scheduler does (sched.c), told
-     * the WAL's length by notify: this hook only records it. */
-    sqlite3_wal_hook(db_handle(q->d), on_wal, q);
+     * group. The pool's one checkpointer does (wal.c), told the WAL's
+     * length by notify: the watch only records it. */
+    wal_watch(q->d, &q->wal_pages);
     if (pthread_create(&q->thread, NULL, committer, q) != 0) {
         snprintf(err, errlen, "cannot start the committer thread");
         goto fail;
@@ -243,17 +241,23 @@ fail:
     return NULL;
 }
 
+void queue_stop(queue *q)
+{
+    if (!q || !q->started)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stopping = 1;
+    pthread_cond_signal(&q->work);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->thread, NULL);
+    q->started = 0;
+}
+
 void queue_free(queue *q)
 {
     if (!q)
         return;
-    if (q->started) {
-        pthread_mutex_lock(&q->mu);
-        q->stopping = 1;
-        pthread_cond_signal(&q->work);
-        pthread_mutex_unlock(&q->mu);
-        pthread_join(q->thread, NULL);
-    }
+    queue_stop(q);
     db_close(q->d);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->work);

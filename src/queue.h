@@ -22,7 +22,12 @@ typedef void (*queue_notify_fn)(void *arg, int wal_pages);
 /* Opens its own connection to cf->db_path and starts the committer thread.
  * NULL with err filled on failure. */
 queue *queue_new(const conf *cf, queue_notify_fn notify, void *arg, char *err, size_t errlen);
-/* Commits what waits, stops the thread, closes. NULL is a no-op. */
+/* Commits and answers what waits and stops the committer thread; a later
+ * queue_post returns -ESHUTDOWN. Call from one thread (the owner's), once
+ * or more. NULL is a no-op. */
+void queue_stop(queue *q);
+/* queue_stop, then closes and frees: no thread may call queue_post any
+ * more. NULL is a no-op. */
 void queue_free(queue *q);
 
 /* Called once per posted submission, on the committer thread, after its

@@ -1,12 +1,49 @@
-/* report.c - read queries turned into the API's JSON. Each function runs
- * cached prepared statements on the calling thread's connection; SQLite's
+/* report.c - read queries turned into the API's JSON: a read module that
+ * owns its SQL (below) and decodes its columns. Each function runs cached
+ * prepared statements on the calling thread's connection; SQLite's
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
+#include "db_int.h"
 #include "runs.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+
+/* The SQL of each read, beside the code that decodes its columns. */
+static const char sql_get[] =
+    "SELECT id, created_at, updated_at, status, dataset, question, answer, contexts,"
+    " ground_truth, reference_contexts, metrics, attempts, max_attempts, last_error,"
+    " started_at, finished_at, judge, prompt_tokens, completion_tokens, run, item"
+    " FROM evaluations WHERE id = ?1";
+static const char sql_get_scores[] =
+    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
+static const char sql_counts_dataset[] =
+    "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status";
+/* The list, by the filters given: [status][dataset][run], so that SQLite
+ * plans each combination with the index it can use. */
+#define LIST_COLS \
+    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200)," \
+    " e.attempts, e.last_error, e.finished_at," \
+    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id)," \
+    " e.run, e.item FROM evaluations e WHERE e.id < ?3"
+#define LIST_END " ORDER BY e.id DESC LIMIT ?4"
+#define S " AND e.status = ?1"
+#define D " AND e.dataset = ?2"
+#define R " AND e.run = ?5"
+static const char *const sql_list[2][2][2] = {
+    { { LIST_COLS LIST_END, LIST_COLS R LIST_END }, { LIST_COLS D LIST_END, LIST_COLS D R LIST_END } },
+    { { LIST_COLS S LIST_END, LIST_COLS S R LIST_END }, { LIST_COLS D S LIST_END, LIST_COLS D S R LIST_END } },
+};
+#undef LIST_COLS
+#undef LIST_END
+#undef S
+#undef D
+#undef R
+static const char sql_oldest[] =
+    "SELECT min(created_at) FROM evaluations WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)"
+    " AND (?2 IS NULL OR run = ?2)";
 
 static json_object *text_or_null(sqlite3_stmt *st, int i)
 {
@@ -47,29 +84,9 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
     return json_object_new_string(s);
 }
 
-/* The row's run and item (schema 2) into o. */
-static int add_labels(db *d, int64_t id, json_object *o)
-{
-    sqlite3_stmt *st = NULL;
-    int rc = -EIO;
-
-    if (sqlite3_prepare_v2(db_handle(d), "SELECT run, item FROM evaluations WHERE id = ?1", -1, &st,
-                           NULL) != SQLITE_OK)
-        goto out;
-    sqlite3_bind_int64(st, 1, id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
-        json_object_object_add(o, "run", text_or_null(st, 0));
-        json_object_object_add(o, "item", text_or_null(st, 1));
-        rc = 0;
-    }
-out:
-    sqlite3_finalize(st);
-    return rc;
-}
-
 int report_eval(db *d, int64_t id, json_object **out)
 {
-    sqlite3_stmt *st = db_stmt(d, Q_GET);
+    sqlite3_stmt *st = db_cached(d, sql_get);
     json_object *o = NULL, *scores, *reasons, *tokens;
     int rc = -EIO, s;
 
@@ -104,6 +121,8 @@ int report_eval(db *d, int64_t id, json_object **out)
     json_object_object_add(o, "started_at", text_or_null(st, 14));
     json_object_object_add(o, "finished_at", text_or_null(st, 15));
     json_object_object_add(o, "judge", text_or_null(st, 16));
+    json_object_object_add(o, "run", text_or_null(st, 19));
+    json_object_object_add(o, "item", text_or_null(st, 20));
     tokens = json_object_new_object();
     json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 17)));
     json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 18)));
@@ -116,10 +135,7 @@ int report_eval(db *d, int64_t id, json_object **out)
         json_object_object_add(o, "href", json_object_new_string(href));
     }
     sqlite3_reset(st);
-    if ((rc = add_labels(d, id, o)) < 0)
-        goto out;
-    rc = -EIO;
-    if (!(st = db_stmt(d, Q_GET_SCORES)))
+    if (!(st = db_cached(d, sql_get_scores)))
         goto out;
     sqlite3_bind_int64(st, 1, id);
     scores = json_object_new_object();
@@ -146,32 +162,10 @@ out:
     return rc;
 }
 
-/* The list's columns and filters: each filter given adds its condition, so
- * that SQLite plans each combination with the index it can use. */
-static const char sql_list[] =
-    "SELECT e.id, e.created_at, e.updated_at, e.status, e.dataset, substr(e.question, 1, 200),"
-    " e.attempts, e.last_error, e.finished_at,"
-    " (SELECT json_group_object(metric, score) FROM evaluation_scores WHERE evaluation_id = e.id),"
-    " e.run, e.item FROM evaluations e WHERE e.id < ?3%s%s%s ORDER BY e.id DESC LIMIT ?4";
-
-static sqlite3_stmt *list_stmt(db *d, const char *status, const char *dataset, const char *run)
-{
-    sqlite3_stmt *st = NULL;
-    char text[sizeof sql_list + 128];
-
-    snprintf(text, sizeof text, sql_list, status ? " AND e.status = ?1" : "",
-             dataset ? " AND e.dataset = ?2" : "", run ? " AND e.run = ?5" : "");
-    if (sqlite3_prepare_v2(db_handle(d), text, -1, &st, NULL) != SQLITE_OK) {
-        sqlite3_finalize(st);
-        st = NULL;
-    }
-    return st;
-}
-
 int report_list(db *d, const char *status, const char *dataset, const char *run, int64_t before,
                 int limit, json_object **out)
 {
-    sqlite3_stmt *st = list_stmt(d, status, dataset, run);
+    sqlite3_stmt *st = db_cached(d, sql_list[!!status][!!dataset][!!run]);
     json_object *o = NULL, *items, *it;
     int64_t last = 0;
     int rc = -EIO, s, n = 0;
@@ -216,7 +210,8 @@ int report_list(db *d, const char *status, const char *dataset, const char *run,
     o = NULL;
     rc = 0;
 out:
-    sqlite3_finalize(st);
+    if (st)
+        sqlite3_reset(st);
     json_object_put(o);
     return rc;
 }
@@ -224,7 +219,7 @@ out:
 int report_counts(db *d, const char *dataset, json_object **out)
 {
     static const char *const statuses[] = { "queued", "running", "done", "failed" };
-    sqlite3_stmt *st = db_stmt(d, dataset ? Q_COUNTS_DATASET : Q_COUNTS);
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_counts_dataset : sql_counts);
     json_object *o = json_object_new_object();
     int rc = -EIO, s, i;
 
@@ -255,4 +250,35 @@ out:
 int report_summary(db *d, const char *dataset, json_object **out)
 {
     return runs_summary(d, dataset, NULL, out);
+}
+
+int report_stats(db *d, const char *dataset, const char *run, json_object **out)
+{
+    sqlite3 *h = db_handle(d);
+    sqlite3_stmt *st = NULL;
+    const char *oldest;
+    int rc = -EIO, s;
+
+    *out = NULL;
+    /* A read transaction: the summary and the oldest row from one snapshot. */
+    if (sqlite3_exec(h, "BEGIN", NULL, NULL, NULL) != SQLITE_OK)
+        goto out;
+    if (!(st = db_cached(d, sql_oldest)))
+        goto commit;
+    bind_opt(st, 1, dataset);
+    bind_opt(st, 2, run);
+    if ((s = sqlite3_step(st)) != SQLITE_ROW) {
+        rc = db_errno(s);
+        goto commit;
+    }
+    if ((rc = runs_summary(d, dataset, run, out)) < 0)
+        goto commit;
+    oldest = (const char *)sqlite3_column_text(st, 0);
+    json_object_object_add(*out, "oldest_queued", oldest ? json_object_new_string(oldest) : NULL);
+commit:
+    if (st)
+        sqlite3_reset(st);
+    sqlite3_exec(h, "COMMIT", NULL, NULL, NULL);
+out:
+    return rc;
 }

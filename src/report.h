@@ -15,10 +15,15 @@ int report_eval(db *d, int64_t id, json_object **out);
  * top. */
 int report_list(db *d, const char *status, const char *dataset, const char *run, int64_t before,
                 int limit, json_object **out);
-/* Counts per status, per-metric mean/n/nulls/histogram, tokens. dataset may
- * be NULL (everything). */
+/* Counts per status, per-metric mean with its interval, n, nulls,
+ * histogram, tokens: runs_summary (runs.h) without a run. dataset may be
+ * NULL (everything). */
 int report_summary(db *d, const char *dataset, json_object **out);
 /* {"queued": n, "running": n, "done": n, "failed": n}. */
 int report_counts(db *d, const char *dataset, json_object **out);
+/* runs_summary of dataset and run (either may be NULL) plus
+ * "oldest_queued" (created_at of their oldest queued row, or null), all
+ * from one read transaction (`admin stats`). */
+int report_stats(db *d, const char *dataset, const char *run, json_object **out);
 
 #endif

@@ -3,6 +3,7 @@
  * module: it owns its SQL (below) and decodes its columns; the statements
  * run on the calling thread's connection in one read snapshot each. */
 #include "runs.h"
+#include "db_int.h"
 
 #include <errno.h>
 #include <math.h>

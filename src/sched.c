@@ -2,7 +2,7 @@
  * request path by construction.
  *
  * DESIGN
- * Threads. Each worker process runs request threads (pool.c), one committer
+ * Threads. Each worker process runs request threads (worker.c), one committer
  * thread (queue.c) and one scheduler thread (this file). Request threads
  * never touch the judge: they validate, hand rows to the committer and
  * answer. The scheduler thread owns the judge, its own SQLite connection
@@ -61,30 +61,14 @@
  * stays running forever: if the process is killed instead, the master or
  * the lease expiry requeues them.
  *
- * Checkpoints. One scheduler in the pool checkpoints (db_checkpointer: the
- * one holding DB-checkpoint.lock; another takes over when its process
- * dies); no other connection does, SQLite's automatic checkpoint is off
- * everywhere. A wal_hook notes the WAL's length after each of our
- * commits, every committer of the pool reports it after its own
- * (sched_notify, through the scoreboard), and a PASSIVE checkpoint (it never waits for readers or
- * writers) runs when that passes db.checkpoint_pages, and at least once a
- * second, so the WAL stays short even while only the committers write
- * (say, with the judge down). Whenever a checkpoint has copied the whole
- * WAL, the scheduler takes the writers' turn and restarts the WAL itself
- * (db_wal_mark), so that no checkpoint of ours ever starts while some
- * commit may restart it: SQLite before 3.51.3 can corrupt the database
- * then (db.h). Until that restart is done (if it failed, or at start),
- * checkpoints run while holding the turn. A WAL restarts (its next frame goes to its start) only
- * when a write transaction begins with every frame checkpointed, which a
- * steady flood of commits never allows: past RESTART_FACTOR x
- * db.checkpoint_pages (16 MiB by default), the scheduler
- * copies the frames appended during its checkpoint once more while holding
- * the writers' turn (a millisecond or two: few frames and two fsyncs), and
- * the next committer starts the WAL over. */
+ * Checkpoints. The scheduler's loop calls wal_checkpoint on every pass;
+ * the protocol (one checkpointer in the pool, the WAL restarted under the
+ * writers' turn) and its invariant are in wal.c. */
 #include "sched.h"
 #include "db.h"
 #include "judge.h"
 #include "log.h"
+#include "wal.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -99,7 +83,6 @@
 #define MAX_BATCH 64
 #define FLOOD_MS 20               /* a commit in the pool this recent: submits are flowing */
 #define YIELD_MAX_MS 1000         /* but claim at least this often */
-#define RESTART_FACTOR 16        /* a WAL of 16 x db.checkpoint_pages is started over */
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -133,11 +116,7 @@ struct sched {
     int64_t init_retry_at;
     int init_failures;
     int last_state;
-    int wal_pages;                /* WAL length after our last commit */
-    int checkpointer;             /* 1: this scheduler holds the pool's checkpointer role */
-    int reset_pending;            /* the WAL may be all copied and not restarted: checkpoint under the turn */
-    int64_t ckpt_at;              /* next timed checkpoint */
-    int ckpt_log, ckpt_done;      /* what the last checkpoint reported */
+    wal *wal;                     /* the checkpoint protocol on d (wal.c) */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
 };
@@ -189,83 +168,10 @@ static void write_end(sched *s)
     background(s, 1);
 }
 
-/* sqlite3_wal_hook: also turns off this connection's own auto-checkpoint. */
-static int on_wal(void *arg, sqlite3 *h, const char *name, int pages)
+/* wal_checkpoint's priority switch: checkpoints run at the ordinary policy. */
+static void wal_prio(void *arg, int idle)
 {
-    (void)h;
-    (void)name;
-    ((sched *)arg)->wal_pages = pages;
-    return SQLITE_OK;
-}
-
-static void checkpoint(sched *s, int64_t now)
-{
-    int log = 0, done = 0, rc, full, turn, seen;
-
-    if (!s->cf->checkpoint_pages)
-        return;
-    if (!s->checkpointer) {           /* try for the role once a second */
-        if (now < s->ckpt_at)
-            return;
-        s->ckpt_at = now + IDLE_POLL_MS;
-        if (!(s->checkpointer = db_checkpointer(s->d)))
-            return;
-        s->reset_pending = 1;         /* the last one may have died before its restart */
-    }
-    seen = board_take_wal(s->b);
-    if (seen > s->wal_pages)
-        s->wal_pages = seen;
-    if (s->wal_pages >= s->cf->checkpoint_pages || now >= s->ckpt_at) {
-        s->ckpt_at = now + IDLE_POLL_MS;
-        s->wal_pages = 0;
-        background(s, 0);
-        /* While a restart may be pending (see db.h), checkpoint only while
-         * holding the writers' turn. */
-        if ((turn = s->reset_pending))
-            write_begin(s);
-        rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-        full = rc == SQLITE_OK && log > 0 && done == log;
-        /* Under a steady flood of commits the WAL never restarts: that
-         * needs a write transaction that begins with every frame already
-         * in the database, and some committer has always appended more.
-         * Past RESTART_FACTOR checkpoints' worth, copy the last few frames
-         * while holding the writers' turn. And whenever the WAL is all
-         * copied, restart it now, still holding the turn. */
-        if (!turn && rc == SQLITE_OK && (full || log >= RESTART_FACTOR * s->cf->checkpoint_pages)) {
-            write_begin(s);
-            turn = 1;
-            if (!full) {
-                rc = sqlite3_wal_checkpoint_v2(db_handle(s->d), NULL, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-                full = rc == SQLITE_OK && log > 0 && done == log;
-            }
-        }
-        if (turn) {
-            if (full && log > 1) {    /* 1: only our last mark, nothing new */
-                s->wal_pages = 0;
-                s->reset_pending = db_wal_mark(s->d) < 0;
-                /* A reader still in a transaction keeps the WAL from
-                 * restarting; the mark then goes at its end, and the next
-                 * checkpoint tries again. on_wal tells which it was. */
-                if (!s->reset_pending && s->wal_pages > 0 && s->wal_pages <= 2 && s->slot)
-                    board_inc(&s->slot->c.wal_restarts);
-                s->wal_pages = 0;
-            } else {
-                s->reset_pending = full || rc != SQLITE_OK;
-            }
-            write_end(s);
-            background(s, 0);
-        } else if (rc != SQLITE_OK) {
-            s->reset_pending = 1;
-        }
-        if (rc == SQLITE_OK && done > 0 && (log != s->ckpt_log || done != s->ckpt_done)) {
-            if (s->slot)
-                board_inc(&s->slot->c.checkpoints);
-            log_debug("checkpoint: %d of %d WAL frames in the database", done, log);
-        }
-        background(s, 1);
-        s->ckpt_log = log;
-        s->ckpt_done = done;
-    }
+    background(arg, idle);
 }
 
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen)
@@ -289,7 +195,10 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
         goto fail;
     if (!(s->j = judge_new(cf, s->d, err, errlen)))
         goto fail;
-    sqlite3_wal_hook(db_handle(s->d), on_wal, s);
+    if (!(s->wal = wal_new(s->d, cf->checkpoint_pages, b, slot, wal_prio, s))) {
+        snprintf(err, errlen, "out of memory");
+        goto fail;
+    }
     if (slot)
         snprintf(slot->owner, sizeof slot->owner, "%s", s->owner);
     return s;
@@ -564,7 +473,7 @@ static void *loop(void *arg)
         }
         if (!more && !yield)       /* otherwise the next claim writes them */
             flush(s);
-        checkpoint(s, now);
+        wal_checkpoint(s->wal, now);
         if (s->slot)
             board_store(&s->slot->inflight, judge_inflight(s->j));
         if (judge_inflight(s->j) > 0 && now >= renew_at) {
@@ -637,6 +546,7 @@ void sched_free(sched *s)
         return;
     sched_stop(s);
     judge_free(s->j);
+    wal_free(s->wal);
     db_close(s->d);
     free(s->run);
     free(s);

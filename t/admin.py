@@ -18,7 +18,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib
 import tap  # noqa: E402
 
 BIN = os.environ.get("RAGRADE_BIN") or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "ragrade")
-COMMANDS = ["stats", "list", "show", "requeue", "cancel", "purge", "export", "backup", "check", "config", "help"]
+COMMANDS = ["stats", "list", "show", "requeue", "cancel", "delete", "purge", "export", "backup", "check", "config", "help"]
 ROW_FIELDS = {"id", "question", "answer", "contexts", "ground_truth", "reference_contexts", "metrics", "dataset"}
 TRICKY = 'Which "tower", in Paris,\nwas finished in 1889? \u00e9\u4e2d'
 

@@ -7,11 +7,11 @@ against `ragrade compare --db` and against the JSONL path on the same data;
 one dataset per run; the 400s; exports; and migration 003 upgrading a
 database of the previous version with rows in it. Prints TAP."""
 import csv
-import glob
 import io
 import json
 import math
 import os
+import re
 import sqlite3
 import statistics
 import subprocess
@@ -239,8 +239,10 @@ def check_export(s, data):
 
 def check_migration():
     """A database of the previous schema version, with rows, upgraded."""
-    files = sorted(glob.glob(os.path.join(SRCDIR, "sql", "0*.sql")))
-    older = [f for f in files if not os.path.basename(f).startswith("003_")]
+    with open(os.path.join(SRCDIR, "Makefile.am")) as f:
+        am = f.read().replace("\\\n", " ")
+    files = [os.path.join(SRCDIR, x) for x in re.search(r"^SCHEMA_SQL\s*=(.*)$", am, re.M).group(1).split()]
+    older = files[:[os.path.basename(f).endswith("_runs.sql") for f in files].index(True)]
     with tempfile.TemporaryDirectory() as d:
         os.chmod(d, 0o755)
         db = os.path.join(d, "ragrade.db")

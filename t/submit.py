@@ -157,6 +157,18 @@ def main():
         check_error(s, s.get("/api/nothing"), 404, "not_found", None, "unknown route")
         check_error(s, s.request("PUT", "/api/eval", body=ROW), 405, "method_not_allowed", None, "PUT /api/eval")
         check_error(s, s.request("POST", "/api/health"), 405, "method_not_allowed", None, "POST /api/health")
+        # a 405's Allow header names what the route takes (RFC 9110 15.5.6)
+        for method, path, allow in (("PUT", "/api/eval", "GET, HEAD, POST, OPTIONS"),
+                                    ("POST", "/api/health", "GET, HEAD, OPTIONS"),
+                                    ("PUT", "/api/eval/1", "GET, HEAD, DELETE, OPTIONS"),
+                                    ("GET", "/api/eval/1/retry", "POST, OPTIONS"),
+                                    ("DELETE", "/api/summary", "GET, HEAD, OPTIONS")):
+            r = s.request(method, path)
+            tap.ok(r.status == 405 and r.headers.get("allow") == allow, f"{method} {path}: 405 with Allow: {allow}",
+                   (r.status, r.headers.get("allow")))
+        r = s.request("OPTIONS", "/api/eval/1/retry")
+        tap.ok(r.status == 204 and r.headers.get("allow") == "POST, OPTIONS", "OPTIONS names the route's methods in Allow",
+               (r.status, r.headers.get("allow")))
 
         # ---- 503 when the database cannot be written ----
         lock = sqlite3.connect(os.path.join(s.data, "ragrade.db"), timeout=5)

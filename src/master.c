@@ -1,0 +1,399 @@
+/* master.c - the pool's master process: it opens the FastCGI socket,
+ * forks the workers (worker.c), respawns them when they die, replaces them
+ * on SIGHUP and stops them on SIGTERM.
+ *
+ * DESIGN
+ * Processes. The master opens the FastCGI listening socket (or takes fd 0
+ * from spawn-fcgi), migrates the database, maps the scoreboard (board.c)
+ * and forks pool.workers workers. It then only waits for signals
+ * (sigtimedwait on a blocked set): it never serves a request and never
+ * opens the database except to requeue the rows of a worker that died.
+ *
+ * Crashes. SIGCHLD: the master logs how the worker died (exit code or
+ * signal), puts the rows it held back in the queue at once (by the lease
+ * owner name the worker wrote in its scoreboard slot; a row that has used
+ * every attempt fails instead, so a row that kills workers cannot kill the
+ * pool forever), and forks a replacement, at most one per 100 ms per slot
+ * when workers die at once after start. Workers ask the kernel for SIGTERM
+ * when the master dies (PR_SET_PDEATHSIG), so none outlives it.
+ *
+ * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
+ * workers, which drain (worker.c). After pool.graceful_timeout_ms (and a
+ * second) the master SIGKILLs what remains, requeues their rows, removes
+ * the socket and exits. SIGQUIT kills at once.
+ *
+ * Reload (SIGHUP). The master reads the configuration again, forks a new
+ * generation of workers, then stops the old one gracefully. The listening
+ * socket never closes, so no request is refused: new connections wait in
+ * the backlog until a thread of the new generation accepts them, and the
+ * old one serves the requests nginx sends on its kept connections until
+ * nginx closes them. */
+#include "config.h"
+#include "master.h"
+#include "auth.h"
+#include "board.h"
+#include "db.h"
+#include "log.h"
+#include "worker.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t mono_ms(void) { return db_mono_us() / 1000; }
+
+struct master {
+    const char *config_path;
+    conf *cf;
+    conf *old_cf;                 /* the previous configuration, after a reload */
+    int listen_fd;
+    int own_socket;               /* 1: we made it and remove it */
+    board *b;
+    int nslots;
+    int *generation;              /* per slot */
+    int64_t *respawn_at;          /* per slot: not before (ms), after a fast death */
+    int gen;
+    int stopping;
+};
+
+/* fd 0 is a listening socket when spawn-fcgi started us. */
+static int inherited_socket(void)
+{
+    int type = 0, listening = 0;
+    socklen_t len = sizeof type;
+
+    if (getsockopt(0, SOL_SOCKET, SO_TYPE, &type, &len) < 0 || type != SOCK_STREAM)
+        return 0;
+    len = sizeof listening;
+    return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
+}
+
+static int open_socket(struct master *m, char *err, size_t errlen)
+{
+    struct sockaddr_un sa;
+    int fd = -1, rc = -1;
+    mode_t old;
+
+    if (inherited_socket()) {
+        m->listen_fd = 0;
+        log_info("using the listening socket on fd 0 (spawn-fcgi)");
+        return 0;
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    if (strlen(m->cf->socket) >= sizeof sa.sun_path) {
+        snprintf(err, errlen, "socket path %s is longer than %zu bytes", m->cf->socket, sizeof sa.sun_path - 1);
+        goto out;
+    }
+    strcpy(sa.sun_path, m->cf->socket);
+    if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        goto out;
+    }
+    /* A socket file left by a killed master: remove it only if nobody
+     * listens there, so that two pools never share one path. */
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+        snprintf(err, errlen, "%s: another ragrade is listening there", m->cf->socket);
+        goto out;
+    }
+    unlink(m->cf->socket);
+    old = umask(0);
+    rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
+    umask(old);
+    if (rc < 0 || chmod(m->cf->socket, 0666) < 0 || listen(fd, m->cf->backlog) < 0) {
+        snprintf(err, errlen, "%s: %s", m->cf->socket, strerror(errno));
+        rc = -1;
+        goto out;
+    }
+    /* Workers inherit it across fork; exec is not used. */
+    m->listen_fd = fd;
+    m->own_socket = 1;
+    fd = -1;
+    rc = 0;
+out:
+    if (fd >= 0)
+        close(fd);
+    return rc;
+}
+
+static int spawn(struct master *m, int idx)
+{
+    board_slot *s = board_slot_at(m->b, idx);
+    pid_t pid;
+
+    memset(s, 0, sizeof *s);
+    pid = fork();
+    if (pid < 0) {
+        log_error("fork: %s", strerror(errno));
+        return -errno;
+    }
+    if (pid == 0)
+        worker_main(m->cf, m->listen_fd, m->b, idx);   /* never returns */
+    board_store(&s->pid, pid);
+    m->generation[idx] = m->gen;
+    return 0;
+}
+
+/* Spawn the current generation into free slots until it has cf->workers. */
+static void fill(struct master *m)
+{
+    int i, have = 0;
+    int64_t now = mono_ms();
+
+    for (i = 0; i < m->nslots; i++)
+        if (board_load(&board_slot_at(m->b, i)->pid) && m->generation[i] == m->gen)
+            have++;
+    for (i = 0; i < m->nslots && have < m->cf->workers; i++)
+        if (!board_load(&board_slot_at(m->b, i)->pid) && now >= m->respawn_at[i] && spawn(m, i) == 0)
+            have++;
+}
+
+/* Requeue the rows of a dead worker, by its lease owner name. */
+static void requeue(struct master *m, const char *owner, const char *how)
+{
+    char err[256];
+    db *d;
+    int n = 0;
+
+    if (!owner[0])
+        return;
+    if (!(d = db_open(m->cf->db_path, m->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("cannot requeue the rows of %s: %s (their leases will expire)", owner, err);
+        return;
+    }
+    if (db_requeue_dead(d, owner, how, &n) < 0)
+        log_error("cannot requeue the rows of %s: %s (their leases will expire)", owner, db_errmsg(d));
+    else if (n)
+        log_warn("%d rows of %s put back in the queue", n, owner);
+    db_close(d);
+}
+
+static void reap(struct master *m)
+{
+    char how[160], owner[BOARD_OWNER_MAX];
+    int status, i;
+    pid_t pid;
+
+    while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+        for (i = 0; i < m->nslots; i++) {
+            board_slot *s = board_slot_at(m->b, i);
+
+            if (board_load(&s->pid) != pid)
+                continue;
+            if (WIFSIGNALED(status))
+                snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(status), strsignal(WTERMSIG(status)));
+            else
+                snprintf(how, sizeof how, "exit %d", WEXITSTATUS(status));
+            snprintf(owner, sizeof owner, "%s", s->owner);
+            if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0 || (!m->stopping && m->generation[i] == m->gen))
+                log_warn("worker %d died: %s", (int)pid, how);
+            else
+                log_info("worker %d exited", (int)pid);
+            requeue(m, owner, how);
+            if (!m->stopping && m->generation[i] == m->gen) {
+                board_add_restart(m->b);
+                if (db_now_ms() - s->started_ms < 1000)
+                    m->respawn_at[i] = mono_ms() + 100;
+            }
+            board_fold(m->b, s);          /* its counters go on in the pool's total */
+        }
+    }
+}
+
+static void signal_generation(struct master *m, int gen_below, int sig)
+{
+    int i;
+
+    for (i = 0; i < m->nslots; i++) {
+        pid_t pid = board_load(&board_slot_at(m->b, i)->pid);
+
+        if (pid && m->generation[i] < gen_below)
+            kill(pid, sig);
+    }
+}
+
+static int live(struct master *m)
+{
+    int i, n = 0;
+
+    for (i = 0; i < m->nslots; i++)
+        n += board_load(&board_slot_at(m->b, i)->pid) != 0;
+    return n;
+}
+
+/* Parse the tokens once in the master, so that a bad hash or tokens file
+ * stops the start (or the reload) instead of every worker. */
+static int check_auth(const conf *cf)
+{
+    char err[256];
+    auth *a = auth_new(cf, err, sizeof err);
+    int rc = 0;
+
+    if (!a) {
+        log_error("%s", err);
+        rc = -EINVAL;
+        goto out;
+    }
+    log_info("auth: %d read, %d submit, %d admin tokens%s%s", auth_count(a, AUTH_READ),
+             auth_count(a, AUTH_SUBMIT), auth_count(a, AUTH_ADMIN),
+             auth_count(a, AUTH_READ) + auth_count(a, AUTH_SUBMIT) ? "" : "; reads and submits are open",
+             auth_count(a, AUTH_ADMIN) ? "" : "; admin routes are off (no admin token)");
+out:
+    auth_free(a);
+    return rc;
+}
+
+static void reload(struct master *m)
+{
+    char err[256];
+    conf *next = malloc(sizeof *next);
+
+    if (!next)
+        return;
+    conf_defaults(next);
+    if (conf_load(next, m->config_path, err, sizeof err) < 0) {
+        log_error("reload: %s; keeping the running configuration", err);
+        free(next);
+        return;
+    }
+    if (check_auth(next) < 0) {
+        log_error("reload: keeping the running configuration");
+        free(next);
+        return;
+    }
+    if (next->workers * 2 > m->nslots)
+        next->workers = m->nslots / 2;
+    if (strcmp(next->socket, m->cf->socket) || strcmp(next->db_path, m->cf->db_path))
+        log_warn("reload: the socket and the database path change only on restart");
+    snprintf(next->socket, sizeof next->socket, "%s", m->cf->socket);
+    snprintf(next->db_path, sizeof next->db_path, "%s", m->cf->db_path);
+    log_set_level(next->log_level);
+    free(m->old_cf);              /* no worker of the generation before uses it */
+    m->old_cf = m->cf;            /* the old workers keep their own copy (fork) */
+    m->cf = next;
+    m->gen++;
+    log_info("reload: starting %d new workers, then stopping the old ones", m->cf->workers);
+    fill(m);
+    signal_generation(m, m->gen, SIGTERM);
+}
+
+/* Check the database and the tokens, open the socket, map the
+ * scoreboard. Logs and returns -1 on failure. */
+static int master_start(struct master *m)
+{
+    char err[CONF_PATH_MAX + 128];   /* room for the socket path */
+    db *d;
+    int rc = -1;
+
+    if (!(d = db_open(m->cf->db_path, m->cf->busy_timeout_ms, 0, err, sizeof err))) {
+        log_error("database: %s", err);
+        goto out;
+    }
+    db_close(d);
+    if (check_auth(m->cf) < 0)
+        goto out;
+    if (open_socket(m, err, sizeof err) < 0) {
+        log_error("%s", err);
+        goto out;
+    }
+    m->nslots = m->cf->workers * 2;   /* room for two generations during a reload */
+    if (!(m->b = board_new(m->nslots)) || !(m->generation = calloc((size_t)m->nslots, sizeof(int))) ||
+        !(m->respawn_at = calloc((size_t)m->nslots, sizeof(int64_t)))) {
+        log_error("cannot map the scoreboard");
+        goto out;
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
+/* Wait for signals (set, blocked) and act on them until the last worker
+ * has gone after a stop. */
+static void master_loop(struct master *m, const sigset_t *set)
+{
+    siginfo_t si;
+    struct timespec ts;
+    int sig;
+    int64_t kill_at = 0;
+
+    for (;;) {
+        /* Wake often only while something is pending: a stop, a respawn. */
+        ts.tv_sec = m->stopping || live(m) < m->cf->workers ? 0 : 1;
+        ts.tv_nsec = ts.tv_sec ? 0 : 100 * 1000000L;
+        sig = sigtimedwait(set, &si, &ts);
+        if (sig == SIGCHLD || sig < 0)
+            reap(m);
+        if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
+            if (!m->stopping)
+                log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
+            m->stopping = 1;
+            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
+            signal_generation(m, m->gen + 1, SIGTERM);
+        } else if (sig == SIGHUP && !m->stopping) {
+            reload(m);
+        }
+        if (m->stopping) {
+            if (live(m) == 0)
+                break;
+            if (mono_ms() >= kill_at) {
+                log_warn("graceful stop timed out: killing %d workers", live(m));
+                signal_generation(m, m->gen + 1, SIGKILL);
+                kill_at = mono_ms() + 60000;
+            }
+        } else {
+            fill(m);
+        }
+    }
+}
+
+int master_run(const char *config_path, conf *cf)
+{
+    struct master m;
+    sigset_t set;
+    int code = 1;
+
+    memset(&m, 0, sizeof m);
+    m.config_path = config_path;
+    if (!(m.cf = malloc(sizeof *m.cf))) {
+        log_error("out of memory");
+        return 1;
+    }
+    *m.cf = *cf;                  /* every conf the master holds is its own */
+    m.listen_fd = -1;
+    signal(SIGPIPE, SIG_IGN);
+    sigemptyset(&set);
+    sigaddset(&set, SIGCHLD);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGQUIT);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    if (master_start(&m) < 0)
+        goto out;
+    log_info("ragrade %s: %d workers x %d threads on %s, database %s, judge %s", PACKAGE_VERSION,
+             m.cf->workers, m.cf->threads, m.cf->socket, m.cf->db_path, m.cf->backend);
+    fill(&m);
+    master_loop(&m, &set);
+    code = 0;
+    log_info("stopped");
+out:
+    if (m.own_socket) {
+        close(m.listen_fd);
+        unlink(m.cf->socket);
+    }
+    board_free(m.b);
+    free(m.generation);
+    free(m.respawn_at);
+    free(m.cf);
+    free(m.old_cf);
+    return code;
+}

@@ -1,0 +1,16 @@
+/* worker.h - one worker process of the pool: request threads on an epoll
+ * set of FastCGI connections, a committer and a scheduler, and a drain on
+ * SIGTERM. Forked by the master (master.c). */
+#ifndef RAGRADE_WORKER_H
+#define RAGRADE_WORKER_H
+
+#include "board.h"
+#include "conf.h"
+
+/* Run worker idx of the pool in this (freshly forked) process: serve
+ * FastCGI on listen_fd until SIGTERM, SIGINT or SIGQUIT, drain, and end the
+ * process. cf and b are the master's, inherited across fork. Never
+ * returns. */
+void worker_main(conf *cf, int listen_fd, board *b, int idx) __attribute__((noreturn));
+
+#endif
