@@ -59,9 +59,9 @@ export function deltaBar(m, range) {
     const kids = [svg('title', null, label),
         svg('line', {class: 'db-zero', x1: mid, y1: 1, x2: mid, y2: H - 1})];
     if (lo !== null && hi !== null)
-        kids.push(svg('rect', {class: 'db-ci', x: x(lo), y: 6, width: Math.max(1, x(hi) - x(lo)).toFixed(1), height: 6, rx: 3}));
+        kids.push(svg('rect', {class: 'db-ci', x: x(lo), y: 5, width: Math.max(2, x(hi) - x(lo)).toFixed(1), height: 8, rx: 2}));
     if (typeof m.delta === 'number')
-        kids.push(svg('circle', {class: 'db-pt', cx: x(m.delta), cy: 9, r: 3.5}));
+        kids.push(svg('circle', {class: 'db-pt', cx: x(m.delta), cy: 9, r: 2.5}));
     return svg('svg', {class: `dbar dbar-${m.verdict || 'none'}`, viewBox: `0 0 ${W} ${H}`, width: W, height: H,
         role: 'img', 'aria-label': label}, kids);
 }
@@ -103,8 +103,7 @@ function renderDrops() {
             'data-cand': d.candidate_id, on: {click: () => openPair(d, m.metric)}},
         `${fmtScore(d.baseline)} → ${fmtScore(d.candidate)}`),
         ' ', h('span', {class: 'drop-d'}, fmtDelta(d.delta)), ' ',
-        h('span', {class: 'drop-q'}, shorten(d.question || d.item || '', 110)),
-        d.item ? h('span', {class: 'muted small'}, ` (${d.item})`) : null))
+        h('span', {class: 'drop-q'}, d.item ? `item ${d.item}` : shorten(d.question || '', 110))))
         : [h('li', {class: 'muted'}, 'No item dropped on this metric.')]);
     $('c-drops-card').hidden = ms.length === 0;
 }
@@ -135,6 +134,7 @@ async function openPair(d, metric) {
         const [b, c] = await Promise.all([api('GET', `/api/eval/${d.baseline_id}`), api('GET', `/api/eval/${d.candidate_id}`)]);
         if (g !== gen)
             return;
+        fill($('c-pair-q'), b.question || c.question || d.item || '');
         fill($('c-pair-cols'), side(`Baseline ${b.run || b.dataset || ''}`, b, metric),
             side(`Candidate ${c.run || c.dataset || ''}`, c, metric));
         $('c-pair-h').focus({preventScroll: true});
