@@ -17,10 +17,12 @@
 static void db_error(http_req *r, int rc)
 {
     if (rc == -ENOMEM)
-        http_send_error(r, 503, "out_of_memory", "the answer cannot be built just now; try again", NULL);
+        http_send_error(r, 503, "out_of_memory", "the answer cannot be built just now; try again",
+                        NULL);
     else
-        http_send_error(r, 503, "database_unavailable", rc == -EBUSY ? "the database is busy; try again"
-                        : "the database cannot be read just now", NULL);
+        http_send_error(r, 503, "database_unavailable", rc == -EBUSY
+                        ? "the database is busy; try again" : "the database cannot be read just now",
+                        NULL);
 }
 
 /* A query parameter into buf, "" when absent. -1 after answering 400. */
@@ -193,8 +195,10 @@ void api_compare_compare(db *rd, http_req *r)
     cds = q->cand_ds[0] ? q->cand_ds : q->dataset;
     brun = q->base[0] ? q->base : NULL;
     crun = q->cand[0] ? q->cand : NULL;
-    if (load_side(rd, r, bds, brun, &b, "baseline", q->base_ds[0] ? "baseline_dataset" : "dataset") < 0 ||
-        load_side(rd, r, cds, crun, &c, "candidate", q->cand_ds[0] ? "candidate_dataset" : "dataset") < 0)
+    if (load_side(rd, r, bds, brun, &b, "baseline",
+                  q->base_ds[0] ? "baseline_dataset" : "dataset") < 0 ||
+        load_side(rd, r, cds, crun, &c, "candidate",
+                  q->cand_ds[0] ? "candidate_dataset" : "dataset") < 0)
         goto out;
     if (compare_runs(&b, &c, &q->co, &res, err, sizeof err) < 0) {
         http_send_error(r, 400, "invalid_query", err, "metrics");
@@ -203,8 +207,10 @@ void api_compare_compare(db *rd, http_req *r)
     o = compare_result_json(&res, &q->co);
     json_object_object_add(o, "baseline", side_json(bds, brun, res.base_rows));
     json_object_object_add(o, "candidate", side_json(cds, crun, res.cand_rows));
-    json_object_object_add(o, "unkeyed", json_object_new_int64((int64_t)(res.base_unkeyed + res.cand_unkeyed)));
-    json_object_object_add(o, "duplicates", json_object_new_int64((int64_t)(res.base_dups + res.cand_dups)));
+    json_object_object_add(o, "unkeyed",
+                           json_object_new_int64((int64_t)(res.base_unkeyed + res.cand_unkeyed)));
+    json_object_object_add(o, "duplicates",
+                           json_object_new_int64((int64_t)(res.base_dups + res.cand_dups)));
     http_send_json(r, 200, o, NULL);
 out:
     compare_result_free(&res);

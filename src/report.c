@@ -33,8 +33,10 @@ static const char sql_counts_dataset[] =
 #define D " AND e.dataset = ?2"
 #define R " AND e.run = ?5"
 static const char *const sql_list[2][2][2] = {
-    { { LIST_COLS LIST_END, LIST_COLS R LIST_END }, { LIST_COLS D LIST_END, LIST_COLS D R LIST_END } },
-    { { LIST_COLS S LIST_END, LIST_COLS S R LIST_END }, { LIST_COLS D S LIST_END, LIST_COLS D S R LIST_END } },
+    { { LIST_COLS LIST_END, LIST_COLS R LIST_END },
+      { LIST_COLS D LIST_END, LIST_COLS D R LIST_END } },
+    { { LIST_COLS S LIST_END, LIST_COLS S R LIST_END },
+      { LIST_COLS D S LIST_END, LIST_COLS D S R LIST_END } },
 };
 #undef LIST_COLS
 #undef LIST_END

@@ -42,7 +42,8 @@ static const char sql_runs[] =
 static const char sql_scores[] =
     "SELECT s.metric, s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
     " WHERE e.status = 'done'%s";
-static const char sql_counts[] = "SELECT status, count(*) FROM evaluations WHERE 1%s GROUP BY status";
+static const char sql_counts[] =
+    "SELECT status, count(*) FROM evaluations WHERE 1%s GROUP BY status";
 static const char sql_tokens[] =
     "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations WHERE 1%s";
 static const char sql_datasets[] =
@@ -175,17 +176,16 @@ int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char 
     int rc, in_txn = sqlite3_exec(db_handle(d), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
 
     if ((rc = exists(d, sql_exists_run, dataset, run)) == 0) {
-        if (run && exists(d, sql_exists_dataset, dataset, NULL) == 1)
-            rc = -ESRCH;
-        else
-            rc = -ENOENT;
+        rc = run && exists(d, sql_exists_dataset, dataset, NULL) == 1 ? -ESRCH : -ENOENT;
         if (rc == -ESRCH)
             snprintf(err, errlen, "dataset '%.200s' has no run '%.200s'", dataset, run);
         else
             snprintf(err, errlen, "no dataset is called '%.200s'", dataset);
         goto out;
     }
-    if (rc < 0 || (rc = each_row(prepare(d, sql_load, where_e[1][!!run], dataset, run), load_row, &l)) < 0)
+    if (rc >= 0)
+        rc = each_row(prepare(d, sql_load, where_e[1][!!run], dataset, run), load_row, &l);
+    if (rc < 0)
         snprintf(err, errlen, "%s", rc == -ENOMEM ? "out of memory" : rc == -ENOSPC
                  ? "more metrics than a comparison holds, or a metric name too long"
                  : db_errmsg(d));
