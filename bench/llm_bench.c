@@ -15,6 +15,7 @@
 
 #include <curl/curl.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "llm.h"
 #include "llmjudge.h"
@@ -115,13 +116,13 @@ int main(int argc, char **argv)
     r.n_contexts = 1;
     r.metrics = (char **)metric;
     r.n_metrics = 1;
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     while (t.done < rows) {
         while (submitted < rows && llmjudge_submit(lj, &r, on_done, &t) == 0)
             submitted++;
         llmjudge_run(lj, 1000);
     }
-    t1 = llm_now_ms();
+    t1 = clock_mono_ms();
     rate = rows * 1000.0 / (double)(t1 - t0 > 0 ? t1 - t0 : 1);
     ceiling = conc / (2.0 * delay / 1000.0);
     printf("llm_bench: faithfulness, %d rows, max_concurrency %d, fake delay %d ms: "

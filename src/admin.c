@@ -2,12 +2,15 @@
  * server. This file is the command line (options, help, output); maint.c
  * does the writes and checks, export.c the exports and backups. Exit codes:
  * 0 ok, 1 failure (not found, check failed, database error), 2 usage. */
+#include "admin.h"
 #include "conf.h"
+#include "clock.h"
 #include "db.h"
 #include "export.h"
 #include "log.h"
 #include "maint.h"
 #include "report.h"
+#include "row.h"
 #include "runs.h"
 
 #include <errno.h>
@@ -18,8 +21,6 @@
 #include <strings.h>
 #include <sys/stat.h>
 #include <time.h>
-
-int admin_main(conf *cf, int argc, char **argv);    /* called by main.c */
 
 enum { ADM_OK = 0, ADM_FAIL = 1, ADM_USAGE = 2 };
 
@@ -153,8 +154,7 @@ static int64_t parse_id(const char *s)
 
 static int valid_status(const char *s)
 {
-    return !strcmp(s, "queued") || !strcmp(s, "running") || !strcmp(s, "done") ||
-           !strcmp(s, "failed");
+    return row_status_of(s) >= 0;
 }
 
 /* "3d 4h", "2h 5m", "5m 3s", "12s". */
@@ -321,7 +321,6 @@ static int64_t id_operand(const admin *a, const args *g)
 
 static void print_stats(const admin *a, json_object *sum, const args *g, const char *oldest)
 {
-    static const char *const statuses[] = { "queued", "running", "done", "failed" };
     json_object *counts, *metrics, *tokens, *v;
     int64_t total = 0, ms;
     char age[32];
@@ -336,14 +335,15 @@ static void print_stats(const admin *a, json_object *sum, const args *g, const c
     if (g->run)
         printf("run            %s\n", g->run);
     printf("rows          ");
-    for (i = 0; i < 4; i++) {
-        json_object_object_get_ex(counts, statuses[i], &v);
+    for (i = 0; i < ROW_N_STATUS; i++) {
+        json_object_object_get_ex(counts, row_status_names[i], &v);
         total += json_object_get_int64(v);
-        printf(" %s %lld%s", statuses[i], (long long)json_object_get_int64(v), i < 3 ? "," : "");
+        printf(" %s %lld%s", row_status_names[i], (long long)json_object_get_int64(v),
+               i < ROW_N_STATUS - 1 ? "," : "");
     }
     printf("; total %lld\n", (long long)total);
-    if (oldest && maint_parse_time(oldest, &ms) == 0) {
-        fmt_age(db_now_ms() - ms, age, sizeof age);
+    if (oldest && clock_parse_iso(oldest, &ms) == 0) {
+        fmt_age(clock_wall_ms() - ms, age, sizeof age);
         printf("oldest queued  %s (%s ago)\n", oldest, age);
     } else {
         printf("oldest queued  none\n");
@@ -484,7 +484,7 @@ out:
 /* Why a one-row write left the row alone: its status. */
 static int refused(const admin *a, const char *id_text, const char *status, const char *verb)
 {
-    if (!strcmp(status, "running"))
+    if (!strcmp(status, row_status_names[ROW_RUNNING]))
         fprintf(stderr, "ragrade admin %s: evaluation %s is running: a worker holds it, so it "
                 "cannot be %s until it finishes\n", a->name, id_text, verb);
     else
@@ -574,12 +574,12 @@ static int cmd_purge(admin *a, const args *g)
         rc = bad_usage(a, "%s", "--before DATE is required (nothing is purged without a date)");
         goto out;
     }
-    if (maint_parse_time(g->before, &ms) < 0) {
+    if (clock_parse_iso(g->before, &ms) < 0) {
         rc = bad_usage(a, "--before: want an ISO 8601 date or date and time (2026-01-31, "
                        "2026-01-31T12:00:00Z), not '%s'", g->before);
         goto out;
     }
-    db_iso(ms, cut, sizeof cut);
+    clock_iso(ms, cut, sizeof cut);
     if ((rc = setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     if (maint_purge(a->d, cut, g->dataset, dry, &n, err, sizeof err) < 0)

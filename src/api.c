@@ -9,6 +9,8 @@
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
 #include "api_compare.h"
+#include "auth.h"
+#include "clock.h"
 #include "http.h"
 #include "judge.h"
 #include "log.h"
@@ -16,6 +18,8 @@
 #include "prom.h"
 #include "report.h"
 #include "row.h"
+#include "sha256.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -71,7 +75,7 @@ typedef struct route_call {
     const char *name;             /* {name}: a path segment, not terminated; NULL if none */
     size_t name_len;
     int route;                    /* BR_*: the request counters' label */
-    int64_t t0;                   /* db_mono_us() when the request came */
+    int64_t t0;                   /* clock_mono_us() when the request came */
     int deferred;                 /* set by the handler: answer() will finish it */
 } route_call;
 
@@ -86,11 +90,34 @@ struct pending {
     int batch;
     int route;
     int64_t t0;
+    char hash[65];                /* the body's SHA-256 in hex, with an Idempotency-Key */
 };
 
-/* The answer to a submit once the committer is done with it. */
+/* A replayed batch's status: its rows' common one, or "mixed". */
+static const char *batch_status(const queue_status *status, size_t n)
+{
+    size_t i;
+
+    for (i = 1; i < n; i++)
+        if (strcmp(status[i], status[0]))
+            return "mixed";
+    return status[0];
+}
+
+static json_object *statuses(const queue_status *status, size_t n)
+{
+    json_object *a = json_object_new_array_ext((int)n);
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        json_object_array_add(a, json_object_new_string(status[i]));
+    return a;
+}
+
+/* The answer to a submit once the committer is done with it. A replay
+ * reports its rows' statuses as they are now. */
 static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int batch, int replayed,
-                        const char *err)
+                        const queue_status *status, const char *err)
 {
     char extra[96];
     size_t i;
@@ -115,12 +142,14 @@ static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int b
             json_object_array_add(arr, json_object_new_int64(ids[i]));
         json_object_object_add(o, "ids", arr);
         json_object_object_add(o, "count", json_object_new_int64((int64_t)n));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? batch_status(status, n) : row_status_names[ROW_QUEUED]));
+        if (status)
+            json_object_object_add(o, "statuses", statuses(status, n));
         extra[0] = '\0';
     } else {
         snprintf(extra, sizeof extra, "/api/eval/%lld", (long long)ids[0]);
         json_object_object_add(o, "id", json_object_new_int64(ids[0]));
-        json_object_object_add(o, "status", json_object_new_string("queued"));
+        json_object_object_add(o, "status", json_object_new_string(status ? status[0] : row_status_names[ROW_QUEUED]));
         json_object_object_add(o, "href", json_object_new_string(extra));
         snprintf(extra, sizeof extra, "Location: /api/eval/%lld\r\n", (long long)ids[0]);
     }
@@ -132,14 +161,15 @@ out:
 }
 
 /* queue_done_fn: answer, count, close and free, on the committer thread. */
-static void answer(void *arg, int rc, const int64_t *ids, int replayed, const char *err)
+static void answer(void *arg, int rc, const int64_t *ids, int replayed, const queue_status *status,
+                   const char *err)
 {
     struct pending *p = arg;
     FCGX_Request *fcgi = p->r.fcgi;
     int fd;
 
-    send_stored(&p->r, rc, ids, p->n, p->batch, replayed, err);
-    account(p->a, &p->r, p->route, db_mono_us() - p->t0);
+    send_stored(&p->r, rc, ids, p->n, p->batch, replayed, status, err);
+    account(p->a, &p->r, p->route, clock_mono_us() - p->t0);
     http_req_clear(&p->r);
     row_free_array(p->rows, p->n);
     fd = http_finish(fcgi);
@@ -149,6 +179,17 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const ch
         close(fd);
     free(fcgi);
     free(p);
+}
+
+/* Characters (not bytes) of valid UTF-8 text, as the README counts the
+ * Idempotency-Key's length. */
+static size_t chars(const char *s)
+{
+    size_t n = 0;
+
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xC0) != 0x80;
+    return n;
 }
 
 /* POST /api/eval: validate and hand the rows to the committer. Sets
@@ -168,8 +209,9 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 415, "unsupported_media_type", "send the rows as JSON with Content-Type: application/json", NULL);
         goto out;
     }
-    if (key && (strlen(key) == 0 || strlen(key) > MAX_KEY)) {
-        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters", "Idempotency-Key");
+    if (key && (!utf8_valid(key, strlen(key)) || chars(key) == 0 || chars(key) > MAX_KEY)) {
+        http_send_error(r, 400, "invalid_header", "Idempotency-Key must hold 1 to 200 characters of UTF-8 text",
+                        "Idempotency-Key");
         goto out;
     }
     rc = http_read_body(r, a->cf->max_body);
@@ -195,11 +237,13 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "invalid_request", e.message, e.field);
         goto out;
     }
-    http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     if (!(p = calloc(1, sizeof *p))) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;
     }
+    if (key)
+        sha256_hex(r->body, r->body_len, p->hash);   /* a replay must send the same body */
+    http_req_clear(r);            /* the rows hold copies: free the body on this thread */
     p->a = a;
     p->rows = rows;
     p->n = n;
@@ -207,7 +251,7 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
     p->route = c->route;
     p->t0 = c->t0;
     http_req_move(&p->r, r);
-    rc = queue_post(a->q, rows, n, key, answer, p);
+    rc = queue_post(a->q, rows, n, key, key ? p->hash : NULL, answer, p);
     if (rc < 0) {
         http_req_move(r, &p->r);
         http_send_error(r, 503, rc == -ESHUTDOWN ? "shutting_down" : "out_of_memory",
@@ -252,7 +296,8 @@ static int query_param(http_req *r, const char *name, char *buf, size_t len)
     if (rc < 0) {
         char msg[96];
 
-        snprintf(msg, sizeof msg, "the query parameter %s is too long", name);
+        snprintf(msg, sizeof msg, rc == -EINVAL ? "the query parameter %s holds %%00 or is not UTF-8 text"
+                 : "the query parameter %s is too long", name);
         http_send_error(r, 400, "invalid_query", msg, name);
         return -1;
     }
@@ -281,8 +326,7 @@ static void list(const api_ctx *a, db *rd, http_req *r, route_call *c)
     if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
         query_param(r, "run", run, sizeof run) < 0 || query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
         return;
-    if (*status && strcmp(status, "queued") && strcmp(status, "running") && strcmp(status, "done") &&
-        strcmp(status, "failed")) {
+    if (*status && row_status_of(status) < 0) {
         http_send_error(r, 400, "invalid_query", "status must be queued, running, done or failed", "status");
         return;
     }
@@ -638,7 +682,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     unsigned allow;
     int listed;
 
-    c.t0 = db_mono_us();
+    c.t0 = clock_mono_us();
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
     rt = find_route(&r, &c, &allow);
@@ -655,7 +699,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
         if (rt->need == AUTH_ADMIN && r.status < 300)
             log_info("request %s: admin %s %s by token%s%s", r.id, r.method, r.path, *label ? " " : "", label);
     }
-    account(a, &r, c.route, db_mono_us() - c.t0);
+    account(a, &r, c.route, clock_mono_us() - c.t0);
     http_req_clear(&r);
     return r.status;
 }

@@ -42,7 +42,4 @@ int auth_count(const auth *a, int role);
  * tokens_file, or "" (never the token). Compares in constant time. */
 int auth_check(const auth *a, const char *header, int need, const char **label);
 
-/* SHA-256 of len bytes into out. */
-void auth_sha256(const void *data, size_t len, unsigned char out[32]);
-
 #endif

@@ -1,5 +1,6 @@
 /* board.c - the scoreboard in shared memory (see board.h). */
 #include "board.h"
+#include "clock.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -32,15 +33,13 @@ board *board_new(int nslots)
 {
     size_t size = sizeof(board) + (size_t)nslots * sizeof(board_slot);
     board *b = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    struct timespec ts;
 
     if (b == MAP_FAILED)
         return NULL;
     memset(b, 0, size);
     b->size = size;
     b->nslots = nslots;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    b->started_ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    b->started_ms = clock_wall_ms();
     return b;
 }
 

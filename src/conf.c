@@ -13,7 +13,7 @@
 #include <strings.h>
 #include <unistd.h>
 
-enum kind { K_INT, K_SIZE, K_STR, K_BOOL, K_LEVEL, K_URLS };
+enum kind { K_INT, K_SIZE, K_STR, K_BOOL, K_LEVEL, K_URLS, K_FRAC };
 
 struct key {
     const char *section, *name;
@@ -72,6 +72,18 @@ static const struct key keys[] = {
     B("judge", "jaro_winkler", similarity_jaro_winkler),
     B("judge", "idle_priority", idle_priority),
     I("judge", "slow_eval_ms", slow_eval_ms, 0, 86400000),
+    Z("limits", "max_otlp_body", max_otlp_body, 1024, 256L << 20),
+    I("limits", "max_otlp_spans", max_otlp_spans, 1, 1000000),
+    I("limits", "max_trace_spans", max_trace_spans, 1, 100000),
+    B("ingest", "enabled", ingest_enabled),
+    { "ingest", "sample_rate", K_FRAC, offsetof(conf, ingest_sample_rate), 0, 0, 1 },
+    S("ingest", "dataset", ingest_dataset),
+    S("ingest", "run", ingest_run),
+    S("ingest", "metrics", ingest_metrics),
+    S("ingest", "filters", ingest_filters),
+    I("ingest", "assemble_ms", ingest_assemble_ms, 0, 86400000),
+    I("ingest", "max_wait_ms", ingest_max_wait_ms, 1, 604800000),
+    S("ingest", "trace_url", ingest_trace_url),
 };
 
 int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, size_t len)
@@ -105,6 +117,9 @@ int conf_key(const conf *cf, size_t i, char *name, size_t namelen, char *value, 
     case K_LEVEL:
         u = *(const int *)p;
         snprintf(value, len, "%s", u >= 0 && u < 4 ? levels[u] : "?");
+        break;
+    case K_FRAC:
+        snprintf(value, len, "%g", *(const double *)p);
         break;
     case K_URLS:
         value[0] = '\0';
@@ -152,6 +167,14 @@ void conf_defaults(conf *cf)
     cf->cache = 1;
     cf->idle_priority = 1;
     cf->slow_eval_ms = 10000;
+    cf->max_otlp_body = 4 << 20;
+    cf->max_otlp_spans = 8192;
+    cf->max_trace_spans = 1000;
+    cf->ingest_sample_rate = 1.0;
+    snprintf(cf->ingest_dataset, sizeof cf->ingest_dataset, "resource:service.name");
+    snprintf(cf->ingest_run, sizeof cf->ingest_run, "resource:service.version");
+    cf->ingest_assemble_ms = 5000;
+    cf->ingest_max_wait_ms = 600000;
 }
 
 static int set_urls(conf *cf, const char *value, char *err, size_t errlen)
@@ -235,6 +258,20 @@ int conf_set(conf *cf, const char *section, const char *key, const char *value,
             rc = -EINVAL;
         }
         break;
+    case K_FRAC: {
+        double d;
+
+        errno = 0;
+        d = strtod(value, &end);
+        if (errno || end == value || *end || !(d >= (double)k->min && d <= (double)k->max)) {
+            snprintf(err, errlen, "%s.%s: want a number from %ld to %ld, not '%s'", section, key,
+                     k->min, k->max, value);
+            rc = -EINVAL;
+            goto out;
+        }
+        *(double *)(base + k->off) = d;
+        break;
+    }
     case K_INT:
     case K_SIZE:
         errno = 0;

@@ -35,6 +35,9 @@ typedef struct conf {
     size_t max_field;                 /* bytes per question, answer, ground truth, context */
     size_t max_dataset;               /* bytes of the dataset label */
     int max_list;                     /* rows per GET /api/eval page */
+    size_t max_otlp_body;             /* bytes of a POST /v1/traces, also once gunzip'd */
+    int max_otlp_spans;               /* spans kept per export request */
+    int max_trace_spans;              /* spans kept per trace for assembly */
     /* [db] */
     int busy_timeout_ms;
     int checkpoint_pages;             /* the scheduler checkpoints the WAL past this; 0: never */
@@ -61,6 +64,16 @@ typedef struct conf {
     int similarity_jaro_winkler;      /* non_llm_string_similarity uses Jaro-Winkler */
     int idle_priority;                /* 1: evaluate at SCHED_IDLE (sched.c) */
     int slow_eval_ms;                 /* log a line for evaluations slower than this */
+    /* [ingest] OTLP traces into rows (trace.h) */
+    int ingest_enabled;
+    double ingest_sample_rate;        /* 0..1, decided from the trace id */
+    char ingest_dataset[256];         /* a label, or resource:KEY / span:KEY */
+    char ingest_run[256];             /* the same forms; empty: none */
+    char ingest_metrics[512];         /* comma separated; empty: the judge's defaults */
+    char ingest_filters[1024];        /* ';' separated scope:KEY=VALUE or scope:KEY~REGEX */
+    int ingest_assemble_ms;           /* quiet time after the root ended */
+    int ingest_max_wait_ms;           /* a trace not assembled by then is dropped */
+    char ingest_trace_url[512];       /* link of a row's trace: {trace_id}, {span_id}; empty: none */
 } conf;
 
 /* Fill cf with defaults; data_dir from RAGRADE_DATA when set. */

@@ -4,7 +4,7 @@
  * that every handler and evaluation reads (see criteria.h for the design).
  * The judge's side (prompts, replies, votes) is in criteria_judge.c. */
 #include "criteria.h"
-#include "auth.h"
+#include "sha256.h"
 #include "llmjudge.h"
 #include "metrics.h"
 
@@ -35,18 +35,14 @@ static int fail(crit_error *e, const char *field, const char *fmt, ...)
     return -EINVAL;
 }
 
-/* The version: SHA-256 is auth.c's today (to move to sha256.c). */
+/* The version: the first CRIT_VERSION_LEN hex digits of the SHA-256 of the
+ * canonical JSON. */
 static void version_of(const char *canon, char out[CRIT_VERSION_LEN + 1])
 {
-    static const char hex[] = "0123456789abcdef";
-    unsigned char h[32];
-    int i;
+    char hex[SHA256_HEX_LEN + 1];
 
-    auth_sha256(canon, strlen(canon), h);
-    for (i = 0; i < CRIT_VERSION_LEN / 2; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
+    sha256_hex(canon, strlen(canon), hex);
+    memcpy(out, hex, CRIT_VERSION_LEN);
     out[CRIT_VERSION_LEN] = '\0';
 }
 

@@ -2,6 +2,7 @@
  * critstore.h). Statements are prepared once per critstore; writes run in
  * one BEGIN IMMEDIATE transaction under the writers' turn. */
 #include "critstore.h"
+#include "clock.h"
 #include "db_int.h"
 
 #include <errno.h>
@@ -149,7 +150,7 @@ int critstore_put(critstore *s, const criterion *c, int *what, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(s->d, Q_BEGIN)) < 0) {
         rc = sql_err(s, "storing a criterion", rc, err, errlen);
         goto out;
@@ -173,7 +174,7 @@ int critstore_delete(critstore *s, const char *name, char *err, size_t errlen)
     char now[32];
     int rc;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(s->d, Q_BEGIN)) < 0)
         return sql_err(s, "deleting a criterion", rc, err, errlen);
     st = stmt(s, S_DELETE);
@@ -301,7 +302,7 @@ int critstore_record_version(critstore *s, const criterion *c, char *err, size_t
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(s->d, Q_BEGIN)) < 0) {
         rc = sql_err(s, "recording a criterion's version", rc, err, errlen);
     } else if ((rc = record(s, c, canon, now)) < 0 || (rc = db_exec(s->d, Q_COMMIT)) < 0) {

@@ -3,6 +3,7 @@
  * prepared statements, and the write paths that the queue and the
  * scheduler run inside their transactions. */
 #include "db_int.h"
+#include "clock.h"
 #include "schema.h"
 
 #include <errno.h>
@@ -46,9 +47,10 @@ static const char *const sql[Q__COUNT] = {
     [Q_ROLLBACK_TO] = "ROLLBACK TO submit",
     [Q_INSERT] =
         "INSERT INTO evaluations(created_at, updated_at, status, dataset, question, answer,"
-        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key, run, item)"
-        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-    [Q_IDEM_LOOKUP] = "SELECT id FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
+        " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key,"
+        " idempotency_hash, run, item)"
+        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+    [Q_IDEM_LOOKUP] = "SELECT id, status, idempotency_hash FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
     [Q_REAP_FAIL] =
         "UPDATE evaluations SET status = 'failed', finished_at = ?2, updated_at = ?2,"
         " last_error = 'lease of ' || coalesce(lease_owner, '?') || ' expired on attempt '"
@@ -106,39 +108,13 @@ static const char *const sql[Q__COUNT] = {
         " WHERE status = 'running' AND lease_owner = ?1",
 };
 
-int64_t db_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-void db_iso(int64_t ms, char *buf, size_t len)
-{
-    time_t t = (time_t)(ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&t, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
-int64_t db_mono_us(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 /* SQLite's own busy handler sleeps in steps of up to 100 ms, which makes
  * the p99 of contended writers jump. We wait in steps of 50 us to 2 ms
  * instead, up to the configured timeout. */
 static int on_busy(void *arg, int count)
 {
     db *d = arg;
-    int64_t now = db_mono_us();
+    int64_t now = clock_mono_us();
     struct timespec ts;
     long step_us;
 
@@ -194,7 +170,8 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
  * its own IMMEDIATE transaction so that concurrent openers wait their turn. */
 static int migrate(db *d, char *err, size_t errlen)
 {
-    static const char *const steps[] = { schema_001_init, schema_002_judge_cache, schema_004_runs };
+    static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
+                                           schema_003_idem_hash, schema_004_runs };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, turn = db_turn_take(d) == 0;
@@ -471,7 +448,7 @@ static void bind_text(sqlite3_stmt *st, int i, const char *s)
         sqlite3_bind_null(st, i);
 }
 
-int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempts,
+int db_insert(db *d, const row *rows, size_t n, const char *key, const char *hash, int max_attempts,
               const char *now_iso, int64_t *ids)
 {
     char *ctx = NULL, *ref = NULL, *met = NULL;
@@ -498,8 +475,9 @@ int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempt
         bind_text(st, 8, met);
         sqlite3_bind_int(st, 9, max_attempts);
         bind_text(st, 10, key);
-        bind_text(st, 11, r->run);
-        bind_text(st, 12, r->item);
+        bind_text(st, 11, key ? hash : NULL);
+        bind_text(st, 12, r->run);
+        bind_text(st, 13, r->item);
         rc = step_done(st);
         ids[i] = sqlite3_last_insert_rowid(d->h);
         free(ctx);
@@ -514,18 +492,26 @@ out:
     return rc;
 }
 
-int db_idem_lookup(db *d, const char *key, int64_t *ids, size_t max, size_t *n)
+int db_idem_lookup(db *d, const char *key, int64_t *ids, char (*status)[8], size_t max, size_t *n,
+                   char *hash, size_t hashlen)
 {
     sqlite3_stmt *st = db_stmt(d, Q_IDEM_LOOKUP);
+    const unsigned char *v;
     int rc = -EIO, s;
 
     *n = 0;
+    hash[0] = '\0';
     if (!st)
         goto out;
     bind_text(st, 1, key);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if (*n < max)
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == 0 && (v = sqlite3_column_text(st, 2)))
+            snprintf(hash, hashlen, "%s", (const char *)v);
+        if (*n < max) {
+            snprintf(status[*n], sizeof status[*n], "%s", (v = sqlite3_column_text(st, 1)) ? (const char *)v : "");
             ids[(*n)++] = sqlite3_column_int64(st, 0);
+        }
+    }
     rc = s == SQLITE_DONE ? 0 : db_errno(s);
     sqlite3_reset(st);
 out:
@@ -580,7 +566,7 @@ int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
     int rc, s, running = 0;
 
     *n = 0;
-    db_iso(now_ms, now, sizeof now);
+    clock_iso(now_ms, now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto out;
     if (in_txn)
@@ -745,7 +731,7 @@ int64_t db_next_due(db *d)
 
     if (!st)
         return 0;
-    sqlite3_bind_int64(st, 1, db_now_ms());
+    sqlite3_bind_int64(st, 1, clock_wall_ms());
     if (sqlite3_step(st) == SQLITE_ROW)
         due = sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
@@ -759,7 +745,7 @@ int db_requeue_dead(db *d, const char *owner, const char *how, int *n)
     int rc;
 
     *n = 0;
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(d, Q_BEGIN)) < 0)
         goto out;
     if (!(st = db_stmt(d, Q_REQUEUE_OWNER_FAIL))) {

@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 3           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 4           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 
@@ -56,21 +56,17 @@ int db_exec(db *d, enum db_stmt which);
 int db_errno(int sqlite_rc);
 const char *db_errmsg(db *d);
 
-/* Time helpers: Unix epoch milliseconds, ISO 8601 UTC text with
- * milliseconds into buf (at least 32 bytes), and a monotonic clock in
- * microseconds for durations. */
-int64_t db_now_ms(void);
-void db_iso(int64_t ms, char *buf, size_t len);
-int64_t db_mono_us(void);
-
 /* ---- submit (queue.c runs these inside one BEGIN IMMEDIATE) ---- */
 
-/* Insert rows; ids[i] receives each id. key may be NULL. */
-int db_insert(db *d, const row *rows, size_t n, const char *key, int max_attempts,
+/* Insert rows; ids[i] receives each id. key may be NULL; hash is the
+ * submitted body's SHA-256 (hex) stored with a key, or NULL. */
+int db_insert(db *d, const row *rows, size_t n, const char *key, const char *hash, int max_attempts,
               const char *now_iso, int64_t *ids);
-/* Ids already stored under this idempotency key, oldest first: *n = 0 if
- * none. ids has room for max. */
-int db_idem_lookup(db *d, const char *key, int64_t *ids, size_t max, size_t *n);
+/* Ids and current statuses of the rows stored under this idempotency key,
+ * oldest first: *n = 0 if none. ids and status have room for max; hash
+ * receives the body hash stored with the first ("" if none). */
+int db_idem_lookup(db *d, const char *key, int64_t *ids, char (*status)[8], size_t max, size_t *n,
+                   char *hash, size_t hashlen);
 
 /* ---- scheduler ---- */
 

@@ -2,6 +2,7 @@
  * JSON responses. nginx has already parsed HTTP; we trust its framing and
  * distrust everything the client wrote. */
 #include "http.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -211,10 +212,14 @@ int http_query(const http_req *r, const char *name, char *buf, size_t len)
                     rc = -EMSGSIZE;
                     goto out;
                 }
+                if (c == 0) {         /* %00 would cut the C string short */
+                    rc = -EINVAL;
+                    goto out;
+                }
                 buf[o++] = (char)c;
             }
             buf[o] = '\0';
-            rc = 1;
+            rc = utf8_valid(buf, o) ? 1 : -EINVAL;
             goto out;
         }
         if ((size_t)(amp - p) == nlen && !strncmp(p, name, nlen)) {   /* "?name" */
@@ -266,11 +271,16 @@ void http_send_error(http_req *r, int status, const char *code, const char *mess
                      const char *field)
 {
     json_object *o = json_object_new_object(), *e = json_object_new_object();
+    char msg[512], fld[160];
 
+    /* Messages and fields may quote the request: never echo a byte that is
+     * not UTF-8, nor half a character. */
+    utf8_escape(msg, sizeof msg, message);
+    utf8_escape(fld, sizeof fld, field ? field : "");
     snprintf(r->code, sizeof r->code, "%s", code);
     json_object_object_add(e, "code", json_object_new_string(code));
-    json_object_object_add(e, "message", json_object_new_string(message));
-    json_object_object_add(e, "field", field && *field ? json_object_new_string(field) : NULL);
+    json_object_object_add(e, "message", json_object_new_string(msg));
+    json_object_object_add(e, "field", *fld ? json_object_new_string(fld) : NULL);
     json_object_object_add(o, "error", e);
     http_send_json(r, status, o, NULL);   /* a 405 names its Allow header (api.c) */
 }

@@ -52,7 +52,8 @@ const char *http_param(const http_req *r, const char *name);
 int http_read_body(http_req *r, size_t cap);
 
 /* Copy the value of query parameter name, URL-decoded, into buf. 1 if
- * present, 0 if not, -EMSGSIZE if longer than len - 1. */
+ * present, 0 if not, -EMSGSIZE if longer than len - 1, -EINVAL if it
+ * holds %00 or is not UTF-8 once decoded. */
 int http_query(const http_req *r, const char *name, char *buf, size_t len);
 
 /* Add one header line (without "\r\n") to the response. 0, or -ENOSPC when
@@ -62,7 +63,9 @@ int http_add_header(http_req *r, const char *line);
 /* Send a JSON response and consume o. extra: more header lines, each ending
  * in "\r\n", or NULL. */
 void http_send_json(http_req *r, int status, json_object *o, const char *extra);
-/* {"error": {"code", "message", "field"}}; field may be NULL. */
+/* {"error": {"code", "message", "field"}}; field may be NULL. message and
+ * field are sent as valid UTF-8: bytes that are not are written \xNN, and
+ * they are cut (at 511 and 159 bytes) between characters. */
 void http_send_error(http_req *r, int status, const char *code, const char *message,
                      const char *field);
 /* A non-JSON body (for example Prometheus text). */

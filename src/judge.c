@@ -73,28 +73,19 @@ int judge_metric_known(const conf *cf, const char *name)
     return strcmp(cf->backend, "builtin") != 0 && llmjudge_metric_known(name);
 }
 
-const char *const *judge_default_metrics(const judge *j)
-{
-    return j->llm ? llmjudge_default_metrics() : metrics_builtin_defaults;
-}
-
 json_object *judge_metrics_json(const conf *cf, int defaults_only)
 {
-    static const char *const llm_names[] = {
-        "faithfulness", "answer_relevancy", "context_precision", "context_recall",
-        "answer_correctness", "semantic_similarity", "correctness", NULL
-    };
     int llm = strcmp(cf->backend, "builtin") != 0;
     const char *const *v = defaults_only ? (llm ? llmjudge_default_metrics() : metrics_builtin_defaults)
                                          : metrics_builtin_names;
     json_object *a = json_object_new_array();
+    const char *name;
     int i;
 
     for (i = 0; v[i]; i++)
         json_object_array_add(a, json_object_new_string(v[i]));
-    for (i = 0; llm && !defaults_only && llm_names[i]; i++)
-        if (llmjudge_metric_known(llm_names[i]))
-            json_object_array_add(a, json_object_new_string(llm_names[i]));
+    for (i = 0; llm && !defaults_only && (name = llmjudge_metric_name(i)); i++)
+        json_object_array_add(a, json_object_new_string(name));
     return a;
 }
 
@@ -129,7 +120,7 @@ int judge_state(const judge *j, char *err, size_t errlen)
 static int builtin_eval(judge *j, const row *r, judge_done_fn done, void *arg)
 {
     const char *const *names = metrics_builtin_defaults;
-    judge_score scores[64];
+    judge_score scores[ROW_MAX_METRICS];
     judge_result res;
     metric_result mr;
     size_t i, n = 0;

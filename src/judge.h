@@ -28,7 +28,7 @@ enum judge_state {
  * NULL; for LLM metrics it holds the reasoning as JSON text (statements and
  * verdicts). */
 typedef struct judge_score {
-    char metric[64];
+    char metric[ROW_METRIC_NAME];
     double score;
     int is_null;
     char *reason;
@@ -66,9 +66,6 @@ const char *judge_name(const judge *j);
 
 /* 1 if the judge can compute this metric name. Thread-safe (no state). */
 int judge_metric_known(const conf *cf, const char *name);
-
-/* The metrics run when a row names none: a NULL-terminated array. */
-const char *const *judge_default_metrics(const judge *j);
 
 /* Every metric known under cf, and the defaults, as JSON arrays (new
  * references for the caller), for /api/health and the page. */

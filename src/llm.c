@@ -1,8 +1,11 @@
-/* llm.c - the judges' HTTP JSON client: one CURLM, requests as a linked
+/* llm.c - the judges' HTTP JSON transport: one CURLM, requests as a linked
  * list, each either a running transfer or waiting for its retry time. Every
  * wait goes through curl_multi_poll, so llm_wakeup (curl_multi_wakeup) can
- * interrupt it, and nothing here ever blocks past the caller's timeout. */
+ * interrupt it, and nothing here ever blocks past the caller's timeout.
+ * The bodies it carries are built and read by llmwire.c. */
 #include "llm.h"
+#include "clock.h"
+#include "llmwire.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -15,6 +18,9 @@
 #include <strings.h>
 #include <time.h>
 #include <unistd.h>
+
+/* A retry waits min(base * 2^(n-1), max) less up to this share of it. */
+#define LLM_JITTER_PCT 25
 
 struct llm_req {
     llm *c;
@@ -44,20 +50,11 @@ struct llm {
     unsigned next_url;
     char *auth;                   /* "Authorization: Bearer ...", wiped on free */
     llm_req *head;
-    int n_reqs, n_transfers;
     uint64_t rng;
 };
 
 static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
 static void curl_init_once(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
-
-int64_t llm_now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static uint64_t rnd(llm *c)          /* xorshift64*: jitter only */
 {
@@ -112,7 +109,7 @@ llm *llm_new(const char *const *urls, int n_urls, const char *api_key, char *err
     }
     if (!(c->multi = curl_multi_init()))
         goto oom;
-    c->rng = (uint64_t)llm_now_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
+    c->rng = (uint64_t)clock_mono_ms() * 0x9E3779B97F4A7C15ULL ^ (uint64_t)getpid() ^ (uintptr_t)c;
     if (!c->rng)
         c->rng = 1;
     ret = c;
@@ -132,7 +129,6 @@ static void req_free(llm_req *q)
     if (q->easy) {
         curl_multi_remove_handle(q->c->multi, q->easy);
         curl_easy_cleanup(q->easy);
-        q->c->n_transfers--;
     }
     curl_slist_free_all(q->hdrs);
     free(q->path);
@@ -150,7 +146,6 @@ static void unlink_req(llm *c, llm_req *q)
     if (q->next)
         q->next->prev = q->prev;
     q->prev = q->next = NULL;
-    c->n_reqs--;
 }
 
 void llm_free(llm *c)
@@ -248,7 +243,7 @@ static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
     long tmo;
     int rc = 0;
 
-    left = q->o.deadline_ms ? q->o.deadline_ms - llm_now_ms() : q->o.timeout_ms;
+    left = q->o.deadline_ms ? q->o.deadline_ms - clock_mono_ms() : q->o.timeout_ms;
     if (left <= 0) {
         snprintf(err, errlen, "deadline");
         rc = -ETIMEDOUT;
@@ -265,7 +260,6 @@ static int start_attempt(llm *c, llm_req *q, char *err, size_t errlen)
         rc = -ENOMEM;
         goto out;
     }
-    c->n_transfers++;
     curl_easy_setopt(q->easy, CURLOPT_URL, url);
     curl_easy_setopt(q->easy, CURLOPT_PRIVATE, q);
     curl_easy_setopt(q->easy, CURLOPT_HTTPHEADER, q->hdrs);
@@ -318,12 +312,11 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
         !curl_slist_append(q->hdrs, "Expect:") ||
         (c->auth && !curl_slist_append(q->hdrs, c->auth)))
         goto out;
-    q->due_ms = llm_now_ms();     /* started by the next llm_run */
+    q->due_ms = clock_mono_ms();     /* started by the next llm_run */
     q->next = c->head;
     if (c->head)
         c->head->prev = q;
     c->head = q;
-    c->n_reqs++;
     ret = q;
     q = NULL;
 out:
@@ -339,34 +332,6 @@ void llm_cancel(llm *c, llm_req *q)
     req_free(q);
 }
 
-int llm_pending(const llm *c) { return c->n_reqs; }
-int llm_transfers(const llm *c) { return c->n_transfers; }
-
-/* The endpoint's own message: {"error": {"message": ...}} or {"error": "..."}. */
-static void error_message(const char *body, char *out, size_t outlen)
-{
-    json_object *j = NULL, *e, *m;
-    const char *s = NULL;
-
-    out[0] = '\0';
-    if (!body || !*body)
-        goto out;
-    j = json_tokener_parse(body);
-    if (j && json_object_object_get_ex(j, "error", &e)) {
-        if (json_object_is_type(e, json_type_string))
-            s = json_object_get_string(e);
-        else if (json_object_object_get_ex(e, "message", &m))
-            s = json_object_get_string(m);
-    } else if (j && json_object_object_get_ex(j, "message", &m)) {
-        s = json_object_get_string(m);
-    }
-    if (!s)
-        s = body;
-    snprintf(out, outlen, "%.300s", s);
-out:
-    json_object_put(j);
-}
-
 static void finish(llm *c, llm_req *q, int status)
 {
     llm_reply rep;
@@ -375,9 +340,7 @@ static void finish(llm *c, llm_req *q, int status)
     rep.status = status;
     rep.http_status = q->last_http;
     rep.body = q->resp ? q->resp : "";
-    rep.len = q->resp_len;
     rep.retry_after_ms = q->retry_after_ms;
-    rep.attempts = q->attempts;
     snprintf(rep.error, sizeof rep.error, "%s", q->last_err);
     scrub(c, rep.error);
     unlink_req(c, q);
@@ -385,28 +348,70 @@ static void finish(llm *c, llm_req *q, int status)
     req_free(q);
 }
 
+/* Whether an HTTP status is worth another attempt: 408, 409, 429 and 5xx
+ * are; every other non-2xx is permanent. */
+static int http_retryable(long status)
+{
+    return status == 408 || status == 409 || status == 429 || status >= 500;
+}
+
+/* Whether a transfer error is worth another attempt: connection and
+ * transport failures are; a bad URL or protocol is not. */
+static int curl_retryable(CURLcode cc)
+{
+    return cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
+           cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_RECV_ERROR ||
+           cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE ||
+           cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
+}
+
+/* Schedule the next attempt of a failed, retryable request, or finish it:
+ * -EAGAIN when the retries are spent or the endpoint asks for a wait
+ * longer than backoff_max_ms (the caller requeues), -ETIMEDOUT when the
+ * wait would pass the deadline. Retry-After wins over the backoff. */
+static void retry_later(llm *c, llm_req *q)
+{
+    int64_t delay, now;
+
+    if (q->attempts > q->o.max_retries) {
+        finish(c, q, -EAGAIN);
+        return;
+    }
+    delay = clock_backoff_ms(q->attempts, q->o.backoff_base_ms, q->o.backoff_max_ms, LLM_JITTER_PCT,
+                             rnd(c));
+    if (q->retry_after_ms > q->o.backoff_max_ms) {
+        finish(c, q, -EAGAIN);
+        return;
+    }
+    if (q->retry_after_ms > 0)
+        delay = q->retry_after_ms;
+    now = clock_mono_ms();
+    if (q->o.deadline_ms && now + delay >= q->o.deadline_ms) {
+        finish(c, q, -ETIMEDOUT);
+        return;
+    }
+    q->due_ms = now + delay;
+}
+
 /* A transfer ended: succeed, fail, or schedule the next attempt. */
 static void on_transfer(llm *c, llm_req *q, CURLcode cc)
 {
     char msg[320];
-    int retry = 0, status = 0;
-    int64_t delay, now;
+    int retry = 0, status = -EIO;
 
     curl_easy_getinfo(q->easy, CURLINFO_RESPONSE_CODE, &q->last_http);
     curl_multi_remove_handle(c->multi, q->easy);
     curl_easy_cleanup(q->easy);
     q->easy = NULL;
-    c->n_transfers--;
     if (cc == CURLE_OK && q->last_http >= 200 && q->last_http < 300) {
         finish(c, q, 0);
-        goto out;
+        return;
     }
     if (cc == CURLE_OK) {
-        error_message(q->resp, msg, sizeof msg);
+        llmwire_error_message(q->resp, msg, sizeof msg);
         snprintf(q->last_err, sizeof q->last_err, "HTTP %ld from %s: %s", q->last_http, q->path,
                  msg);
-        retry = q->last_http == 408 || q->last_http == 409 || q->last_http == 429 ||
-                q->last_http >= 500;
+        retry = http_retryable(q->last_http);
     } else if (q->too_big) {
         snprintf(q->last_err, sizeof q->last_err, "reply from %s over %u bytes", q->path,
                  LLM_MAX_BODY);
@@ -414,45 +419,19 @@ static void on_transfer(llm *c, llm_req *q, CURLcode cc)
     } else {
         snprintf(q->last_err, sizeof q->last_err, "%s: %s", q->path,
                  q->curl_err[0] ? q->curl_err : curl_easy_strerror(cc));
-        retry = cc == CURLE_COULDNT_CONNECT || cc == CURLE_OPERATION_TIMEDOUT ||
-                cc == CURLE_COULDNT_RESOLVE_HOST || cc == CURLE_RECV_ERROR ||
-                cc == CURLE_SEND_ERROR || cc == CURLE_GOT_NOTHING || cc == CURLE_PARTIAL_FILE ||
-                cc == CURLE_SSL_CONNECT_ERROR || cc == CURLE_HTTP2 || cc == CURLE_HTTP2_STREAM;
+        retry = curl_retryable(cc);
     }
-    if (!retry) {
-        finish(c, q, status ? status : -EIO);
-        goto out;
-    }
-    if (q->attempts > q->o.max_retries) {
-        finish(c, q, -EAGAIN);
-        goto out;
-    }
-    /* min(base * 2^n, max), minus up to 25% jitter; Retry-After wins. */
-    delay = (int64_t)q->o.backoff_base_ms << (q->attempts - 1 < 20 ? q->attempts - 1 : 20);
-    if (delay > q->o.backoff_max_ms)
-        delay = q->o.backoff_max_ms;
-    delay -= (int64_t)(rnd(c) % (uint64_t)(delay / 4 + 1));
-    if (q->retry_after_ms > q->o.backoff_max_ms) {
-        finish(c, q, -EAGAIN);    /* too long to wait here: the caller requeues */
-        goto out;
-    }
-    if (q->retry_after_ms > 0)
-        delay = q->retry_after_ms;
-    now = llm_now_ms();
-    if (q->o.deadline_ms && now + delay >= q->o.deadline_ms) {
-        finish(c, q, -ETIMEDOUT);
-        goto out;
-    }
-    q->due_ms = now + delay;
-out:
-    return;
+    if (retry)
+        retry_later(c, q);
+    else
+        finish(c, q, status);
 }
 
 /* Start the attempts that are due; returns the ms until the next one (or
  * INT32_MAX). A request that cannot start finishes here. */
 static int64_t start_due(llm *c, int *finished)
 {
-    int64_t now = llm_now_ms(), next = INT32_MAX;
+    int64_t now = clock_mono_ms(), next = INT32_MAX;
     llm_req *q, *nx;
     char err[256];
     int rc;
@@ -526,239 +505,4 @@ out:
 void llm_wakeup(llm *c)
 {
     curl_multi_wakeup(c->multi);
-}
-
-/* ---- wire formats ---- */
-
-const char *llm_path_chat(int ollama) { return ollama ? "/api/chat" : "/v1/chat/completions"; }
-const char *llm_path_embed(int ollama) { return ollama ? "/api/embed" : "/v1/embeddings"; }
-const char *llm_path_models(int ollama) { return ollama ? "/api/tags" : "/v1/models"; }
-
-static char *dup_json(json_object *o)
-{
-    const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
-                                                   JSON_C_TO_STRING_NOSLASHESCAPE);
-
-    return s ? strdup(s) : NULL;
-}
-
-char *llm_chat_body(int ollama, const char *model, json_object *messages, const char *schema_name,
-                    json_object *schema, double temperature, int seed)
-{
-    json_object *b = json_object_new_object(), *o, *js;
-    char *s = NULL;
-
-    if (!b)
-        goto out;
-    json_object_object_add(b, "model", json_object_new_string(model));
-    json_object_object_add(b, "messages", json_object_get(messages));
-    if (ollama) {
-        json_object_object_add(b, "stream", json_object_new_boolean(0));
-        json_object_object_add(b, "format", json_object_get(schema));
-        o = json_object_new_object();
-        json_object_object_add(o, "temperature", json_object_new_double(temperature));
-        json_object_object_add(o, "seed", json_object_new_int(seed));
-        json_object_object_add(b, "options", o);
-    } else {
-        json_object_object_add(b, "temperature", json_object_new_double(temperature));
-        json_object_object_add(b, "seed", json_object_new_int(seed));
-        js = json_object_new_object();
-        json_object_object_add(js, "name", json_object_new_string(schema_name));
-        json_object_object_add(js, "schema", json_object_get(schema));
-        json_object_object_add(js, "strict", json_object_new_boolean(1));
-        o = json_object_new_object();
-        json_object_object_add(o, "type", json_object_new_string("json_schema"));
-        json_object_object_add(o, "json_schema", js);
-        json_object_object_add(b, "response_format", o);
-    }
-    s = dup_json(b);
-out:
-    json_object_put(b);
-    return s;
-}
-
-char *llm_embed_body(int ollama, const char *model, json_object *input)
-{
-    json_object *b = json_object_new_object();
-    char *s = NULL;
-
-    (void)ollama;                 /* both take {model, input: [...]} */
-    if (!b)
-        goto out;
-    json_object_object_add(b, "model", json_object_new_string(model));
-    json_object_object_add(b, "input", json_object_get(input));
-    s = dup_json(b);
-out:
-    json_object_put(b);
-    return s;
-}
-
-static int64_t get_count(json_object *o, const char *key)
-{
-    json_object *v;
-    int64_t n = 0;
-
-    if (o && json_object_object_get_ex(o, key, &v) && json_object_is_type(v, json_type_int))
-        n = json_object_get_int64(v);
-    return n > 0 ? n : 0;
-}
-
-int llm_parse_chat(int ollama, const char *body, llm_chat *out, char *err, size_t errlen)
-{
-    json_object *j = json_tokener_parse(body), *m = NULL, *ch, *c0 = NULL, *v, *u = NULL;
-    const char *why = NULL;
-    int rc = -EINVAL;
-
-    memset(out, 0, sizeof *out);
-    if (!j || !json_object_is_type(j, json_type_object)) {
-        why = "the reply is not a JSON object";
-        goto out;
-    }
-    if (ollama) {
-        json_object_object_get_ex(j, "message", &m);
-        if (json_object_object_get_ex(j, "done_reason", &v) &&
-            json_object_is_type(v, json_type_string))
-            out->truncated = strcmp(json_object_get_string(v), "length") == 0;
-        out->prompt_tokens = get_count(j, "prompt_eval_count");
-        out->completion_tokens = get_count(j, "eval_count");
-    } else {
-        if (json_object_object_get_ex(j, "choices", &ch) &&
-            json_object_is_type(ch, json_type_array) && json_object_array_length(ch) > 0)
-            c0 = json_object_array_get_idx(ch, 0);
-        if (c0)
-            json_object_object_get_ex(c0, "message", &m);
-        if (c0 && json_object_object_get_ex(c0, "finish_reason", &v) &&
-            json_object_is_type(v, json_type_string))
-            out->truncated = strcmp(json_object_get_string(v), "length") == 0;
-        json_object_object_get_ex(j, "usage", &u);
-        out->prompt_tokens = get_count(u, "prompt_tokens");
-        out->completion_tokens = get_count(u, "completion_tokens");
-    }
-    if (!m || !json_object_is_type(m, json_type_object)) {
-        why = "the reply has no message";
-        goto out;
-    }
-    if (json_object_object_get_ex(m, "refusal", &v) && json_object_is_type(v, json_type_string) &&
-        !(out->refusal = strdup(json_object_get_string(v))))
-        goto oom;
-    v = NULL;
-    json_object_object_get_ex(m, "content", &v);
-    if (!(out->content = strdup(v && json_object_is_type(v, json_type_string) ?
-                                json_object_get_string(v) : "")))
-        goto oom;
-    rc = 0;
-    goto out;
-oom:
-    why = "out of memory";
-out:
-    if (rc < 0) {
-        snprintf(err, errlen, "%s", why);
-        llm_chat_clear(out);
-    }
-    json_object_put(j);
-    return rc;
-}
-
-void llm_chat_clear(llm_chat *c)
-{
-    free(c->content);
-    free(c->refusal);
-    c->content = c->refusal = NULL;
-}
-
-/* A vector as a new array of doubles, or NULL if not all finite numbers. */
-static json_object *vector(json_object *v, size_t *dim)
-{
-    json_object *out = NULL, *x;
-    size_t i, n;
-    double d;
-
-    if (!v || !json_object_is_type(v, json_type_array) || !(n = json_object_array_length(v)))
-        goto fail;
-    if (!(out = json_object_new_array_ext((int)n)))
-        goto fail;
-    for (i = 0; i < n; i++) {
-        x = json_object_array_get_idx(v, i);
-        if (!json_object_is_type(x, json_type_double) && !json_object_is_type(x, json_type_int))
-            goto fail;
-        d = json_object_get_double(x);
-        if (!isfinite(d))
-            goto fail;
-        json_object_array_add(out, json_object_new_double(d));
-    }
-    *dim = n;
-    return out;
-fail:
-    json_object_put(out);
-    return NULL;
-}
-
-json_object *llm_parse_embed(int ollama, const char *body, size_t n, char *err, size_t errlen)
-{
-    json_object *j = json_tokener_parse(body), *list = NULL, *out = NULL, *ret = NULL, *e, *v;
-    size_t i, dim = 0, d;
-    int64_t idx;
-
-    if (!j || !json_object_object_get_ex(j, ollama ? "embeddings" : "data", &list) ||
-        !json_object_is_type(list, json_type_array) || json_object_array_length(list) != n) {
-        snprintf(err, errlen, "the embedding reply does not hold %zu vectors", n);
-        goto out;
-    }
-    if (!(out = json_object_new_array_ext((int)n)))
-        goto out;
-    for (i = 0; i < n; i++)
-        json_object_array_add(out, NULL);
-    for (i = 0; i < n; i++) {
-        json_object *ix, *vec = NULL;
-
-        e = json_object_array_get_idx(list, i);
-        v = e;
-        idx = (int64_t)i;
-        if (!ollama) {            /* {index, embedding}, ordered by index */
-            v = NULL;
-            json_object_object_get_ex(e, "embedding", &v);
-            if (json_object_object_get_ex(e, "index", &ix))
-                idx = json_object_get_int64(ix);
-        }
-        if (idx < 0 || (size_t)idx >= n || json_object_array_get_idx(out, (size_t)idx) ||
-            !(vec = vector(v, &d)) || (dim && d != dim)) {
-            json_object_put(vec);
-            snprintf(err, errlen, "embedding %zu is not a list of finite numbers of one length", i);
-            goto out;
-        }
-        dim = d;
-        json_object_array_put_idx(out, (size_t)idx, vec);
-    }
-    ret = out;
-    out = NULL;
-out:
-    json_object_put(out);
-    json_object_put(j);
-    return ret;
-}
-
-int llm_models_has(int ollama, const char *body, const char *model)
-{
-    json_object *j = json_tokener_parse(body), *list, *e, *v;
-    size_t i, n, ml = strlen(model);
-    const char *name;
-    int rc = -EINVAL;
-
-    if (!j || !json_object_object_get_ex(j, ollama ? "models" : "data", &list) ||
-        !json_object_is_type(list, json_type_array))
-        goto out;
-    rc = 0;
-    n = json_object_array_length(list);
-    for (i = 0; i < n && !rc; i++) {
-        e = json_object_array_get_idx(list, i);
-        if (!json_object_object_get_ex(e, ollama ? "name" : "id", &v) &&
-            !json_object_object_get_ex(e, "model", &v))
-            continue;
-        name = json_object_get_string(v);
-        rc = strcmp(name, model) == 0 ||
-             (ollama && strncmp(name, model, ml) == 0 && strcmp(name + ml, ":latest") == 0);
-    }
-out:
-    json_object_put(j);
-    return rc;
 }

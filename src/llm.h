@@ -2,11 +2,14 @@
  * LLM judges: requests to a set of base URLs taken round-robin, a timeout
  * per attempt, a capped response body, and retries with exponential backoff
  * and jitter on connection errors, timeouts, 408, 409, 429 and 5xx (honouring
- * Retry-After and retry-after-ms). Single-threaded except llm_wakeup(). */
+ * Retry-After and retry-after-ms). Single-threaded except llm_wakeup().
+ * It carries opaque JSON texts: their shapes are llmwire.h's. Which
+ * statuses are retried is decided in one place (llm.c's http_retryable and
+ * curl_retryable); a client serves one set of base URLs, so an endpoint of
+ * its own for embeddings is a second client. */
 #ifndef RAGRADE_LLM_H
 #define RAGRADE_LLM_H
 
-#include <json-c/json.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,9 +27,7 @@ typedef struct llm_reply {
     int status;
     long http_status;             /* of the last attempt, 0 if none */
     const char *body;             /* NUL-terminated */
-    size_t len;
     int retry_after_ms;           /* the endpoint's last hint, 0 if none */
-    int attempts;
     char error[512];
 } llm_reply;
 
@@ -37,7 +38,7 @@ typedef struct llm_opts {
     int max_retries;              /* attempts = 1 + max_retries */
     int backoff_base_ms;
     int backoff_max_ms;
-    int64_t deadline_ms;          /* llm_now_ms() clock; 0: none */
+    int64_t deadline_ms;          /* clock_mono_ms() (clock.h); 0: none */
 } llm_opts;
 
 /* A client for n_urls base URLs (copied). api_key may be NULL or empty (no
@@ -56,53 +57,9 @@ llm_req *llm_submit(llm *c, const char *method, const char *path, const char *bo
 /* Drop a request in flight or waiting to retry; done is not called. */
 void llm_cancel(llm *c, llm_req *q);
 
-/* Requests in flight or waiting to retry, and HTTP transfers in flight. */
-int llm_pending(const llm *c);
-int llm_transfers(const llm *c);
-
 /* Drive transfers and retries for up to timeout_ms; returns sooner when a
  * request finished or llm_wakeup was called. 0 or a negative code. */
 int llm_run(llm *c, int timeout_ms);
 void llm_wakeup(llm *c);          /* thread-safe */
-
-/* ---- the two wire formats (ollama = 0: OpenAI-compatible; 1: Ollama) ---- */
-
-/* Paths of the chat, embedding and model-list endpoints. */
-const char *llm_path_chat(int ollama);
-const char *llm_path_embed(int ollama);
-const char *llm_path_models(int ollama);
-
-/* The body of a chat call asking for a reply that fits schema (borrowed),
- * as JSON text (malloc'd, the caller frees). messages is borrowed. */
-char *llm_chat_body(int ollama, const char *model, json_object *messages, const char *schema_name,
-                    json_object *schema, double temperature, int seed);
-
-/* The body of an embedding call for the strings in input (borrowed). */
-char *llm_embed_body(int ollama, const char *model, json_object *input);
-
-/* A chat reply's parts. content is malloc'd (the caller frees), "" when the
- * reply had none; truncated: finish_reason/done_reason "length"; refusal
- * (malloc'd or NULL) the model's refusal. */
-typedef struct llm_chat {
-    char *content;
-    char *refusal;
-    int truncated;
-    int64_t prompt_tokens, completion_tokens;
-} llm_chat;
-
-/* 0, or -EINVAL when the body is not a chat reply (err says why). */
-int llm_parse_chat(int ollama, const char *body, llm_chat *out, char *err, size_t errlen);
-void llm_chat_clear(llm_chat *c);
-
-/* The n vectors of an embedding reply as a new JSON array of arrays of
- * finite numbers, all of one length; NULL with err filled otherwise. */
-json_object *llm_parse_embed(int ollama, const char *body, size_t n, char *err, size_t errlen);
-
-/* 1 if the model list in body names model (Ollama's "NAME:latest" matches
- * "NAME"), 0 if not, -EINVAL if body is not a model list. */
-int llm_models_has(int ollama, const char *body, const char *model);
-
-/* Monotonic milliseconds. */
-int64_t llm_now_ms(void);
 
 #endif

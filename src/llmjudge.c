@@ -6,14 +6,16 @@
  * cached in SQLite, keyed by the SHA-256 of backend, path and request body
  * (model, messages with the prompt, schema, temperature and seed). */
 #include "llmjudge.h"
-#include "auth.h"
 #include "cache.h"
+#include "clock.h"
 #include "db.h"
 #include "llm.h"
+#include "llmwire.h"
 #include "log.h"
 #include "metrics.h"
 #include "prompts.h"
 #include "ragas.h"
+#include "sha256.h"
 
 #include <errno.h>
 #include <math.h>
@@ -29,7 +31,7 @@ static const char *const defaults[] = {
 
 struct llmjudge {
     conf cf;
-    int ollama;
+    enum llmwire_api api;
     char name[160];
     llm *http;
     db *cache_db;                 /* the reply cache's connection (borrowed); NULL: no cache */
@@ -43,7 +45,6 @@ struct llmjudge {
 };
 
 static void drive(struct eval *ev, json_object *rep);
-static void sha256_hex(const void *data, size_t len, char out[65]);
 
 /* ---- construction ---- */
 
@@ -87,8 +88,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         goto out;
     }
     lj->cf = *cf;
-    lj->ollama = strcmp(cf->backend, "ollama") == 0;
-    if (!lj->ollama && strcmp(cf->backend, "openai")) {
+    if (llmwire_api_of(cf->backend) < 0) {
         snprintf(err, errlen, "judge.backend %s is not an LLM backend", cf->backend);
         goto out;
     }
@@ -96,6 +96,7 @@ llmjudge *llmjudge_new(const conf *cf, db *cache, char *err, size_t errlen)
         snprintf(err, errlen, "judge.model: the %s backend needs a model", cf->backend);
         goto out;
     }
+    lj->api = (enum llmwire_api)llmwire_api_of(cf->backend);
     snprintf(lj->name, sizeof lj->name, "%s/%s", cf->backend, cf->model);
     for (i = 0; i < cf->n_urls && i < CONF_MAX_URLS; i++)
         urls[i] = cf->urls[i];
@@ -160,7 +161,9 @@ void llmjudge_free(llmjudge *lj)
 
 const char *llmjudge_name(const llmjudge *lj) { return lj->name; }
 
-int llmjudge_metric_known(const char *name) { return ragas_kind(name) < M_N; }
+int llmjudge_metric_known(const char *name) { return ragas_kind(name) >= 0; }
+
+const char *llmjudge_metric_name(int k) { return ragas_name(k); }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
 
@@ -183,16 +186,16 @@ static void init_fail(llmjudge *lj, const char *what, const char *why)
 static void on_probe(void *arg, const llm_reply *rep)
 {
     llmjudge *lj = arg;
-    llm_chat c;
+    llmwire_chat c;
     char err[128];
 
     lj->init_req = NULL;
     if (rep->status < 0) {
         init_fail(lj, "loading the model", rep->error[0] ? rep->error : "deadline");
-    } else if (llm_parse_chat(lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+    } else if (llmwire_parse_chat(lj->api, rep->body, &c, err, sizeof err) < 0) {
         init_fail(lj, "loading the model", err);
     } else {
-        llm_chat_clear(&c);
+        llmwire_chat_clear(&c);
         lj->state = JUDGE_READY;
         lj->error[0] = '\0';
     }
@@ -205,6 +208,7 @@ static void on_models(void *arg, const llm_reply *rep)
     char *prompt = NULL, *body = NULL, msg[300];
     llm_opts o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
     const char *emb = lj->cf.embedding_model;
+    llmwire_chat_req req = { 0 };
     int has;
 
     lj->init_req = NULL;
@@ -212,9 +216,9 @@ static void on_models(void *arg, const llm_reply *rep)
         init_fail(lj, "listing the models", rep->error[0] ? rep->error : "deadline");
         goto out;
     }
-    has = llm_models_has(lj->ollama, rep->body, lj->cf.model);
+    has = llmwire_models_has(lj->api, rep->body, lj->cf.model);
     if (has > 0 && emb[0] && strcmp(emb, lj->cf.model))
-        has = llm_models_has(lj->ollama, rep->body, emb);
+        has = llmwire_models_has(lj->api, rep->body, emb);
     else
         emb = lj->cf.model;
     if (has <= 0) {
@@ -232,10 +236,15 @@ static void on_models(void *arg, const llm_reply *rep)
     json_object_object_add(m, "role", json_object_new_string("user"));
     json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
     json_object_array_add(msgs, m);
-    body = llm_chat_body(lj->ollama, lj->cf.model, msgs, prompts_name(PROMPT_PROBE), schema, 0.0,
-                         SEED);
+    req.model = lj->cf.model;
+    req.messages = msgs;
+    req.schema_name = prompts_name(PROMPT_PROBE);
+    req.schema = schema;
+    req.temperature = 0.0;
+    req.seed = SEED;
+    body = llmwire_chat_body(lj->api, &req);
     if (!prompt || !body ||
-        !(lj->init_req = llm_submit(lj->http, "POST", llm_path_chat(lj->ollama), body, &o,
+        !(lj->init_req = llm_submit(lj->http, "POST", llmwire_path_chat(lj->api), body, &o,
                                     on_probe, lj)))
         init_fail(lj, "loading the model", "out of memory");
 out:
@@ -253,9 +262,9 @@ int llmjudge_start_init(llmjudge *lj)
 
     if (lj->state == JUDGE_INITIALIZING || lj->state == JUDGE_READY)
         goto out;
-    lj->init_deadline = llm_now_ms() + lj->cf.init_timeout_ms;
+    lj->init_deadline = clock_mono_ms() + lj->cf.init_timeout_ms;
     o = opts(lj, lj->cf.init_timeout_ms, lj->init_deadline);
-    lj->init_req = llm_submit(lj->http, "GET", llm_path_models(lj->ollama), NULL, &o, on_models,
+    lj->init_req = llm_submit(lj->http, "GET", llmwire_path_models(lj->api), NULL, &o, on_models,
                               lj);
     if (!lj->init_req) {
         init_fail(lj, "starting", "out of memory");
@@ -331,15 +340,19 @@ static const char *embedding_model(const llmjudge *lj)
 static char *call_body(struct eval *ev)
 {
     llmjudge *lj = ev->lj;
-    json_object *schema;
-    char *body;
+    llmwire_chat_req req = { 0 };
+    char *body = NULL;
 
     if (ev->is_embed)
-        return llm_embed_body(lj->ollama, embedding_model(lj), ev->input);
-    schema = prompts_schema(ev->pk);
-    body = schema ? llm_chat_body(lj->ollama, lj->cf.model, ev->messages, prompts_name(ev->pk),
-                                  schema, ev->temperature, ev->seed) : NULL;
-    json_object_put(schema);
+        return llmwire_embed_body(lj->api, embedding_model(lj), ev->input);
+    req.model = lj->cf.model;
+    req.messages = ev->messages;
+    req.schema_name = prompts_name(ev->pk);
+    req.temperature = ev->temperature;
+    req.seed = ev->seed;
+    if ((req.schema = prompts_schema(ev->pk)) != NULL)
+        body = llmwire_chat_body(lj->api, &req);
+    json_object_put(req.schema);
     return body;
 }
 
@@ -351,7 +364,7 @@ static void on_reply(void *arg, const llm_reply *rep);
 static int send_call(struct eval *ev, json_object **hit)
 {
     llmjudge *lj = ev->lj;
-    const char *path = ev->is_embed ? llm_path_embed(lj->ollama) : llm_path_chat(lj->ollama);
+    const char *path = ev->is_embed ? llmwire_path_embed(lj->api) : llmwire_path_chat(lj->api);
     llm_opts o = opts(lj, lj->cf.request_timeout_ms, ev->deadline);
     char *body = call_body(ev), *keyed = NULL, *t = NULL, err[256];
     size_t n;
@@ -406,7 +419,7 @@ static void drive(struct eval *ev, json_object *rep)
     for (;;) {
         while (ev->cur < ev->res.n_scores && ev->kind[ev->cur] == M_DONE) {
             ev->cur++;
-            ev->stage = 0;
+            ev->step = NULL;
             json_object_put(ev->acc);
             ev->acc = NULL;
             json_object_put(rep);
@@ -423,7 +436,7 @@ static void drive(struct eval *ev, json_object *rep)
         }
         json_object_put(rep);
         rep = NULL;
-        if (llm_now_ms() >= ev->deadline) {
+        if (clock_mono_ms() >= ev->deadline) {
             null_rest(ev, "deadline");
             continue;
         }
@@ -468,7 +481,7 @@ static void on_reply(void *arg, const llm_reply *rep)
 {
     struct eval *ev = arg;
     json_object *v = NULL;
-    llm_chat c = { 0 };
+    llmwire_chat c = { 0 };
     char err[400], why[600];
     const char *text;
 
@@ -486,7 +499,7 @@ static void on_reply(void *arg, const llm_reply *rep)
     } else if (rep->status < 0) {
         finish(ev, rep->status, rep->error, 0);
     } else if (ev->is_embed) {
-        if (!(v = llm_parse_embed(ev->lj->ollama, rep->body, json_object_array_length(ev->input),
+        if (!(v = llmwire_parse_embed(ev->lj->api, rep->body, json_object_array_length(ev->input),
                                   err, sizeof err))) {
             ragas_set_null(ev, ev->cur, err);
             drive(ev, NULL);
@@ -494,7 +507,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             remember(ev, json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN), 0, 0);
             drive(ev, v);
         }
-    } else if (llm_parse_chat(ev->lj->ollama, rep->body, &c, err, sizeof err) < 0) {
+    } else if (llmwire_parse_chat(ev->lj->api, rep->body, &c, err, sizeof err) < 0) {
         repair(ev, NULL, err);
     } else {
         ev->res.prompt_tokens += c.prompt_tokens;
@@ -511,7 +524,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             remember(ev, text, c.prompt_tokens, c.completion_tokens);
             drive(ev, v);
         }
-        llm_chat_clear(&c);
+        llmwire_chat_clear(&c);
     }
 }
 
@@ -527,8 +540,8 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
     k = ragas_kind(name);
-    ev->kind[i] = k < M_N ? k : M_DONE;
-    if (k < M_N) {
+    ev->kind[i] = k >= 0 ? k : M_DONE;
+    if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);
     } else if (metrics_is_builtin(name)) {
@@ -545,11 +558,9 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }
 
-static char *dup_or_null(const char *s) { return s ? strdup(s) : NULL; }
-
 int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
 {
-    const char *names[64], *const *dn = defaults;
+    const char *names[ROW_MAX_METRICS], *const *dn = defaults;
     char defs[sizeof lj->cf.default_metrics], *p, *save = NULL;
     struct eval *ev = NULL;
     size_t i, n = 0;
@@ -559,11 +570,11 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
         goto out;
     rc = -ENOMEM;
     if (r->metrics) {
-        for (; n < r->n_metrics && n < 64; n++)
+        for (; n < r->n_metrics && n < ROW_MAX_METRICS; n++)
             names[n] = r->metrics[n];
     } else if (lj->cf.default_metrics[0]) {
         snprintf(defs, sizeof defs, "%s", lj->cf.default_metrics);
-        for (p = strtok_r(defs, ", ", &save); p && n < 64; p = strtok_r(NULL, ", ", &save))
+        for (p = strtok_r(defs, ", ", &save); p && n < ROW_MAX_METRICS; p = strtok_r(NULL, ", ", &save))
             names[n++] = p;
     } else {
         for (; *dn; dn++)
@@ -579,10 +590,10 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     ev->res.n_scores = n;
     ev->done = done;
     ev->arg = arg;
-    ev->deadline = llm_now_ms() + lj->cf.row_deadline_ms;
+    ev->deadline = clock_mono_ms() + lj->cf.row_deadline_ms;
     if ((r->question && !(ev->question = strdup(r->question))) ||
         (r->answer && !(ev->answer = strdup(r->answer))) ||
-        (r->ground_truth && !(ev->ground_truth = dup_or_null(r->ground_truth))))
+        (r->ground_truth && !(ev->ground_truth = strdup(r->ground_truth))))
         goto out;
     for (; ev->n_contexts < r->n_contexts; ev->n_contexts++)
         if (!(ev->contexts[ev->n_contexts] = strdup(r->contexts[ev->n_contexts])))
@@ -622,15 +633,4 @@ void llmjudge_cancel_all(llmjudge *lj)
         ev->req = NULL;
         finish(ev, -ECANCELED, "cancelled", 0);
     }
-}
-
-/* The cache key: SHA-256 (auth.c's) of the request, as 64 hex digits. */
-static void sha256_hex(const void *data, size_t len, char out[65])
-{
-    unsigned char d[32];
-    int i;
-
-    auth_sha256(data, len, d);
-    for (i = 0; i < 32; i++)
-        snprintf(out + 2 * i, 3, "%02x", d[i]);
 }

@@ -14,6 +14,7 @@ llmjudge *llmjudge_new(const conf *cf, struct db *cache, char *err, size_t errle
 void llmjudge_free(llmjudge *lj);                 /* NULL is a no-op */
 const char *llmjudge_name(const llmjudge *lj);     /* "openai/MODEL" */
 int llmjudge_metric_known(const char *name);       /* the LLM metrics only */
+const char *llmjudge_metric_name(int k);          /* the k-th LLM metric; NULL past the last */
 const char *const *llmjudge_default_metrics(void);
 int llmjudge_start_init(llmjudge *lj);
 int llmjudge_state(const llmjudge *lj, char *err, size_t errlen);

@@ -2,12 +2,12 @@
  * under systemd; we add it too for plain files). Lines are written with one
  * write(2) so that lines from threads and processes never interleave. */
 #include "log.h"
+#include "clock.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,18 +32,14 @@ int log_parse_level(const char *s)
 void log_msg(int level, const char *fmt, ...)
 {
     char line[2048];
-    struct timeval tv;
-    struct tm tm;
     va_list ap;
     int n;
 
     if (level < log_level)
         return;
-    gettimeofday(&tv, NULL);
-    gmtime_r(&tv.tv_sec, &tm);
-    n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ %s [%d] ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, (int)(tv.tv_usec / 1000), names[level & 3], (int)getpid());
+    clock_iso(clock_wall_ms(), line, 32);
+    n = (int)strlen(line);
+    n += snprintf(line + n, sizeof line - (size_t)n, " %s [%d] ", names[level & 3], (int)getpid());
     va_start(ap, fmt);
     n += vsnprintf(line + n, sizeof line - (size_t)n, fmt, ap);
     va_end(ap);

@@ -1,6 +1,7 @@
 /* main.c - the ragrade command: serve (the pool), eval (offline scoring),
  * admin (the database by hand), migrate, version. */
 #include "config.h"
+#include "admin.h"
 #include "conf.h"
 #include "db.h"
 #include "gate.h"
@@ -15,8 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-int admin_main(conf *cf, int argc, char **argv);
 
 static void usage(FILE *f)
 {

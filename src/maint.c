@@ -5,6 +5,7 @@
  * never rescans rows already handled; running rows are never touched. */
 #include "maint.h"
 #include "db_int.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <string.h>
@@ -60,7 +61,7 @@ int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64
     }
     do {
         got = 0;
-        db_iso(db_now_ms(), now, sizeof now);
+        clock_iso(clock_wall_ms(), now, sizeof now);
         if ((rc = db_exec(d, Q_BEGIN)) < 0) {
             rc = sql_err(d, "starting a write transaction", rc, err, errlen);
             goto out;
@@ -180,7 +181,7 @@ int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen)
         rc = sql_err(d, "preparing the cancel", rc, err, errlen);
         goto out;
     }
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
     if ((rc = db_exec(d, Q_BEGIN)) < 0) {
@@ -253,71 +254,6 @@ int maint_purge(db *d, const char *before_iso, const char *dataset, int dry_run,
     rc = 0;
 out:
     sqlite3_finalize(st);
-    return rc;
-}
-
-static int digits(const char **p, int n, int *v)
-{
-    int i;
-
-    *v = 0;
-    for (i = 0; i < n; i++, (*p)++) {
-        if (**p < '0' || **p > '9')
-            return -1;
-        *v = *v * 10 + (**p - '0');
-    }
-    return 0;
-}
-
-int maint_parse_time(const char *s, int64_t *ms)
-{
-    struct tm tm = { 0 }, back;
-    int y, mo, d, h = 0, mi = 0, sec = 0, frac = 0, oh = 0, om = 0, sign = 1, i, rc = -EINVAL;
-    time_t t;
-
-    if (digits(&s, 4, &y) || *s++ != '-' || digits(&s, 2, &mo) || *s++ != '-' || digits(&s, 2, &d))
-        goto out;
-    if (*s == 'T' || *s == 't' || *s == ' ') {
-        s++;
-        if (digits(&s, 2, &h) || *s++ != ':' || digits(&s, 2, &mi))
-            goto out;
-        if (*s == ':' && (s++, digits(&s, 2, &sec)))
-            goto out;
-        if (*s == '.') {
-            for (s++, i = 0; *s >= '0' && *s <= '9'; s++, i++)
-                if (i < 3)
-                    frac = frac * 10 + (*s - '0');
-            if (i == 0)
-                goto out;
-            for (; i < 3; i++)
-                frac *= 10;
-        }
-    }
-    if (*s == 'Z' || *s == 'z') {
-        s++;
-    } else if (*s == '+' || *s == '-') {
-        sign = *s++ == '-' ? -1 : 1;
-        if (digits(&s, 2, &oh))
-            goto out;
-        if (*s == ':')
-            s++;
-        if (digits(&s, 2, &om) || oh > 23 || om > 59)
-            goto out;
-    }
-    if (*s || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || sec > 59)
-        goto out;
-    tm.tm_year = y - 1900;
-    tm.tm_mon = mo - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = h;
-    tm.tm_min = mi;
-    tm.tm_sec = sec;
-    t = timegm(&tm);
-    if (!gmtime_r(&t, &back) || back.tm_mday != d || back.tm_mon != mo - 1)
-        goto out;                 /* 2026-02-30 */
-    *ms = (int64_t)t * 1000 + frac - sign * (int64_t)(oh * 60 + om) * 60000;
-    rc = 0;
-out:
     return rc;
 }
 

@@ -40,15 +40,10 @@ int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen);
 /* The status of one row into status (16 bytes): 0, -ENOENT or -EIO. */
 int maint_status(db *d, int64_t id, char *status);
 
-/* Delete done and failed rows created before before_iso (as db_iso writes
+/* Delete done and failed rows created before before_iso (as clock_iso writes
  * it) of dataset (NULL: any); scores cascade. dry_run: count only. *n rows. */
 int maint_purge(db *d, const char *before_iso, const char *dataset, int dry_run, int64_t *n,
                 char *err, size_t errlen);
-
-/* ISO 8601: YYYY-MM-DD, optionally T (or a space) and HH:MM[:SS[.fff]], then
- * Z or +HH:MM / -HH:MM; UTC when no zone is given. *ms: Unix epoch ms.
- * 0 or -EINVAL. */
-int maint_parse_time(const char *s, int64_t *ms);
 
 /* Run an integrity pragma (integrity_check, quick_check, foreign_key_check)
  * and write "ok" or up to 20 of its complaints to out under label. 1 when

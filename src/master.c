@@ -29,6 +29,7 @@
  * old one serves the requests nginx sends on its kept connections until
  * nginx closes them. */
 #include "config.h"
+#include "clock.h"
 #include "master.h"
 #include "auth.h"
 #include "board.h"
@@ -49,7 +50,6 @@
 #include <time.h>
 #include <unistd.h>
 
-static int64_t mono_ms(void) { return db_mono_us() / 1000; }
 
 struct master {
     const char *config_path;
@@ -106,10 +106,12 @@ static int open_socket(struct master *m, char *err, size_t errlen)
         goto out;
     }
     unlink(m->cf->socket);
-    old = umask(0);
+    /* 0660, never wider even for a moment: local users outside the
+     * socket's group (nginx's) cannot skip nginx's limits. */
+    old = umask(0117);
     rc = bind(fd, (struct sockaddr *)&sa, sizeof sa);
     umask(old);
-    if (rc < 0 || chmod(m->cf->socket, 0666) < 0 || listen(fd, m->cf->backlog) < 0) {
+    if (rc < 0 || chmod(m->cf->socket, 0660) < 0 || listen(fd, m->cf->backlog) < 0) {
         snprintf(err, errlen, "%s: %s", m->cf->socket, strerror(errno));
         rc = -1;
         goto out;
@@ -147,7 +149,7 @@ static int spawn(struct master *m, int idx)
 static void fill(struct master *m)
 {
     int i, have = 0;
-    int64_t now = mono_ms();
+    int64_t now = clock_mono_ms();
 
     for (i = 0; i < m->nslots; i++)
         if (board_load(&board_slot_at(m->b, i)->pid) && m->generation[i] == m->gen)
@@ -201,8 +203,8 @@ static void reap(struct master *m)
             requeue(m, owner, how);
             if (!m->stopping && m->generation[i] == m->gen) {
                 board_add_restart(m->b);
-                if (db_now_ms() - s->started_ms < 1000)
-                    m->respawn_at[i] = mono_ms() + 100;
+                if (clock_wall_ms() - s->started_ms < 1000)
+                    m->respawn_at[i] = clock_mono_ms() + 100;
             }
             board_fold(m->b, s);          /* its counters go on in the pool's total */
         }
@@ -336,7 +338,7 @@ static void master_loop(struct master *m, const sigset_t *set)
             if (!m->stopping)
                 log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
             m->stopping = 1;
-            kill_at = mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
+            kill_at = clock_mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
             signal_generation(m, m->gen + 1, SIGTERM);
         } else if (sig == SIGHUP && !m->stopping) {
             reload(m);
@@ -344,10 +346,10 @@ static void master_loop(struct master *m, const sigset_t *set)
         if (m->stopping) {
             if (live(m) == 0)
                 break;
-            if (mono_ms() >= kill_at) {
+            if (clock_mono_ms() >= kill_at) {
                 log_warn("graceful stop timed out: killing %d workers", live(m));
                 signal_generation(m, m->gen + 1, SIGKILL);
-                kill_at = mono_ms() + 60000;
+                kill_at = clock_mono_ms() + 60000;
             }
         } else {
             fill(m);

@@ -1,5 +1,6 @@
 /* metrics.c - the built-in judge's metrics: lexical, no network, pure
- * functions of a row (see metrics.h; definitions in shared/REFERENCE.md).
+ * functions of a row (see metrics.h). Each is ragas's metric of the same
+ * name (token_f1 is SQuAD's token F1), except where noted below.
  *
  * Where ragrade differs from ragas:
  * - bleu_score is sacrebleu's sentence BLEU (13a, exp smoothing, effective

@@ -19,7 +19,7 @@
 
 /* Per-metric totals for the summary. */
 struct total {
-    char metric[64];
+    char metric[ROW_METRIC_NAME];
     double *v;                    /* the scores, for the interval (owned) */
     long n, cap, nulls;
 };
@@ -32,7 +32,7 @@ struct run {
     int window;
     long next_print, next_seq;
     long rows, errors;
-    struct total totals[64];
+    struct total totals[ROW_MAX_METRICS];
     int ntotals;
 };
 
@@ -43,7 +43,7 @@ static void add_total(struct run *r, const judge_score *s)
     for (i = 0; i < r->ntotals && strcmp(r->totals[i].metric, s->metric); i++)
         ;
     if (i == r->ntotals) {
-        if (r->ntotals == 64)
+        if (r->ntotals == ROW_MAX_METRICS)
             return;
         snprintf(r->totals[r->ntotals++].metric, sizeof r->totals[0].metric, "%s", s->metric);
     }

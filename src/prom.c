@@ -6,7 +6,9 @@
  * the SQL of those gauges and decodes their columns. */
 #include "prom.h"
 #include "db_int.h"
+#include "clock.h"
 #include "judge.h"
+#include "row.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -92,29 +94,12 @@ static void label(char *out, size_t len, const char *v)
     out[o] = '\0';
 }
 
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* ISO 8601 UTC "YYYY-MM-DDTHH:MM:SS.mmmZ" to epoch ms; 0 if unreadable. */
+/* ISO 8601 UTC text (as stored) to epoch ms; 0 if NULL or unreadable. */
 static int64_t iso_ms(const char *s)
 {
-    struct tm tm;
-    int ms = 0;
-    int64_t rc = 0;
+    int64_t ms;
 
-    memset(&tm, 0, sizeof tm);
-    if (s && sscanf(s, "%d-%d-%dT%d:%d:%d.%d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &tm.tm_hour,
-                    &tm.tm_min, &tm.tm_sec, &ms) >= 6) {
-        tm.tm_year -= 1900;
-        tm.tm_mon -= 1;
-        rc = (int64_t)timegm(&tm) * 1000 + ms;
-    }
-    return rc;
+    return s && clock_parse_iso(s, &ms) == 0 ? ms : 0;
 }
 
 #define U(x) ((unsigned long long)(x))
@@ -243,9 +228,8 @@ static const char sql_scores[] =
 /* The database series; 0 or a negative code (then nothing was written). */
 static int from_db(struct buf *out, db *rd)
 {
-    static const char *const statuses[] = { "queued", "running", "done", "failed" };
     struct buf b = { NULL, 0, 0, 0 };
-    long long counts[4] = { 0, 0, 0, 0 };
+    long long counts[ROW_N_STATUS] = { 0 };
     char lab[256];
     sqlite3_stmt *st = NULL, *sc = NULL;
     int s, i, rc = -EIO;
@@ -254,15 +238,15 @@ static int from_db(struct buf *out, db *rd)
     if (!(st = db_cached(rd, sql_counts)))
         goto out;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        for (i = 0; i < 4; i++)
-            if (!strcmp((const char *)sqlite3_column_text(st, 0), statuses[i]))
+        for (i = 0; i < ROW_N_STATUS; i++)
+            if (!strcmp((const char *)sqlite3_column_text(st, 0), row_status_names[i]))
                 counts[i] = sqlite3_column_int64(st, 1);
     sqlite3_reset(st);
     if (s != SQLITE_DONE)
         goto out;
     family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
-    for (i = 0; i < 4; i++)
-        put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", statuses[i], counts[i]);
+    for (i = 0; i < ROW_N_STATUS; i++)
+        put(&b, "ragrade_queue_rows{status=\"%s\"} %lld\n", row_status_names[i], counts[i]);
     if (!(st = db_cached(rd, sql_oldest)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW)
@@ -273,7 +257,7 @@ static int from_db(struct buf *out, db *rd)
     family(&b, "ragrade_queue_oldest_age_seconds", "gauge",
            "Age of the oldest queued evaluation; 0 if none.");
     put(&b, "ragrade_queue_oldest_age_seconds %.3f\n",
-        oldest ? (double)(now_ms() - oldest) / 1000 : 0.0);
+        oldest ? (double)(clock_wall_ms() - oldest) / 1000 : 0.0);
     if (!(st = db_cached(rd, sql_tokens)))
         goto out;
     if ((s = sqlite3_step(st)) == SQLITE_ROW) {
@@ -340,7 +324,7 @@ json_object *prom_status(const conf *cf, board *bd)
     json_object *o = json_object_new_object(), *arr = json_object_new_array(), *w, *j;
     char iso[32], err[BOARD_ERROR_MAX];
     board_counters c;
-    int64_t now = now_ms();
+    int64_t now = clock_wall_ms();
     int i, st, workers = 0, active = 0, threads = 0, inflight = 0;
 
     board_sum(bd, &c);
@@ -357,7 +341,7 @@ json_object *prom_status(const conf *cf, board *bd)
         inflight += board_load(&s->inflight);
         w = json_object_new_object();
         json_object_object_add(w, "pid", json_object_new_int(pid));
-        db_iso(s->started_ms, iso, sizeof iso);
+        clock_iso(s->started_ms, iso, sizeof iso);
         json_object_object_add(w, "start_time", json_object_new_string(iso));
         json_object_object_add(w, "start_since",
                                json_object_new_int64(s->started_ms ? (now - s->started_ms) / 1000 : 0));
@@ -383,7 +367,7 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_array_add(arr, w);
     }
     json_object_object_add(o, "pool", json_object_new_string("ragrade"));
-    db_iso(board_started_ms(bd), iso, sizeof iso);
+    clock_iso(board_started_ms(bd), iso, sizeof iso);
     json_object_object_add(o, "start_time", json_object_new_string(iso));
     json_object_object_add(o, "start_since", json_object_new_int64((now - board_started_ms(bd)) / 1000));
     json_object_object_add(o, "accepted", json_object_new_uint64(c.accepted));

@@ -20,6 +20,7 @@
  * the interval commits at once, and EARLY_ROWS waiting rows cut the wait
  * short. */
 #include "queue.h"
+#include "clock.h"
 #include "db.h"
 #include "log.h"
 #include "wal.h"
@@ -38,6 +39,8 @@ struct sub {
     const row *rows;
     size_t n;
     const char *key;
+    const char *hash;             /* the body's SHA-256, hex, with a key */
+    queue_status *status;         /* n, after ids: the rows' status on a replay */
     queue_done_fn done;
     void *arg;
     int replayed;
@@ -69,20 +72,24 @@ struct queue {
 
 static void store_one(queue *q, struct sub *s, const char *now)
 {
+    char hash[72];
     size_t found = 0;
 
     s->rc = db_exec(q->d, Q_SAVEPOINT);
     if (s->rc == 0 && s->key)
-        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->n, &found);
+        s->rc = db_idem_lookup(q->d, s->key, s->ids, s->status, s->n, &found, hash, sizeof hash);
     if (s->rc == 0 && found > 0) {
         s->replayed = 1;
         if (found != s->n) {
             s->rc = -EEXIST;
             snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a submission of %zu rows, not %zu",
                      found, s->n);
+        } else if (hash[0] && s->hash && strcmp(hash, s->hash)) {
+            s->rc = -EEXIST;      /* rows stored before the hash was kept have none */
+            snprintf(s->err, sizeof s->err, "this Idempotency-Key was used for a different body");
         }
     } else if (s->rc == 0) {
-        s->rc = db_insert(q->d, s->rows, s->n, s->key, q->cf->max_attempts, now, s->ids);
+        s->rc = db_insert(q->d, s->rows, s->n, s->key, s->hash, q->cf->max_attempts, now, s->ids);
     }
     if (s->rc < 0 && !s->err[0])
         snprintf(s->err, sizeof s->err, "storing the rows: %s", db_errmsg(q->d));
@@ -99,7 +106,7 @@ static int commit_group(queue *q, struct sub *list)
     struct sub *s;
     int rc, added = 0;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     if ((rc = db_exec(q->d, Q_BEGIN)) < 0) {
         for (s = list; s; s = s->next) {
             s->rc = rc;
@@ -149,7 +156,7 @@ static void wait_interval(queue *q)
     int64_t until = q->last_commit_us + q->cf->commit_interval_us, now;
     struct timespec ts;
 
-    while (!q->stopping && q->queued < EARLY_ROWS && (now = db_mono_us()) < until) {
+    while (!q->stopping && q->queued < EARLY_ROWS && (now = clock_mono_us()) < until) {
         clock_gettime(CLOCK_MONOTONIC, &ts);
         ts.tv_sec += (time_t)((until - now) / 1000000);
         ts.tv_nsec += (long)((until - now) % 1000000) * 1000;
@@ -180,7 +187,7 @@ static void *committer(void *arg)
         pthread_mutex_unlock(&q->mu);
         turn = db_turn_take(q->d) == 0;
         pthread_mutex_lock(&q->mu);
-        q->last_commit_us = db_mono_us();
+        q->last_commit_us = clock_mono_us();
         list = take_group(q);
         pthread_mutex_unlock(&q->mu);
 
@@ -192,7 +199,7 @@ static void *committer(void *arg)
 
         for (s = list; s; s = next) {
             next = s->next;
-            s->done(s->arg, s->rc, s->ids, s->replayed, s->err);
+            s->done(s->arg, s->rc, s->ids, s->replayed, s->replayed ? s->status : NULL, s->err);
             free(s);
         }
         pthread_mutex_lock(&q->mu);
@@ -264,9 +271,10 @@ void queue_free(queue *q)
     free(q);
 }
 
-int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg)
+int queue_post(queue *q, const row *rows, size_t n, const char *key, const char *hash,
+               queue_done_fn done, void *arg)
 {
-    struct sub *s = calloc(1, sizeof *s + n * sizeof s->ids[0]);
+    struct sub *s = calloc(1, sizeof *s + n * (sizeof s->ids[0] + sizeof(queue_status)));
     int rc = 0, wake = 0;
 
     if (!s) {
@@ -276,6 +284,8 @@ int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_
     s->rows = rows;
     s->n = n;
     s->key = key;
+    s->hash = hash;
+    s->status = (queue_status *)(s->ids + n);
     s->done = done;
     s->arg = arg;
     pthread_mutex_lock(&q->mu);

@@ -32,17 +32,22 @@ void queue_free(queue *q);
 
 /* Called once per posted submission, on the committer thread, after its
  * transaction committed or failed: rc is 0, -EEXIST (the Idempotency-Key
- * was used for a different number of rows), -ENOSPC (disk full), -EBUSY
- * (lock timeout), -EIO or -ESHUTDOWN; err says why. On success ids holds n
- * ids, the first submission's when replayed is 1. ids and err are valid
- * only during the call. */
-typedef void (*queue_done_fn)(void *arg, int rc, const int64_t *ids, int replayed, const char *err);
+ * was used for a different number of rows or, by hash, a different body),
+ * -ENOSPC (disk full), -EBUSY (lock timeout), -EIO or -ESHUTDOWN; err says
+ * why. On success ids holds n ids, the first submission's when replayed is
+ * 1, and then status holds their statuses as of this commit (NULL when not
+ * replayed). ids, status and err are valid only during the call. */
+typedef char queue_status[8];     /* "queued", "running", "done", "failed" */
+typedef void (*queue_done_fn)(void *arg, int rc, const int64_t *ids, int replayed, const queue_status *status,
+                              const char *err);
 
 /* Hand n rows (stored all or none) to the committer and return at once;
  * done(arg, ...) follows once they are committed, on the committer thread.
- * key: the Idempotency-Key or NULL. rows and key are borrowed until done
- * is called. Returns 0, or -ENOMEM or -ESHUTDOWN (the worker is stopping)
- * and then done is never called. */
-int queue_post(queue *q, const row *rows, size_t n, const char *key, queue_done_fn done, void *arg);
+ * key: the Idempotency-Key or NULL; hash: the body's SHA-256 in hex (or
+ * NULL), stored with the key and compared on a replay. rows, key and hash
+ * are borrowed until done is called. Returns 0, or -ENOMEM or -ESHUTDOWN
+ * (the worker is stopping) and then done is never called. */
+int queue_post(queue *q, const row *rows, size_t n, const char *key, const char *hash,
+               queue_done_fn done, void *arg);
 
 #endif

@@ -1,7 +1,10 @@
-/* ragas.c - the metric steps: which prompt or embedding each metric asks
- * for next, and its formula once the replies are in (REFERENCE.md):
+/* ragas.c - the LLM metrics: which prompt or embedding each metric asks
+ * for next, and its formula once the replies are in, as ragas defines
  * faithfulness, answer_relevancy, context_precision, context_recall,
- * answer_correctness, semantic_similarity and LlamaIndex's correctness. */
+ * answer_correctness and semantic_similarity, and LlamaIndex its
+ * correctness. Each metric is a chain of step functions, found through the
+ * table metrics[] at the end of this file; a new LLM metric is one table
+ * line and its steps. */
 #include "ragas.h"
 
 #include <math.h>
@@ -9,21 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const mnames[M_N + 1] = {
-    "faithfulness", "answer_relevancy", "context_precision", "context_recall",
-    "answer_correctness", "semantic_similarity", "correctness", NULL,
-};
-
 #define N_GENERATIONS 3           /* answer_relevancy's generated questions */
 
-int ragas_kind(const char *name)
-{
-    int k;
-
-    for (k = 0; k < M_N && strcmp(mnames[k], name); k++)
-        ;
-    return k;
-}
+/* The inputs a metric needs (ragas_missing). */
+enum { NEED_Q = 1, NEED_A = 2, NEED_GT = 4, NEED_CTX = 8 };
 
 static judge_score *score(struct eval *ev) { return &ev->res.scores[ev->cur]; }
 
@@ -53,37 +45,6 @@ void ragas_set_score(struct eval *ev, double v, json_object *reason)
                                                                JSON_C_TO_STRING_NOSLASHESCAPE))
                        : NULL;
     ev->kind[ev->cur] = M_DONE;
-}
-
-static int chat(struct eval *ev, enum prompt_kind pk, json_object *input, long n_items)
-{
-    json_object *m = json_object_new_object();
-    char *prompt = prompts_render(pk, input);
-
-    json_object_put(input);
-    json_object_put(ev->messages);
-    ev->messages = json_object_new_array();
-    json_object_object_add(m, "role", json_object_new_string("user"));
-    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
-    json_object_array_add(ev->messages, m);
-    free(prompt);
-    ev->is_embed = 0;
-    ev->pk = pk;
-    ev->n_items = n_items;
-    ev->temperature = pk == PROMPT_QUESTION ? 0.3 : 0.0;
-    ev->seed = SEED + (pk == PROMPT_QUESTION ? ev->stage : 0);
-    ev->repairs = 0;
-    ev->key[0] = '\0';
-    return RAGAS_CALL;
-}
-
-static int embed(struct eval *ev, json_object *strings)
-{
-    json_object_put(ev->input);
-    ev->input = strings;
-    ev->is_embed = 1;
-    ev->key[0] = '\0';
-    return RAGAS_CALL;
 }
 
 static json_object *strs(const char *a, const char *b)
@@ -149,185 +110,362 @@ static char *joined_contexts(const struct eval *ev)
     return s;
 }
 
-int ragas_step(struct eval *ev, json_object *rep)
+/* Set up a chat call: one user message rendering prompt pk with input
+ * (taken), whose validated reply goes to then. */
+static int ask(struct eval *ev, ragas_step_fn then, enum prompt_kind pk, json_object *input,
+               long n_items, double temperature, int seed)
 {
-    json_object *a, *x, *reason;
-    double sum = 0, v;
-    size_t i, n;
+    json_object *m = json_object_new_object();
+    char *prompt = prompts_render(pk, input);
+
+    json_object_put(input);
+    json_object_put(ev->messages);
+    ev->messages = json_object_new_array();
+    json_object_object_add(m, "role", json_object_new_string("user"));
+    json_object_object_add(m, "content", json_object_new_string(prompt ? prompt : ""));
+    json_object_array_add(ev->messages, m);
+    free(prompt);
+    ev->step = then;
+    ev->is_embed = 0;
+    ev->pk = pk;
+    ev->n_items = n_items;
+    ev->temperature = temperature;
+    ev->seed = seed;
+    ev->repairs = 0;
+    ev->key[0] = '\0';
+    return RAGAS_CALL;
+}
+
+/* A deterministic chat call: temperature 0, the fixed seed. */
+static int chat(struct eval *ev, ragas_step_fn then, enum prompt_kind pk, json_object *input,
+                long n_items)
+{
+    return ask(ev, then, pk, input, n_items, 0.0, SEED);
+}
+
+/* Set up an embedding call for strings (taken); its vectors go to then. */
+static int embed(struct eval *ev, ragas_step_fn then, json_object *strings)
+{
+    json_object_put(ev->input);
+    ev->input = strings;
+    ev->step = then;
+    ev->is_embed = 1;
+    ev->key[0] = '\0';
+    return RAGAS_CALL;
+}
+
+/* The mean of key over the objects of array a (NaN when a is empty). */
+static double mean_of(json_object *a, const char *key)
+{
+    size_t i, n = json_object_array_length(a);
+    double sum = 0;
+
+    for (i = 0; i < n; i++)
+        sum += json_object_get_double(get(json_object_array_get_idx(a, i), key));
+    return n ? sum / (double)n : NAN;
+}
+
+/* ---- faithfulness: the answer's statements, each judged against the
+ * contexts; the share of statements the contexts support ---- */
+
+static int faith_score(struct eval *ev, json_object *rep)
+{
+    ragas_set_score(ev, mean_of(get(rep, "statements"), "verdict"), rep);
+    return RAGAS_DONE;
+}
+
+static int faith_nli(struct eval *ev, json_object *rep)
+{
+    json_object *a = get(rep, "statements"), *x;
+    size_t n = json_object_array_length(a);
     char *ctx;
-    int st = ev->stage++, all_nc = 1;
 
-    switch (ev->kind[ev->cur]) {
-    case M_FAITH:
-        if (st == 0)
-            return chat(ev, PROMPT_STATEMENTS,
-                        ragas_obj("question", S(ev->question), "answer", S(ev->answer), NULL,
-                                  NULL), -1);
-        if (st == 1) {
-            a = get(rep, "statements");
-            if (!(n = json_object_array_length(a))) {
-                ragas_set_null(ev, ev->cur, "the answer has no statements");
-                return RAGAS_DONE;
-            }
-            if (!(ctx = joined_contexts(ev)))
-                ctx = strdup("");
-            x = ragas_obj("context", S(ctx ? ctx : ""), "statements", json_object_get(a), NULL,
-                          NULL);
-            free(ctx);
-            return chat(ev, PROMPT_NLI, x, (long)n);
-        }
-        a = get(rep, "statements");
-        n = json_object_array_length(a);
-        for (i = 0; i < n; i++)
-            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "verdict"));
-        ragas_set_score(ev, n ? sum / (double)n : NAN, rep);
-        return RAGAS_DONE;
-    case M_RELEV:
-        if (st == 0)
-            ev->acc = json_object_new_array();
-        if (st > 0 && st <= N_GENERATIONS)
-            json_object_array_add(ev->acc, json_object_get(rep));
-        if (st < N_GENERATIONS)
-            return chat(ev, PROMPT_QUESTION,
-                        ragas_obj("response", S(ev->answer), NULL, NULL, NULL, NULL), -1);
-        if (st == N_GENERATIONS) {
-            x = strs(ev->question, NULL);
-            for (i = 0; i < N_GENERATIONS; i++)
-                json_object_array_add(x, json_object_get(get(json_object_array_get_idx(ev->acc, i),
-                                                             "question")));
-            return embed(ev, x);
-        }
-        for (i = 0; i < N_GENERATIONS; i++) {
-            x = json_object_array_get_idx(ev->acc, i);
-            v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, i + 1));
-            sum += v;
-            all_nc &= json_object_get_int(get(x, "noncommittal")) == 1;
-            json_object_object_add(x, "cosine", json_object_new_double(v));
-        }
-        reason = ragas_obj("generated", json_object_get(ev->acc), "all_noncommittal",
-                           json_object_new_boolean(all_nc), NULL, NULL);
-        ragas_set_score(ev, sum / N_GENERATIONS * (all_nc ? 0.0 : 1.0), reason);
-        json_object_put(reason);
-        return RAGAS_DONE;
-    case M_CPREC:
-        if (st == 0)
-            ev->acc = json_object_new_array();
-        else
-            json_object_array_add(ev->acc, json_object_get(rep));
-        if ((size_t)st < ev->n_contexts)
-            return chat(ev, PROMPT_CTX_PRECISION,
-                        ragas_obj("question", S(ev->question), "context", S(ev->contexts[st]),
-                                  "answer", S(ev->ground_truth)), -1);
-        {
-            double relevant = 0, ap = 0;
-
-            for (i = 0; i < ev->n_contexts; i++) {
-                v = json_object_get_double(get(json_object_array_get_idx(ev->acc, i), "verdict"));
-                relevant += v;
-                ap += relevant / (double)(i + 1) * v;
-            }
-            reason = ragas_obj("verdicts", json_object_get(ev->acc), NULL, NULL, NULL, NULL);
-            ragas_set_score(ev, ap / (relevant + 1e-10), reason);
-            json_object_put(reason);
-        }
-        return RAGAS_DONE;
-    case M_CREC:
-        if (st == 0) {
-            ctx = joined_contexts(ev);
-            x = ragas_obj("question", S(ev->question), "context", S(ctx ? ctx : ""), "answer",
-                          S(ev->ground_truth));
-            free(ctx);
-            return chat(ev, PROMPT_CTX_RECALL, x, -1);
-        }
-        a = get(rep, "classifications");
-        if (!(n = json_object_array_length(a))) {
-            ragas_set_null(ev, ev->cur, "the ground truth has no sentences to attribute");
-            return RAGAS_DONE;
-        }
-        for (i = 0; i < n; i++)
-            sum += json_object_get_double(get(json_object_array_get_idx(a, i), "attributed"));
-        ragas_set_score(ev, sum / (double)n, rep);
-        return RAGAS_DONE;
-    case M_ACORR:
-        if (st == 0) {
-            ev->acc = json_object_new_object();
-            return chat(ev, PROMPT_STATEMENTS,
-                        ragas_obj("question", S(ev->question), "answer", S(ev->answer), NULL,
-                                  NULL), -1);
-        }
-        if (st == 1) {
-            json_object_object_add(ev->acc, "answer_statements",
-                                   json_object_get(get(rep, "statements")));
-            return chat(ev, PROMPT_STATEMENTS, ragas_obj("question", S(ev->question), "answer",
-                                                         S(ev->ground_truth), NULL, NULL), -1);
-        }
-        if (st == 2) {
-            json_object_object_add(ev->acc, "ground_truth_statements",
-                                   json_object_get(get(rep, "statements")));
-            if (json_object_array_length(get(ev->acc, "answer_statements")) ||
-                json_object_array_length(get(ev->acc, "ground_truth_statements")))
-                return chat(ev, PROMPT_CLASSIFY,
-                            ragas_obj("question", S(ev->question),
-                                      "answer", json_object_get(get(ev->acc, "answer_statements")),
-                                      "ground_truth",
-                                      json_object_get(get(ev->acc, "ground_truth_statements"))),
-                            -1);
-            rep = NULL;           /* both empty: F1 = 1 */
-            st = ev->stage++;
-        }
-        if (st == 3) {
-            double tp = 0, fp = 0, fn = 0;
-
-            if (rep) {
-                json_object_object_add(ev->acc, "classification", json_object_get(rep));
-                tp = (double)json_object_array_length(get(rep, "TP"));
-                fp = (double)json_object_array_length(get(rep, "FP"));
-                fn = (double)json_object_array_length(get(rep, "FN"));
-            }
-            ev->f1 = tp + fp + fn > 0 ? tp / (tp + 0.5 * (fp + fn)) : 1.0;
-            json_object_object_add(ev->acc, "f1", json_object_new_double(ev->f1));
-            return embed(ev, strs(ev->answer, ev->ground_truth));
-        }
-        v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1));
-        json_object_object_add(ev->acc, "semantic_similarity", json_object_new_double(v));
-        ragas_set_score(ev, 0.75 * ev->f1 + 0.25 * v, ev->acc);
-        return RAGAS_DONE;
-    case M_SSIM:
-        if (st == 0)
-            return embed(ev, strs(ev->answer, ev->ground_truth));
-        v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1));
-        ragas_set_score(ev, v, NULL);
-        return RAGAS_DONE;
-    default:                      /* M_CORR */
-        if (st == 0)
-            return chat(ev, PROMPT_CORRECTNESS,
-                        ragas_obj("query", S(ev->question), "reference_answer",
-                                  S(ev->ground_truth ? ev->ground_truth
-                                                     : "(no reference supplied)"),
-                                  "generated_answer", S(ev->answer)), -1);
-        v = json_object_get_double(get(rep, "score"));
-        reason = ragas_obj("reasoning", json_object_get(get(rep, "reasoning")), "passing",
-                           json_object_new_boolean(v >= 4.0), "passing_threshold",
-                           json_object_new_double(4.0));
-        ragas_set_score(ev, v, reason);
-        json_object_put(reason);
+    if (!n) {
+        ragas_set_null(ev, ev->cur, "the answer has no statements");
         return RAGAS_DONE;
     }
+    if (!(ctx = joined_contexts(ev)))
+        ctx = strdup("");
+    x = ragas_obj("context", S(ctx ? ctx : ""), "statements", json_object_get(a), NULL, NULL);
+    free(ctx);
+    return chat(ev, faith_score, PROMPT_NLI, x, (long)n);
+}
+
+static int faith_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    return chat(ev, faith_nli, PROMPT_STATEMENTS,
+                ragas_obj("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
+}
+
+/* ---- answer_relevancy: N_GENERATIONS questions generated from the answer
+ * (temperature 0.3, seeds SEED + 1...), the mean cosine of their
+ * embeddings with the question's; 0 when every one is noncommittal ---- */
+
+static int relev_score(struct eval *ev, json_object *rep)
+{
+    json_object *x, *reason;
+    double sum = 0, v;
+    int all_nc = 1;
+    size_t i;
+
+    for (i = 0; i < N_GENERATIONS; i++) {
+        x = json_object_array_get_idx(ev->acc, i);
+        v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, i + 1));
+        sum += v;
+        all_nc &= json_object_get_int(get(x, "noncommittal")) == 1;
+        json_object_object_add(x, "cosine", json_object_new_double(v));
+    }
+    reason = ragas_obj("generated", json_object_get(ev->acc), "all_noncommittal",
+                       json_object_new_boolean(all_nc), NULL, NULL);
+    ragas_set_score(ev, sum / N_GENERATIONS * (all_nc ? 0.0 : 1.0), reason);
+    json_object_put(reason);
+    return RAGAS_DONE;
+}
+
+/* Keep the generated question in rep (if any); generate the next, or
+ * embed the question with every generated one. */
+static int relev_generate(struct eval *ev, json_object *rep)
+{
+    json_object *x;
+    size_t i, n;
+
+    if (rep)
+        json_object_array_add(ev->acc, json_object_get(rep));
+    n = json_object_array_length(ev->acc);
+    if (n < N_GENERATIONS)
+        return ask(ev, relev_generate, PROMPT_QUESTION,
+                   ragas_obj("response", S(ev->answer), NULL, NULL, NULL, NULL), -1, 0.3,
+                   SEED + 1 + (int)n);
+    x = strs(ev->question, NULL);
+    for (i = 0; i < N_GENERATIONS; i++)
+        json_object_array_add(x, json_object_get(get(json_object_array_get_idx(ev->acc, i),
+                                                     "question")));
+    return embed(ev, relev_score, x);
+}
+
+static int relev_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    ev->acc = json_object_new_array();
+    return relev_generate(ev, NULL);
+}
+
+/* ---- context_precision: a verdict per context (is it useful for the
+ * ground truth?), then the mean precision at each relevant rank ---- */
+
+static int cprec_score(struct eval *ev)
+{
+    json_object *reason;
+    double relevant = 0, ap = 0, v;
+    size_t i;
+
+    for (i = 0; i < ev->n_contexts; i++) {
+        v = json_object_get_double(get(json_object_array_get_idx(ev->acc, i), "verdict"));
+        relevant += v;
+        ap += relevant / (double)(i + 1) * v;
+    }
+    reason = ragas_obj("verdicts", json_object_get(ev->acc), NULL, NULL, NULL, NULL);
+    ragas_set_score(ev, ap / (relevant + 1e-10), reason);
+    json_object_put(reason);
+    return RAGAS_DONE;
+}
+
+static int cprec_verdict(struct eval *ev, json_object *rep)
+{
+    size_t i;
+
+    if (rep)
+        json_object_array_add(ev->acc, json_object_get(rep));
+    if ((i = json_object_array_length(ev->acc)) >= ev->n_contexts)
+        return cprec_score(ev);
+    return chat(ev, cprec_verdict, PROMPT_CTX_PRECISION,
+                ragas_obj("question", S(ev->question), "context", S(ev->contexts[i]), "answer",
+                          S(ev->ground_truth)), -1);
+}
+
+static int cprec_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    ev->acc = json_object_new_array();
+    return cprec_verdict(ev, NULL);
+}
+
+/* ---- context_recall: the ground truth's sentences, the share the
+ * contexts can be credited with ---- */
+
+static int crec_score(struct eval *ev, json_object *rep)
+{
+    json_object *a = get(rep, "classifications");
+
+    if (!json_object_array_length(a)) {
+        ragas_set_null(ev, ev->cur, "the ground truth has no sentences to attribute");
+        return RAGAS_DONE;
+    }
+    ragas_set_score(ev, mean_of(a, "attributed"), rep);
+    return RAGAS_DONE;
+}
+
+static int crec_start(struct eval *ev, json_object *rep)
+{
+    char *ctx = joined_contexts(ev);
+    json_object *x = ragas_obj("question", S(ev->question), "context", S(ctx ? ctx : ""),
+                               "answer", S(ev->ground_truth));
+
+    (void)rep;
+    free(ctx);
+    return chat(ev, crec_score, PROMPT_CTX_RECALL, x, -1);
+}
+
+/* ---- answer_correctness: 0.75 x the F1 of the answer's statements
+ * classified against the ground truth's, + 0.25 x their cosine ---- */
+
+static int acorr_score(struct eval *ev, json_object *rep)
+{
+    double v = cosine(json_object_array_get_idx(rep, 0), json_object_array_get_idx(rep, 1));
+    double f1 = json_object_get_double(get(ev->acc, "f1"));
+
+    json_object_object_add(ev->acc, "semantic_similarity", json_object_new_double(v));
+    ragas_set_score(ev, 0.75 * f1 + 0.25 * v, ev->acc);
+    return RAGAS_DONE;
+}
+
+/* rep: the classification, or NULL when both sides had no statements. */
+static int acorr_f1(struct eval *ev, json_object *rep)
+{
+    double tp = 0, fp = 0, fn = 0, f1;
+
+    if (rep) {
+        json_object_object_add(ev->acc, "classification", json_object_get(rep));
+        tp = (double)json_object_array_length(get(rep, "TP"));
+        fp = (double)json_object_array_length(get(rep, "FP"));
+        fn = (double)json_object_array_length(get(rep, "FN"));
+    }
+    f1 = tp + fp + fn > 0 ? tp / (tp + 0.5 * (fp + fn)) : 1.0;
+    json_object_object_add(ev->acc, "f1", json_object_new_double(f1));
+    return embed(ev, acorr_score, strs(ev->answer, ev->ground_truth));
+}
+
+static int acorr_classify(struct eval *ev, json_object *rep)
+{
+    json_object *as, *gs;
+
+    json_object_object_add(ev->acc, "ground_truth_statements",
+                           json_object_get(get(rep, "statements")));
+    as = get(ev->acc, "answer_statements");
+    gs = get(ev->acc, "ground_truth_statements");
+    if (!json_object_array_length(as) && !json_object_array_length(gs))
+        return acorr_f1(ev, NULL);    /* both empty: F1 = 1 */
+    return chat(ev, acorr_f1, PROMPT_CLASSIFY,
+                ragas_obj("question", S(ev->question), "answer", json_object_get(as),
+                          "ground_truth", json_object_get(gs)), -1);
+}
+
+static int acorr_truth(struct eval *ev, json_object *rep)
+{
+    json_object_object_add(ev->acc, "answer_statements", json_object_get(get(rep, "statements")));
+    return chat(ev, acorr_classify, PROMPT_STATEMENTS,
+                ragas_obj("question", S(ev->question), "answer", S(ev->ground_truth), NULL, NULL),
+                -1);
+}
+
+static int acorr_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    ev->acc = json_object_new_object();
+    return chat(ev, acorr_truth, PROMPT_STATEMENTS,
+                ragas_obj("question", S(ev->question), "answer", S(ev->answer), NULL, NULL), -1);
+}
+
+/* ---- semantic_similarity: the cosine of the answer's and the ground
+ * truth's embeddings ---- */
+
+static int ssim_score(struct eval *ev, json_object *rep)
+{
+    ragas_set_score(ev, cosine(json_object_array_get_idx(rep, 0),
+                               json_object_array_get_idx(rep, 1)), NULL);
+    return RAGAS_DONE;
+}
+
+static int ssim_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    return embed(ev, ssim_score, strs(ev->answer, ev->ground_truth));
+}
+
+/* ---- correctness (LlamaIndex): a 1-5 grade against the reference,
+ * passing from 4 ---- */
+
+static int corr_score(struct eval *ev, json_object *rep)
+{
+    double v = json_object_get_double(get(rep, "score"));
+    json_object *reason = ragas_obj("reasoning", json_object_get(get(rep, "reasoning")),
+                                    "passing", json_object_new_boolean(v >= 4.0),
+                                    "passing_threshold", json_object_new_double(4.0));
+
+    ragas_set_score(ev, v, reason);
+    json_object_put(reason);
+    return RAGAS_DONE;
+}
+
+static int corr_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    return chat(ev, corr_score, PROMPT_CORRECTNESS,
+                ragas_obj("query", S(ev->question), "reference_answer",
+                          S(ev->ground_truth ? ev->ground_truth : "(no reference supplied)"),
+                          "generated_answer", S(ev->answer)), -1);
+}
+
+/* ---- the table ---- */
+
+static const struct metric {
+    const char *name;
+    unsigned needs;               /* NEED_*: the row's inputs it reads */
+    ragas_step_fn start;
+} metrics[] = {
+    { "faithfulness", NEED_Q | NEED_A | NEED_CTX, faith_start },
+    { "answer_relevancy", NEED_Q | NEED_A, relev_start },
+    { "context_precision", NEED_Q | NEED_GT | NEED_CTX, cprec_start },
+    { "context_recall", NEED_Q | NEED_GT | NEED_CTX, crec_start },
+    { "answer_correctness", NEED_Q | NEED_A | NEED_GT, acorr_start },
+    { "semantic_similarity", NEED_A | NEED_GT, ssim_start },
+    { "correctness", NEED_Q | NEED_A, corr_start },
+};
+
+#define N_METRICS ((int)(sizeof metrics / sizeof metrics[0]))
+
+int ragas_kind(const char *name)
+{
+    int k;
+
+    for (k = 0; k < N_METRICS; k++)
+        if (strcmp(metrics[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+const char *ragas_name(int k) { return k >= 0 && k < N_METRICS ? metrics[k].name : NULL; }
+
+int ragas_step(struct eval *ev, json_object *rep)
+{
+    ragas_step_fn f = ev->step ? ev->step : metrics[ev->kind[ev->cur]].start;
+
+    ev->step = NULL;
+    return f(ev, rep);
 }
 
 const char *ragas_missing(int kind, const row *r)
 {
-    int need_ctx = kind == M_FAITH || kind == M_CPREC || kind == M_CREC;
-    int need_gt = kind == M_CPREC || kind == M_CREC || kind == M_ACORR || kind == M_SSIM;
+    unsigned needs = metrics[kind].needs;
 
-    if (!r->answer && kind != M_CPREC && kind != M_CREC)
+    if (!r->answer && (needs & NEED_A))
         return "needs an answer";
-    if (!r->question && kind != M_SSIM)
+    if (!r->question && (needs & NEED_Q))
         return "needs a question";
-    if (need_gt && !r->ground_truth)
+    if (!r->ground_truth && (needs & NEED_GT))
         return "needs a ground truth";
-    if (need_ctx && r->n_contexts == 0)
+    if (r->n_contexts == 0 && (needs & NEED_CTX))
         return "needs at least one context";
     return NULL;
 }
-

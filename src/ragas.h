@@ -1,8 +1,10 @@
 /* ragas.h - the LLM metrics' formulas as steps of a row's evaluation:
  * each step reads the validated reply to the last call and sets up the
- * next call (a prompt or an embedding) or the score. Internal to the LLM
- * judge: llmjudge.c owns struct eval and drives it; this file names the
- * calls and computes the scores, as ragas and LlamaIndex define them. */
+ * next call (a prompt or an embedding, naming the step that takes its
+ * reply) or the score. The metrics are a table in ragas.c: a name, the
+ * inputs it needs and its first step. Internal to the LLM judge:
+ * llmjudge.c owns struct eval and drives it; this file names the calls and
+ * computes the scores, as ragas and LlamaIndex define them. */
 #ifndef RAGRADE_RAGAS_H
 #define RAGRADE_RAGAS_H
 
@@ -14,13 +16,20 @@
 #include "llm.h"
 #include "prompts.h"
 #include "row.h"
+#include "sha256.h"
 
-enum mkind { M_FAITH, M_RELEV, M_CPREC, M_CREC, M_ACORR, M_SSIM, M_CORR, M_N, M_DONE = -1 };
+#define M_DONE (-1)               /* struct eval's kind[i] once score i is set */
 enum { RAGAS_CALL, RAGAS_DONE };
 
 #define SEED 42                   /* of every chat call; answer_relevancy adds the generation */
 
 struct llmjudge;
+struct eval;
+
+/* A step of a metric: rep is the validated reply to the call the last step
+ * set up (borrowed; NULL for the first step). RAGAS_CALL after setting up
+ * the next call with its step, or RAGAS_DONE once the score is set. */
+typedef int (*ragas_step_fn)(struct eval *ev, json_object *rep);
 
 /* One row being evaluated. Owns copies of the inputs it needs. */
 struct eval {
@@ -30,11 +39,10 @@ struct eval {
     char **contexts;
     size_t n_contexts;
     judge_result res;             /* scores[i].metric set at submit */
-    int *kind;                    /* per score: enum mkind, M_DONE once scored */
+    int *kind;                    /* per score: ragas_kind(), M_DONE once scored */
     size_t cur;                   /* the score being worked on */
-    int stage;
+    ragas_step_fn step;           /* takes the reply to the call set up; NULL: not started */
     json_object *acc;             /* the current metric's working state */
-    double f1;
     int64_t deadline;
     judge_done_fn done;
     void *arg;
@@ -47,19 +55,22 @@ struct eval {
     json_object *messages;        /* chat: the conversation so far */
     json_object *input;           /* embedding: the strings */
     int repairs;
-    char key[65];                 /* cache key of the first attempt, "" if none */
+    char key[SHA256_HEX_LEN + 1]; /* cache key of the first attempt, "" if none */
     llm_req *req;
 };
 
-/* The metric's index in enum mkind, or M_N when it is no LLM metric. */
+/* The metric's index in the table, or -1 when it is no LLM metric. */
 int ragas_kind(const char *name);
+
+/* The name of metric k, or NULL past the end of the table. */
+const char *ragas_name(int k);
 
 /* Why the row cannot give this metric (a missing input), or NULL. */
 const char *ragas_missing(int kind, const row *r);
 
 /* Advance metric ev->cur with rep, the validated reply to its last call
- * (NULL at the start; borrowed). RAGAS_CALL: the next call is set up in
- * ev; RAGAS_DONE: the score (or null) is set. */
+ * (NULL at the start, when ev->step is NULL; borrowed). RAGAS_CALL: the
+ * next call is set up in ev; RAGAS_DONE: the score (or null) is set. */
 int ragas_step(struct eval *ev, json_object *rep);
 
 /* Score i as null with why, or the current metric as v (reason borrowed,

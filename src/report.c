@@ -4,6 +4,7 @@
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
 #include "db_int.h"
+#include "row.h"
 #include "runs.h"
 
 #include <errno.h>
@@ -220,14 +221,13 @@ out:
 
 int report_counts(db *d, const char *dataset, json_object **out)
 {
-    static const char *const statuses[] = { "queued", "running", "done", "failed" };
     sqlite3_stmt *st = db_cached(d, dataset ? sql_counts_dataset : sql_counts);
     json_object *o = json_object_new_object();
     int rc = -EIO, s, i;
 
     *out = NULL;
-    for (i = 0; i < 4; i++)
-        json_object_object_add(o, statuses[i], json_object_new_int64(0));
+    for (i = 0; i < ROW_N_STATUS; i++)
+        json_object_object_add(o, row_status_names[i], json_object_new_int64(0));
     if (!st)
         goto out;
     bind_opt(st, 1, dataset);

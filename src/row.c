@@ -2,56 +2,35 @@
  * of conf. Error messages name the field ("contexts[2]") so that a client
  * can fix its request without reading our source. */
 #include "row.h"
+#include "jstrict.h"
+#include "utf8.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+const char *const row_status_names[ROW_N_STATUS + 1] = {
+    [ROW_QUEUED] = "queued", [ROW_RUNNING] = "running", [ROW_DONE] = "done",
+    [ROW_FAILED] = "failed", [ROW_N_STATUS] = NULL,
+};
+
+int row_status_of(const char *s)
+{
+    int i;
+
+    for (i = 0; i < ROW_N_STATUS; i++)
+        if (strcmp(row_status_names[i], s) == 0)
+            return i;
+    return -1;
+}
+
 static void fail(row_error *e, const char *prefix, const char *field, const char *fmt, const char *arg)
 {
     snprintf(e->field, sizeof e->field, "%s%s", prefix, field);
     snprintf(e->message, sizeof e->message, fmt, e->field, arg ? arg : "");
-}
-
-/* Valid UTF-8 without NUL or overlong forms or surrogates. json-c accepts
- * some invalid sequences, so we check what it hands us. */
-static int utf8_valid(const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s, *end = p + n;
-
-    while (p < end) {
-        unsigned c = *p;
-        size_t len, i;
-        unsigned cp;
-
-        if (c < 0x80) {
-            if (c == 0)
-                return 0;
-            p++;
-            continue;
-        }
-        if (c >= 0xC2 && c <= 0xDF)
-            len = 2, cp = c & 0x1F;
-        else if (c >= 0xE0 && c <= 0xEF)
-            len = 3, cp = c & 0x0F;
-        else if (c >= 0xF0 && c <= 0xF4)
-            len = 4, cp = c & 0x07;
-        else
-            return 0;
-        if ((size_t)(end - p) < len)
-            return 0;
-        for (i = 1; i < len; i++) {
-            if ((p[i] & 0xC0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3F);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
-            return 0;
-        p += len;
-    }
-    return 1;
+    utf8_trim(e->field);          /* never half a character in an answer */
+    utf8_trim(e->message);
 }
 
 /* Copy a JSON string field into *out; -EINVAL with e filled if it is not a
@@ -174,11 +153,43 @@ static int known_field(const char *k)
     return 0;
 }
 
+/* The metrics list v: at least one, each known and named once. */
+static int take_metrics(row *r, json_object *v, const conf *cf, row_metric_known_fn known,
+                        const char *prefix, row_error *e)
+{
+    char name[ROW_ERR_FIELD];
+    size_t i, j;
+    int rc;
+
+    if ((rc = take_strings(v, ROW_MAX_METRICS, ROW_METRIC_NAME - 1, prefix, "metrics", &r->metrics,
+                           &r->n_metrics, e)) < 0)
+        goto out;
+    rc = -EINVAL;
+    if (r->n_metrics == 0) {
+        fail(e, prefix, "metrics", "%s must name at least one metric (or be left out for the defaults)", NULL);
+        goto out;
+    }
+    for (i = 0; i < r->n_metrics; i++) {
+        snprintf(name, sizeof name, "metrics[%zu]", i);
+        if (known && !known(cf, r->metrics[i])) {
+            fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
+            goto out;
+        }
+        for (j = 0; j < i; j++)
+            if (!strcmp(r->metrics[i], r->metrics[j])) {
+                fail(e, prefix, name, "%s: metric '%s' is named twice", r->metrics[i]);
+                goto out;
+            }
+    }
+    rc = 0;
+out:
+    return rc;
+}
+
 int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
                   const char *prefix, row_error *e)
 {
     json_object *v;
-    size_t i, j;
     int rc = -EINVAL;
 
     memset(r, 0, sizeof *r);
@@ -186,7 +197,7 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
         fail(e, prefix, "", "%s must be a JSON object with question, answer and contexts", NULL);
         if (!*prefix)
             snprintf(e->message, sizeof e->message,
-                     "the body must be a JSON object (or an array of them) with question, answer and contexts");
+                     "the body must be an object or an array (of objects with question, answer and contexts)");
         goto out;
     }
     json_object_object_foreach(obj, key, val) {
@@ -195,6 +206,13 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
             fail(e, prefix, key, "%s is not a field of an evaluation row", NULL);
             goto out;
         }
+    }
+    if (json_object_object_get_ex(obj, "id", &v) && !(json_object_is_type(v, json_type_int) &&
+                                                        json_object_get_int64(v) > 0)) {
+        /* Accepted only for `ragrade admin export`'s lines; never used. */
+        fail(e, prefix, "id", "%s is not used, but when given (as export writes it) must be a positive integer",
+             NULL);
+        goto out;
     }
     if ((rc = pick(obj, "question", "user_input", prefix, &v, e)) < 0)
         goto out;
@@ -239,29 +257,15 @@ int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn 
     if ((rc = take_label(obj, "run", ROW_MAX_RUN, prefix, &r->run, e)) < 0 ||
         (rc = take_label(obj, "item", ROW_MAX_ITEM, prefix, &r->item, e)) < 0)
         goto out;
-    if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null)) {
-        if ((rc = take_strings(v, 64, 63, prefix, "metrics", &r->metrics, &r->n_metrics, e)) < 0)
-            goto out;
-        rc = -EINVAL;
-        if (r->n_metrics == 0) {
-            fail(e, prefix, "metrics", "%s must name at least one metric (or be left out for the defaults)", NULL);
-            goto out;
-        }
-        for (i = 0; i < r->n_metrics; i++) {
-            char name[ROW_ERR_FIELD];
-
-            snprintf(name, sizeof name, "metrics[%zu]", i);
-            if (known && !known(cf, r->metrics[i])) {
-                fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
-                goto out;
-            }
-            for (j = 0; j < i; j++)
-                if (!strcmp(r->metrics[i], r->metrics[j])) {
-                    fail(e, prefix, name, "%s: metric '%s' is named twice", r->metrics[i]);
-                    goto out;
-                }
-        }
+    rc = -EINVAL;
+    if (r->dataset && !r->dataset[0]) {
+        /* ?dataset= means "any": an empty label could never be filtered on. */
+        fail(e, prefix, "dataset", "%s must not be empty: leave it out (or null) for none", NULL);
+        goto out;
     }
+    if (json_object_object_get_ex(obj, "metrics", &v) && !json_object_is_type(v, json_type_null) &&
+        (rc = take_metrics(r, v, cf, known, prefix, e)) < 0)
+        goto out;
     rc = 0;
 out:
     return rc;
@@ -284,6 +288,15 @@ int row_parse_body(const char *body, size_t len, const conf *cf, row_metric_know
     memset(e, 0, sizeof *e);
     if (!utf8_valid(body, len)) {
         snprintf(e->message, sizeof e->message, "the body is not valid UTF-8 (or holds a NUL byte)");
+        goto out;
+    }
+    if (jstrict_check(body, len, e->field, sizeof e->field, e->message, sizeof e->message) < 0)
+        goto out;
+    for (i = 0; i < len && strchr(" \t\r\n", body[i]); i++)
+        ;
+    if (i < len && body[i] != '{' && body[i] != '[') {
+        snprintf(e->message, sizeof e->message,
+                 "the body must be an object or an array (of objects with question, answer and contexts)");
         goto out;
     }
     if (!(tok = json_tokener_new_ex(64))) {

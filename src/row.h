@@ -11,6 +11,18 @@
 #include "conf.h"
 
 #define ROW_ERR_FIELD 64
+#define ROW_MAX_METRICS 64        /* metrics one row may name, and a judge scores */
+#define ROW_METRIC_NAME 64        /* buffer for a metric name (63 bytes and a NUL) */
+
+/* An evaluation's status, as evaluations.status stores it (sql/). The SQL
+ * texts spell them out; C code takes the names from here. */
+enum row_status { ROW_QUEUED, ROW_RUNNING, ROW_DONE, ROW_FAILED, ROW_N_STATUS };
+
+/* "queued", "running", "done", "failed", then NULL. */
+extern const char *const row_status_names[ROW_N_STATUS + 1];
+
+/* The status named s, or -1. */
+int row_status_of(const char *s);
 
 /* Every string is NUL-terminated, valid UTF-8 and owned by the row. */
 typedef struct row {

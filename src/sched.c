@@ -65,6 +65,7 @@
  * the protocol (one checkpointer in the pool, the WAL restarted under the
  * writers' turn) and its invariant are in wal.c. */
 #include "sched.h"
+#include "clock.h"
 #include "db.h"
 #include "judge.h"
 #include "log.h"
@@ -83,6 +84,7 @@
 #define MAX_BATCH 64
 #define FLOOD_MS 20               /* a commit in the pool this recent: submits are flowing */
 #define YIELD_MAX_MS 1000         /* but claim at least this often */
+#define SCHED_JITTER_PCT 50        /* a retry waits half to all of its backoff */
 
 /* A finished evaluation waiting to be written (deep copy of the result). */
 struct done {
@@ -123,16 +125,12 @@ struct sched {
 
 const char *sched_owner(const sched *s) { return s->owner; }
 
-int sched_backoff_ms(int attempt, int base_ms, int max_ms, unsigned *seed)
+/* Exponential backoff with jitter for attempt n (1-based): between half and
+ * all of min(base * 2^(n-1), max) milliseconds. */
+static int backoff_ms(sched *s, int attempt)
 {
-    double d = base_ms;
-    int i;
-
-    for (i = 1; i < attempt && d < max_ms; i++)
-        d *= 2;
-    if (d > max_ms)
-        d = max_ms;
-    return (int)(d * (0.5 + 0.5 * ((double)rand_r(seed) / RAND_MAX)));
+    return (int)clock_backoff_ms(attempt, s->cf->backoff_base_ms, s->cf->backoff_max_ms,
+                                 SCHED_JITTER_PCT, (uint64_t)rand_r(&s->seed));
 }
 
 /* The scheduler is background work: its thread runs at SCHED_IDLE (it
@@ -177,7 +175,6 @@ static void wal_prio(void *arg, int idle)
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen)
 {
     sched *s = calloc(1, sizeof *s);
-    struct timespec ts;
 
     if (!s || !(s->run = calloc((size_t)cf->max_concurrency, sizeof *s->run))) {
         snprintf(err, errlen, "out of memory");
@@ -188,8 +185,7 @@ sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t e
     s->slot = slot;
     s->done_tail = &s->done;
     s->last_state = -1;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    s->seed = (unsigned)(ts.tv_nsec ^ (getpid() << 16));
+    s->seed = (unsigned)(clock_mono_us() ^ (getpid() << 16));
     snprintf(s->owner, sizeof s->owner, "w%d-%08x", (int)getpid(), (unsigned)rand_r(&s->seed));
     if (!(s->d = db_open(cf->db_path, cf->busy_timeout_ms, 0, err, errlen)))
         goto fail;
@@ -219,7 +215,7 @@ static void on_done(void *arg, const judge_result *res)
         goto oom;
     for (k = 0; k < s->nrun; k++)
         if (s->run[k].id == res->id) {
-            int64_t ms = db_now_ms() - s->run[k].started_ms;
+            int64_t ms = clock_wall_ms() - s->run[k].started_ms;
 
             if (s->cf->slow_eval_ms && ms > s->cf->slow_eval_ms)
                 log_warn("eval %lld: slow evaluation, %lld ms (judge %s)", (long long)res->id,
@@ -272,12 +268,12 @@ static int write_one(sched *s, struct done *d, const char *now)
             board_inc(&s->slot->c.evaluated);
         log_debug("eval %lld: done, %zu scores", (long long)r->id, r->n_scores);
     } else if (r->status == -EAGAIN && d->attempts < d->max_attempts) {
-        wait = sched_backoff_ms(d->attempts, s->cf->backoff_base_ms, s->cf->backoff_max_ms, &s->seed);
+        wait = backoff_ms(s, d->attempts);
         if (r->retry_after_ms > wait)
             wait = r->retry_after_ms;
         snprintf(msg, sizeof msg, "attempt %d of %d: %s; retry in %d ms", d->attempts,
                  d->max_attempts, r->error, wait);
-        if ((rc = db_retry(s->d, s->owner, r->id, db_now_ms() + wait, msg, now)) == 0 && s->slot)
+        if ((rc = db_retry(s->d, s->owner, r->id, clock_wall_ms() + wait, msg, now)) == 0 && s->slot)
             board_inc(&s->slot->c.retried);
         log_info("eval %lld: %s", (long long)r->id, msg);
     } else {
@@ -312,7 +308,7 @@ static void write_done(void *arg)
     char now[32];
     int rc;
 
-    db_iso(db_now_ms(), now, sizeof now);
+    clock_iso(clock_wall_ms(), now, sizeof now);
     for (d = s->done; d; d = d->next) {
         if (d->res.status != -ECANCELED) {  /* cancelled: db_release_owner puts it back */
             rc = write_one(s, d, now);
@@ -365,8 +361,7 @@ static int publish_state(sched *s)
             log_info("judge %s: initialising", judge_name(s->j));
         if (state == JUDGE_FAILED) {
             s->init_failures++;
-            s->init_retry_at = db_now_ms() + sched_backoff_ms(s->init_failures, s->cf->backoff_base_ms,
-                                                              s->cf->backoff_max_ms, &s->seed);
+            s->init_retry_at = clock_wall_ms() + backoff_ms(s, s->init_failures);
         } else if (state == JUDGE_READY) {
             s->init_failures = 0;
         }
@@ -433,16 +428,43 @@ static int claim(sched *s, int64_t now)
 
 static int64_t min64(int64_t a, int64_t b) { return a && (!b || a < b) ? a : b; }
 
+/* The loop's timers, in clock_wall_ms() milliseconds; 0: not armed. */
+struct timers {
+    int64_t next_poll;            /* the idle poll */
+    int64_t renew_at;             /* lease renewal, while rows run */
+    int64_t drain_until;          /* the end of the graceful drain */
+    int64_t yield_until;          /* the end of a hold-back for submits */
+};
+
+/* How long the loop may sleep in judge_run: until the earliest armed
+ * timer (also the judge's init retry and the next row whose not_before
+ * comes due), at most IDLE_POLL_MS, 0 if one is due already. */
+static int next_wakeup_ms(sched *s, const struct timers *t, int64_t now)
+{
+    int64_t wake = t->next_poll;
+
+    wake = min64(wake, t->renew_at);
+    if (s->last_state == JUDGE_FAILED)
+        wake = min64(wake, s->init_retry_at);
+    wake = min64(wake, t->drain_until);
+    wake = min64(wake, db_next_due(s->d));
+    wake = min64(wake, t->yield_until);
+    if (wake <= now)
+        return 0;
+    return wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : (int)(wake - now);
+}
+
 static void *loop(void *arg)
 {
     sched *s = arg;
-    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, wake, claimed_at = 0, yield_until = 0;
+    int64_t now, next_poll = 0, renew_at = 0, drain_until = 0, claimed_at = 0, yield_until = 0;
+    struct timers timers;
     int state, notified, more = 0, n, timeout, want = 0, yield;
 
     pthread_setname_np(pthread_self(), "rg-sched");
     background(s, 1);
     for (;;) {
-        now = db_now_ms();
+        now = clock_wall_ms();
         yield = 0;                 /* never carried into a stop: the drain must not spin */
         notified = __atomic_exchange_n(&s->notified, 0, __ATOMIC_ACQ_REL);
         if (__atomic_load_n(&s->stop, __ATOMIC_ACQUIRE)) {
@@ -483,18 +505,11 @@ static void *loop(void *arg)
             write_end(s);
             renew_at = now + s->cf->lease_ms / 3;
         }
-        /* Sleep until the earliest timer, or not at all if there is more. */
-        wake = next_poll;
-        if (judge_inflight(s->j) > 0)
-            wake = min64(wake, renew_at);
-        if (s->last_state == JUDGE_FAILED)
-            wake = min64(wake, s->init_retry_at);
-        if (drain_until)
-            wake = min64(wake, drain_until);
-        wake = min64(wake, db_next_due(s->d));
-        if (yield)
-            wake = min64(wake, yield_until);
-        timeout = more && !yield ? 0 : wake <= now ? 0 : (int)(wake - now > IDLE_POLL_MS ? IDLE_POLL_MS : wake - now);
+        timers.next_poll = next_poll;
+        timers.renew_at = judge_inflight(s->j) > 0 ? renew_at : 0;
+        timers.drain_until = drain_until;
+        timers.yield_until = yield ? yield_until : 0;
+        timeout = more && !yield ? 0 : next_wakeup_ms(s, &timers, now);
         if (judge_run(s->j, timeout) < 0)
             log_warn("scheduler: judge_run failed");
     }
@@ -504,7 +519,7 @@ static void *loop(void *arg)
     {
         char now_iso[32];
 
-        db_iso(db_now_ms(), now_iso, sizeof now_iso);
+        clock_iso(clock_wall_ms(), now_iso, sizeof now_iso);
         if (db_release_owner(s->d, s->owner, now_iso) < 0)
             log_error("scheduler: could not requeue the rows in hand: %s", db_errmsg(s->d));
     }
@@ -525,7 +540,7 @@ int sched_start(sched *s, char *err, size_t errlen)
 void sched_notify(sched *s, int wal_pages)
 {
     board_note_wal(s->b, wal_pages);      /* for the checkpointer, whichever worker it is */
-    board_note_submit(s->b, db_now_ms());
+    board_note_submit(s->b, clock_wall_ms());
     __atomic_store_n(&s->notified, 1, __ATOMIC_RELEASE);
     judge_wakeup(s->j);
 }

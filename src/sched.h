@@ -30,8 +30,5 @@ void sched_free(sched *s);        /* stops first if running; NULL is a no-op */
 /* The lease owner name of this scheduler ("w<pid>-<random>"). */
 const char *sched_owner(const sched *s);
 
-/* Exponential backoff with jitter for attempt n (1-based): between half and
- * all of min(base * 2^(n-1), max) milliseconds. seed: caller's state. */
-int sched_backoff_ms(int attempt, int base_ms, int max_ms, unsigned *seed);
 
 #endif

@@ -27,7 +27,7 @@ void wal_free(wal *w);                     /* NULL is a no-op */
  * checkpointer's role when free (tried once a second), and as the
  * checkpointer copy the WAL into the database when it has grown past
  * pages or a second has gone by, restarting it as wal.c describes. */
-void wal_checkpoint(wal *w, int64_t now_ms);   /* db_now_ms() */
+void wal_checkpoint(wal *w, int64_t now_ms);   /* clock_wall_ms() */
 
 /* For a connection that commits but never checkpoints (the submit path's
  * committer): after each of its commits, *pages = the WAL's length, for the

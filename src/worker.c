@@ -49,6 +49,7 @@
  * shutting_down) but frees nothing that thread may still use, and exits.
  * The master SIGKILLs a worker that outlives the timeout. */
 #include "config.h"
+#include "clock.h"
 #include "worker.h"
 #include "api.h"
 #include "auth.h"
@@ -113,7 +114,6 @@ struct worker {
     int alive;                    /* request threads started and not exited */
 };
 
-static int64_t mono_ms(void) { return db_mono_us() / 1000; }
 
 static void notify_sched(void *arg, int wal_pages) { sched_notify(arg, wal_pages); }
 
@@ -304,8 +304,8 @@ static void stop_threads(struct worker *w, int64_t deadline)
     if (__atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST) == 0)
         wake_all(w);
     pthread_mutex_lock(&w->mu);
-    while (w->alive > 0 && mono_ms() < deadline) {
-        if (!forced && mono_ms() >= deadline - DRAIN_GRACE_MS) {
+    while (w->alive > 0 && clock_mono_ms() < deadline) {
+        if (!forced && clock_mono_ms() >= deadline - DRAIN_GRACE_MS) {
             /* nginx kept connections open longer than we can wait */
             log_warn("stop: nginx still holds %d connections; closing them",
                      __atomic_load_n(&w->slot->conns, __ATOMIC_SEQ_CST));
@@ -463,7 +463,7 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
     if (getppid() == 1)           /* the master died before prctl */
         _exit(1);
     board_store(&slot->pid, getpid());
-    slot->started_ms = db_now_ms();
+    slot->started_ms = clock_wall_ms();
     board_store(&slot->threads, cf->threads);
     if (worker_init(&w, cf, listen_fd, b, slot) < 0)
         goto out;
@@ -477,7 +477,7 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
         sig = sigwaitinfo(&set, NULL);
     while (sig < 0 && errno == EINTR);
     log_info("worker stopping (%s)", strsignal(sig));
-    stop_threads(&w, mono_ms() + cf->graceful_timeout_ms);
+    stop_threads(&w, clock_mono_ms() + cf->graceful_timeout_ms);
     running = join_threads(&w);
     code = 0;
 out:

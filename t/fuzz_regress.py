@@ -17,7 +17,7 @@ REPLAY = os.path.join(BUILDDIR, "t", "unit", "fuzz_replay")
 def main():
     if not os.access(REPLAY, os.X_OK):
         tap.skip_all(f"{REPLAY} not built (make check builds it)")
-    for target in ("row", "reply", "conf"):
+    for target in ("row", "reply", "conf", "otlp_pb", "otlp_json"):
         for kind in ("corpus", "regress"):
             d = os.path.join(SRCDIR, "t", "fuzz", kind, target)
             files = sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []

@@ -47,6 +47,54 @@ def raw(s, data):
     return out
 
 
+def utf8_ok(r):
+    try:
+        r.body.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def strict_json(s, J):
+    """RFC 8259 as the README promises it, and nothing json-c lets pass."""
+    q = '"question":"q","answer":"a","contexts":[]'
+    check_error(s, s.post("/api/eval", ('{' + q + ',"question":"again"}').encode(), headers=J), 400,
+                "invalid_request", "question", "a duplicate key")
+    check_error(s, s.post("/api/eval", ('{' + q + ',"questio\\u006e":"again"}').encode(), headers=J), 400,
+                "invalid_request", "questio\\u006e", "a duplicate key spelled with an escape")
+    check_error(s, s.post("/api/eval", ('[{' + q + '},{' + q + ',"answer":"b"}]').encode(), headers=J), 400,
+                "invalid_request", "[1].answer", "a duplicate key in the second row of a batch")
+    check_error(s, s.post("/api/eval", b'{"question":"q\x01","answer":"a","contexts":[]}', headers=J), 400,
+                "invalid_request", "question", "a raw control character in a string")
+    check_error(s, s.post("/api/eval", b'{"question":"q","answer":"a","contexts":["ok","a\tb"]}', headers=J), 400,
+                "invalid_request", "contexts[1]", "a raw tab in a context")
+    check_error(s, s.post("/api/eval", b'{"question":"\\ud800","answer":"a","contexts":[]}', headers=J), 400,
+                "invalid_request", "question", "a lone high surrogate")
+    check_error(s, s.post("/api/eval", b'{"question":"q","answer":"x\\udc00y","contexts":[]}', headers=J), 400,
+                "invalid_request", "answer", "a lone low surrogate")
+    r = s.post("/api/eval", b'{"question":"\\ud83d\\ude00","answer":"a","contexts":[],"metrics":["exact_match"]}', headers=J)
+    tap.eq(r.status, 202, "a surrogate pair is one character, accepted")
+    check_error(s, s.post("/api/eval", ('{' + q + ',"ques\\u0000tion":"x"}').encode(), headers=J), 400,
+                "invalid_request", "ques\\u0000tion", "a key with an embedded NUL")
+    for body in (b"null", b"42", b"true", b'"text"'):
+        r = s.post("/api/eval", body, headers=J)
+        check_error(s, r, 400, "invalid_request", None, f"a body that is {body.decode()}")
+        tap.ok("the body must be an object or an array" in err(r).get("message", ""), f"  which says so ({body.decode()})", r)
+    check_error(s, s.post("/api/eval", dict(ROW, id="7")), 400, "invalid_request", "id", "an id that is a string")
+    check_error(s, s.post("/api/eval", dict(ROW, id=1.5)), 400, "invalid_request", "id", "an id that is not whole")
+    check_error(s, s.post("/api/eval", dict(ROW, dataset="")), 400, "invalid_request", "dataset", "an empty dataset label")
+    check_error(s, s.get("/api/eval?dataset=a%00b"), 400, "invalid_query", "dataset", "%00 in a query value")
+    check_error(s, s.get("/api/summary?dataset=%00"), 400, "invalid_query", "dataset", "%00 in the summary's dataset")
+    # Every answer is UTF-8: a long multi-byte field name is cut between characters,
+    # and bytes that are not UTF-8 are escaped, never echoed.
+    r = s.post("/api/eval", dict(ROW, **{"é" * 100: 1}))
+    check_error(s, r, 400, "invalid_request", None, "an unknown field of 100 two-byte characters")
+    tap.ok(utf8_ok(r) and err(r).get("field", "").startswith("éé"), "  its field is cut between characters", r.body[:200])
+    r = s.get("/api/summary?dataset=%ff%fe")
+    tap.ok(r.status == 400 and utf8_ok(r), "a query value that is not UTF-8 gets a 400 in UTF-8, not echoed", r.body[:200])
+    return 1
+
+
 def main():
     env = {"RAGRADE_LIMITS_MAX_CONTEXTS": "5", "RAGRADE_LIMITS_MAX_FIELD": "2000",
            "RAGRADE_LIMITS_MAX_BATCH": "10", "RAGRADE_LIMITS_MAX_BODY": "65536",
@@ -120,6 +168,23 @@ def main():
         hb = {"Idempotency-Key": "batch-1"}
         b1, b2 = s.post("/api/eval", [ROW, ROW], headers=hb), s.post("/api/eval", [ROW, ROW], headers=hb)
         tap.ok(b1.json()["ids"] == b2.json()["ids"], "a replayed batch returns the first ids", (b1, b2))
+        r4 = s.post("/api/eval", dict(ROW, answer="a different answer"), headers=h)
+        check_error(s, r4, 422, "idempotency_key_reused", "Idempotency-Key", "the same key with a different body")
+        tap.eq(count(s), before + 3, "which stores nothing")
+        s.wait_status([r1.json()["id"]] + b1.json()["ids"])
+        r5 = s.post("/api/eval", ROW, headers=h)
+        tap.ok(r5.status == 202 and r5.json().get("replayed") and r5.json().get("status") == "done",
+               "a replay reports the row's current status (done), not queued", r5)
+        b3 = s.post("/api/eval", [ROW, ROW], headers=hb).json()
+        tap.ok(b3.get("status") == "done" and b3.get("statuses") == ["done", "done"],
+               "a replayed batch reports its rows' statuses", b3)
+        long_key = {"Idempotency-Key": ("é" * 200).encode()}
+        r6 = s.post("/api/eval", ROW, headers=long_key)
+        tap.eq(r6.status, 202, "an Idempotency-Key of 200 two-byte characters is within the documented 1-200 characters")
+        check_error(s, s.post("/api/eval", ROW, headers={"Idempotency-Key": "k" * 201}), 400, "invalid_header",
+                    "Idempotency-Key", "an Idempotency-Key of 201 characters")
+        check_error(s, s.post("/api/eval", ROW, headers={"Idempotency-Key": b"k\xff"}), 400, "invalid_header",
+                    "Idempotency-Key", "an Idempotency-Key that is not UTF-8")
 
         # ---- 400s ----
         before = count(s)
@@ -140,6 +205,7 @@ def main():
         check_error(s, s.post("/api/eval", b'"just a string"', headers=J), 400, "invalid_request", None, "a body that is not an object")
         r = s.post("/api/eval", b'{"question":"q","answer":"a","contexts":["\\u0000"]}', headers=J)
         check_error(s, r, 400, "invalid_request", "contexts[0]", "an escaped NUL")
+        before += strict_json(s, J)     # one accepted row: the surrogate pair
         tap.eq(count(s), before, "rejected requests leave no row behind")
 
         # ---- 411, 413, 415 ----

@@ -1,7 +1,7 @@
 /* fuzz_reply.c - libFuzzer target for what an LLM endpoint sends back:
- * llm_parse_chat() (both wire formats), then prompts_validate() of the
- * content and of the raw text against a schema kind, llm_parse_embed() and
- * llm_models_has(). Byte 0 picks the kind and format, byte 1 the expected
+ * llmwire_parse_chat() (both wire formats), then prompts_validate() of the
+ * content and of the raw text against a schema kind, llmwire_parse_embed() and
+ * llmwire_models_has(). Byte 0 picks the kind and format, byte 1 the expected
  * item count; the rest is the reply. Also compiled into
  * t/unit/fuzz_replay.c (FUZZ_ENTRY renames the entry point). */
 #include <json-c/json.h>
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "llm.h"
+#include "llmwire.h"
 #include "prompts.h"
 
 #ifndef FUZZ_ENTRY
@@ -40,15 +40,15 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 {
     enum prompt_kind k;
     long n_items;
-    int ollama;
+    enum llmwire_api api;
     char *text, err[256];
-    llm_chat chat;
+    llmwire_chat chat;
     json_object *emb;
 
     if (size < 2)
         return 0;
     k = (enum prompt_kind)(data[0] % PROMPT_N);
-    ollama = (data[0] >> 7) & 1;
+    api = (data[0] >> 7) & 1 ? LLMWIRE_OLLAMA : LLMWIRE_OPENAI;
     n_items = (long)(data[1] % 8) - 1;
     text = malloc(size - 1);
     if (!text)
@@ -58,17 +58,17 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size)
 
     fuzz_reply_validate(k, text, n_items);
     memset(&chat, 0, sizeof chat);
-    if (llm_parse_chat(ollama, text, &chat, err, sizeof err) == 0) {
+    if (llmwire_parse_chat(api, text, &chat, err, sizeof err) == 0) {
         if (!chat.content) {
             fprintf(stderr, "fuzz_reply: chat without content\n");
             abort();
         }
         fuzz_reply_validate(k, chat.content, n_items);
     }
-    llm_chat_clear(&chat);
-    emb = llm_parse_embed(ollama, text, n_items > 0 ? (size_t)n_items : 1, err, sizeof err);
+    llmwire_chat_clear(&chat);
+    emb = llmwire_parse_embed(api, text, n_items > 0 ? (size_t)n_items : 1, err, sizeof err);
     json_object_put(emb);
-    (void)llm_models_has(ollama, text, "judge-model");
+    (void)llmwire_models_has(api, text, "judge-model");
     free(text);
     return 0;
 }

@@ -54,6 +54,43 @@ def wait_for(cond, timeout=20.0, what="condition", step=0.02):
         time.sleep(step)
 
 
+def read_timeout_s(busy_timeout_ms):
+    """nginx's fastcgi_read_timeout, as ./quickstart sets it: twice
+    db.busy_timeout_ms plus 10 s, at least 30 s."""
+    return max(30, (2 * busy_timeout_ms + 999) // 1000 + 10)
+
+
+def nginx_worker_group():
+    """The group nginx's workers run as when its master is root (Debian's
+    nginx: nobody's group, nogroup); None when we are not root (nginx's
+    workers then run as us)."""
+    import grp
+    import pwd
+    if os.geteuid() != 0:
+        return None
+    out = subprocess.run([NGINX, "-V"], capture_output=True, text=True).stderr
+    for word in out.split():
+        if word.startswith("--group="):
+            return grp.getgrnam(word[8:]).gr_gid
+    user = "nobody"
+    for word in out.split():
+        if word.startswith("--user="):
+            user = word[7:]
+    return pwd.getpwnam(user).pw_gid
+
+
+def nginx_group(d):
+    """The socket is mode 0660: give its directory nginx's workers' group,
+    set-group-id, so that the socket ragrade creates there is theirs too.
+    (./quickstart keeps the socket in a directory of its own for this.)"""
+    gid = nginx_worker_group()
+    if gid is not None:
+        os.chown(d, -1, gid)
+        os.chmod(d, 0o2755)
+    else:
+        os.chmod(d, 0o755)
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -70,12 +107,13 @@ class Response:
 class Server:
     """ragrade + nginx. env: RAGRADE_* overrides for the pool."""
 
-    def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None, prefix=None):
+    def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None, prefix=None,
+                 conn=10000):
         self.prefix = prefix or []
         self.tmp = tempfile.TemporaryDirectory(prefix="ragrade-t-")
         self.data = data or self.tmp.name
         os.makedirs(self.data, exist_ok=True)
-        os.chmod(self.data, 0o755)
+        nginx_group(self.data)
         self.port = free_port()
         self.env = dict(os.environ)
         for k in list(self.env):
@@ -88,7 +126,7 @@ class Server:
             "RAGRADE_POOL_GRACEFUL_TIMEOUT_MS": "5000",
         })
         self.env.update(env or {})
-        self.rate, self.burst = rate, burst
+        self.rate, self.burst, self.conn = rate, burst, conn
         self.pool = None
         self.nginx = None
         self.pool_log = os.path.join(self.data, "pool.log")
@@ -116,7 +154,8 @@ class Server:
             "@SOCKET@": os.path.join(self.data, "ragrade.sock"),
             "@ERROR_LOG@": os.path.join(self.data, "nginx-error.log"),
             "@RATE@": str(self.rate), "@BURST@": str(self.burst),
-            "@WWW@": self.www(), "@MAX_BODY@": max_body,
+            "@WWW@": self.www(), "@MAX_BODY@": max_body, "@CONN@": str(self.conn),
+            "@READ_TIMEOUT@": str(read_timeout_s(int(self.env.get("RAGRADE_DB_BUSY_TIMEOUT_MS", "5000")))),
         }
         for name in ("nginx.conf", "nginx-site.conf"):
             with open(os.path.join(SRCDIR, "conf", name)) as f:

@@ -23,6 +23,14 @@ int FUZZ_ENTRY(const uint8_t *data, size_t size);
 int FUZZ_ENTRY(const uint8_t *data, size_t size);
 #include "../fuzz/fuzz_conf.c"
 #undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_otlp_pb_one
+int FUZZ_ENTRY(const uint8_t *data, size_t size);
+#include "../fuzz/fuzz_otlp_pb.c"
+#undef FUZZ_ENTRY
+#define FUZZ_ENTRY fuzz_otlp_json_one
+int FUZZ_ENTRY(const uint8_t *data, size_t size);
+#include "../fuzz/fuzz_otlp_json.c"
+#undef FUZZ_ENTRY
 
 typedef int (*entry_fn)(const uint8_t *data, size_t size);
 
@@ -107,7 +115,7 @@ int main(int argc, char **argv)
     int i, rc = 0;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: fuzz_replay row|reply|conf FILE|DIR...\n");
+        fprintf(stderr, "usage: fuzz_replay row|reply|conf|otlp_pb|otlp_json FILE|DIR...\n");
         return 2;
     }
     if (!strcmp(argv[1], "row"))
@@ -116,6 +124,10 @@ int main(int argc, char **argv)
         fn = fuzz_reply_one;
     else if (!strcmp(argv[1], "conf"))
         fn = fuzz_conf_one;
+    else if (!strcmp(argv[1], "otlp_pb"))
+        fn = fuzz_otlp_pb_one;
+    else if (!strcmp(argv[1], "otlp_json"))
+        fn = fuzz_otlp_json_one;
     else {
         fprintf(stderr, "fuzz_replay: unknown target %s\n", argv[1]);
         return 2;

@@ -1,7 +1,8 @@
 /* llm_test.c - the LLM judges against t/lib/fakellm.py: each metric's
  * formula on scripted replies, retries and Retry-After, repair prompts,
  * permanent failures, timeouts, deadlines, init states, the cache, and the
- * concurrency bound (the fake counts requests in flight). */
+ * concurrency bound (the fake counts requests in flight); and the exact
+ * request bodies of both wire formats (the cache keys hash them). */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -19,10 +20,12 @@
 #include <json-c/json.h>
 #include <sqlite3.h>
 
+#include "clock.h"
 #include "conf.h"
 #include "db.h"
 #include "llm.h"
 #include "llmjudge.h"
+#include "llmwire.h"
 #include "prompts.h"
 
 static pid_t fake_pid;
@@ -200,9 +203,9 @@ static void base_conf(conf *cf, const char *backend)
 /* Run the judge until pred says stop or 20 s pass. */
 static void run_until(llmjudge *lj, int (*pred)(llmjudge *, void *), void *arg)
 {
-    int64_t end = llm_now_ms() + 20000;
+    int64_t end = clock_mono_ms() + 20000;
 
-    while (!pred(lj, arg) && llm_now_ms() < end)
+    while (!pred(lj, arg) && clock_mono_ms() < end)
         assert_int_equal(llmjudge_run(lj, 100), 0);
     assert_true(pred(lj, arg));
 }
@@ -452,19 +455,19 @@ static void test_retry_after(void **state)
             " \"status\": 429, \"retry_after_ms\": 300, \"count\": 2}]}");
     base_conf(&cf, "openai");
     lj = ready_judge(&cf, NULL);
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
     assert_int_equal(o.status, 0);
-    assert_true(llm_now_ms() - t0 >= 600);    /* backoff base is 5 ms */
+    assert_true(clock_mono_ms() - t0 >= 600);    /* backoff base is 5 ms */
     assert_int_equal(kind_count("correctness"), 3);
     outcome_clear(&o);
     /* Retry-After in seconds, 503 */
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 503,"
             " \"retry_after\": 1}]}");
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
     assert_int_equal(o.status, 0);
-    assert_true(llm_now_ms() - t0 >= 1000);
+    assert_true(clock_mono_ms() - t0 >= 1000);
     outcome_clear(&o);
     /* longer than backoff_max_ms: the row goes back with the hint */
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"status\", \"status\": 429,"
@@ -609,9 +612,9 @@ static void test_hung_endpoint(void **state)
     cf.max_retries = 1;
     lj = ready_judge(&cf, NULL);
     control("{\"faults\": [{\"match\": \"correctness\", \"mode\": \"hang\", \"count\": -1}]}");
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    dt = llm_now_ms() - t0;
+    dt = clock_mono_ms() - t0;
     assert_int_equal(o.status, -EAGAIN);
     assert_non_null(strstr(o.error, "imeout") ? o.error : strstr(o.error, "timed out"));
     assert_in_range(dt, 599, 4999);           /* two attempts of 300 ms (whole ms clocks: 1 ms short at most) */
@@ -622,9 +625,9 @@ static void test_hung_endpoint(void **state)
     cf.request_timeout_ms = 5000;
     cf.row_deadline_ms = 400;
     lj = ready_judge(&cf, NULL);
-    t0 = llm_now_ms();
+    t0 = clock_mono_ms();
     eval_row(lj, "Q?", "a", "b", NULL, m, &o);
-    dt = llm_now_ms() - t0;
+    dt = clock_mono_ms() - t0;
     assert_int_equal(o.status, 0);
     assert_true(o.s[0].is_null && o.s[1].is_null);
     assert_non_null(strstr(o.s[0].reason, "deadline"));
@@ -709,8 +712,8 @@ static void test_concurrency_bound(void **state)
     r.n_contexts = 2;
     r.metrics = (char **)m;
     r.n_metrics = 1;
-    end = llm_now_ms() + 20000;
-    while (mm.n_done < 40 && llm_now_ms() < end) {
+    end = clock_mono_ms() + 20000;
+    while (mm.n_done < 40 && clock_mono_ms() < end) {
         while (submitted < 40) {
             int rc = llmjudge_submit(lj, &r, on_many, &mm);
 
@@ -816,6 +819,44 @@ static void test_cancel_all(void **state)
     control("{\"reset\": true}");
 }
 
+/* The bodies byte for byte: the judge cache keys are their SHA-256, so a
+ * change here silently empties every cache. */
+static void test_wire_bodies(void **state)
+{
+    json_object *msgs = json_tokener_parse("[{\"role\":\"user\",\"content\":\"Say \\\"hi\\\" / bye\"}]");
+    json_object *schema = json_tokener_parse("{\"type\":\"object\",\"required\":[\"ok\"]}");
+    json_object *in = json_tokener_parse("[\"a\",\"b\"]");
+    llmwire_chat_req req = { "m-1", msgs, "probe", schema, 0.0, 43 };
+    char *b;
+
+    (void)state;
+    b = llmwire_chat_body(LLMWIRE_OPENAI, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"temperature\":0.0,\"seed\":43,"
+                        "\"response_format\":{\"type\":\"json_schema\",\"json_schema\":"
+                        "{\"name\":\"probe\",\"schema\":{\"type\":\"object\",\"required\":"
+                        "[\"ok\"]},\"strict\":true}}}");
+    free(b);
+    req.temperature = 0.5;
+    b = llmwire_chat_body(LLMWIRE_OLLAMA, &req);
+    assert_string_equal(b, "{\"model\":\"m-1\",\"messages\":[{\"role\":\"user\",\"content\":"
+                        "\"Say \\\"hi\\\" / bye\"}],\"stream\":false,\"format\":"
+                        "{\"type\":\"object\",\"required\":[\"ok\"]},\"options\":"
+                        "{\"temperature\":0.5,\"seed\":43}}");
+    free(b);
+    b = llmwire_embed_body(LLMWIRE_OLLAMA, "e-1", in);
+    assert_string_equal(b, "{\"model\":\"e-1\",\"input\":[\"a\",\"b\"]}");
+    free(b);
+    assert_string_equal(llmwire_path_chat(LLMWIRE_OPENAI), "/v1/chat/completions");
+    assert_string_equal(llmwire_path_embed(LLMWIRE_OLLAMA), "/api/embed");
+    assert_string_equal(llmwire_path_models(LLMWIRE_OLLAMA), "/api/tags");
+    assert_int_equal(llmwire_api_of("ollama"), LLMWIRE_OLLAMA);
+    assert_int_equal(llmwire_api_of("builtin"), -1);
+    json_object_put(msgs);
+    json_object_put(schema);
+    json_object_put(in);
+}
+
 static void test_validate(void **state)
 {
     json_object *v;
@@ -845,6 +886,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validate),
+        cmocka_unit_test(test_wire_bodies),
         cmocka_unit_test(test_init_states),
         cmocka_unit_test(test_faithfulness_openai),
         cmocka_unit_test(test_faithfulness_ollama),

@@ -54,12 +54,14 @@ static void on_commit(void *arg, int wal_pages)
     pthread_mutex_unlock(&s->mu);
 }
 
-static void on_done(void *arg, int rc, const int64_t *ids, int replayed, const char *err)
+static void on_done(void *arg, int rc, const int64_t *ids, int replayed, const queue_status *status,
+                    const char *err)
 {
     struct post *p = arg;
     struct seen *s = p->s;
 
     (void)replayed;
+    (void)status;
     (void)err;
     pthread_mutex_lock(&s->mu);
     if (rc == 0)
@@ -164,12 +166,12 @@ static void test_burst_is_one_commit(void **state)
         p[i].s = &s;
         p[i].index = i;
     }
-    assert_int_equal(queue_post(q, r[0], 1, NULL, on_done, &p[0]), 0);
+    assert_int_equal(queue_post(q, r[0], 1, NULL, NULL, on_done, &p[0]), 0);
     wait_done(&s, 1);
     /* Between the posts, give a committer that does not wait the time to
      * commit each one alone. */
     for (i = 1; i < 4; i++) {
-        assert_int_equal(queue_post(q, r[i], 1, NULL, on_done, &p[i]), 0);
+        assert_int_equal(queue_post(q, r[i], 1, NULL, NULL, on_done, &p[i]), 0);
         assert_int_equal(done_within(&s, i + 1, 100), 1);
     }
     wait_done(&s, 4);
@@ -197,7 +199,7 @@ static queue *after_first_commit(conf *cf, struct seen *s, struct post *p, row *
     setup_conf(cf, 600 * 1000000);
     assert_non_null(q = queue_new(cf, on_commit, s, err, sizeof err));
     *one = rows_of(cf, 1);
-    assert_int_equal(queue_post(q, *one, 1, NULL, on_done, &p[0]), 0);
+    assert_int_equal(queue_post(q, *one, 1, NULL, NULL, on_done, &p[0]), 0);
     wait_done(s, 1);
     return q;
 }
@@ -215,7 +217,7 @@ static void test_large_group_commits_early(void **state)
     (void)state;
     q = after_first_commit(&cf, &s, p, &one);
     many = rows_of(&cf, 512);
-    assert_int_equal(queue_post(q, many, 512, NULL, on_done, &p[1]), 0);
+    assert_int_equal(queue_post(q, many, 512, NULL, NULL, on_done, &p[1]), 0);
     wait_done(&s, 2);
     assert_int_equal(s.failed, 0);
     assert_int_equal(s.commits, 2);
@@ -238,7 +240,7 @@ static void test_stop_commits_what_waits(void **state)
     (void)state;
     q = after_first_commit(&cf, &s, p, &a);
     b = rows_of(&cf, 2);
-    assert_int_equal(queue_post(q, b, 2, NULL, on_done, &p[1]), 0);
+    assert_int_equal(queue_post(q, b, 2, NULL, NULL, on_done, &p[1]), 0);
     queue_free(q);                /* must not wait ten minutes */
     assert_int_equal(s.done, 2);
     assert_int_equal(s.failed, 0);

@@ -11,6 +11,7 @@
 
 #include "conf.h"
 #include "row.h"
+#include "utf8.h"
 
 static int known(const conf *cf, const char *name)
 {
@@ -119,7 +120,21 @@ static void test_errors(void **state)
     (void)state;
     expect_error("{\"question\":", "", "not valid JSON");
     expect_error("{\"question\":\"a\"} {}", "", "not valid JSON");
-    expect_error("\"text\"", "", "JSON object");
+    expect_error("\"text\"", "", "an object or an array");
+    expect_error("null", "", "an object or an array");
+    expect_error(" 12.5 ", "", "an object or an array");
+    expect_error("true", "", "an object or an array");
+    /* RFC 8259's rules json-c lets pass (jstrict.c) */
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"answer\":\"b\"}", "answer", "twice");
+    expect_error("[{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[]},"
+                 "{\"question\":\"q\",\"question\":\"r\",\"answer\":\"a\",\"contexts\":[]}]", "[1].question", "twice");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[\"x\",\"a\nb\"]}", "contexts[1]", "control");
+    expect_error("{\"question\":\"\\ud800x\",\"answer\":\"a\",\"contexts\":[]}", "question", "unpaired high");
+    expect_error("{\"question\":\"\\udfff\",\"answer\":\"a\",\"contexts\":[]}", "question", "unpaired low");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"a\\u0000b\":1}", "a\\u0000b", "NUL");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"id\":\"1\"}", "id", "positive integer");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"id\":0}", "id", "positive integer");
+    expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"dataset\":\"\"}", "dataset", "empty");
     expect_error("{\"answer\":\"a\",\"contexts\":[]}", "question", "required");
     expect_error("{\"question\":\"q\",\"contexts\":[]}", "answer", "required");
     expect_error("{\"question\":\"q\",\"answer\":\"a\"}", "contexts", "required");
@@ -134,6 +149,31 @@ static void test_errors(void **state)
     expect_error("{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],\"extra\":1}", "extra", "not a field");
     expect_error("{\"question\":\"q\",\"user_input\":\"q\",\"answer\":\"a\",\"contexts\":[]}", "question", "synonyms");
     expect_error("{\"question\":\"\\u0000\",\"answer\":\"a\",\"contexts\":[]}", "question", "UTF-8");
+}
+
+/* utf8.c: cuts between characters, escapes what is not UTF-8. */
+static void test_utf8_helpers(void **state)
+{
+    char buf[16], s[16];
+
+    (void)state;
+    utf8_escape(buf, sizeof buf, "a\xff\xc3\xa9");            /* a, a stray byte, é */
+    assert_string_equal(buf, "a\\xFF\xc3\xa9");
+    utf8_escape(buf, 5, "\xc3\xa9\xc3\xa9\xc3\xa9");        /* room for two é, not a half */
+    assert_string_equal(buf, "\xc3\xa9\xc3\xa9");
+    utf8_escape(buf, 4, "\xfe");                                /* an escape is never cut */
+    assert_string_equal(buf, "");
+    snprintf(s, sizeof s, "%s", "abc\xc3\xa9\xe2\x82\xac");  /* whole */
+    s[6] = '\0';                                               /* € cut after its first byte */
+    assert_int_equal(utf8_trim(s), 5);
+    assert_string_equal(s, "abc\xc3\xa9");
+    utf8_copy(buf, 5, "abc\xc3\xa9", 5);
+    assert_string_equal(buf, "abc");
+    assert_true(utf8_valid("\xf0\x9f\x98\x80", 4));
+    assert_false(utf8_valid("\xed\xa0\x80", 3));             /* a surrogate, encoded */
+    assert_false(utf8_valid("a\0b", 3));
+    assert_int_equal(utf8_put(0x1F600, buf), 4);
+    assert_memory_equal(buf, "\xf0\x9f\x98\x80", 4);
 }
 
 static void test_utf8(void **state)
@@ -191,6 +231,7 @@ int main(void)
         cmocka_unit_test(test_batch),
         cmocka_unit_test(test_errors),
         cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_utf8_helpers),
         cmocka_unit_test(test_strings_roundtrip),
     };
 
