@@ -7,6 +7,7 @@
 #include "clock.h"
 #include "db.h"
 #include "export.h"
+#include "labels.h"
 #include "log.h"
 #include "maint.h"
 #include "report.h"
@@ -32,7 +33,7 @@ enum need { NEED_CONF, NEED_RAW, NEED_READ, NEED_WRITE };
 /* Every option of every subcommand; a command accepts the bits in its mask. */
 enum { O_DATASET = 1, O_STATUS = 2, O_LIMIT = 4, O_BEFORE = 8, O_JSON = 16, O_FAILED = 32,
        O_DRY_RUN = 64, O_FORMAT = 128, O_WITH_SCORES = 256, O_FORCE = 512, O_HELP = 1024,
-       O_RUN = 2048 };
+       O_METRIC = 2048, O_RUN = 4096, O_HISTORY = 8192 };
 
 static const struct option all_opts[] = {
     { "dataset", required_argument, NULL, O_DATASET },
@@ -41,13 +42,16 @@ static const struct option all_opts[] = {
     { "json", no_argument, NULL, O_JSON }, { "failed", no_argument, NULL, O_FAILED },
     { "dry-run", no_argument, NULL, O_DRY_RUN }, { "format", required_argument, NULL, O_FORMAT },
     { "with-scores", no_argument, NULL, O_WITH_SCORES }, { "force", no_argument, NULL, O_FORCE },
-    { "help", no_argument, NULL, O_HELP }, { "run", required_argument, NULL, O_RUN },
+    { "help", no_argument, NULL, O_HELP },
+    { "metric", required_argument, NULL, O_METRIC }, { "run", required_argument, NULL, O_RUN },
+    { "history", no_argument, NULL, O_HISTORY },
 };
 #define N_OPTS (sizeof all_opts / sizeof all_opts[0])
 
 /* A subcommand's parsed command line; strings point into argv. */
 typedef struct args {
-    const char *dataset, *status, *before, *format, *run;
+    const char *dataset, *status, *before, *format;
+    const char *metric, *run;     /* labels, agreement */
     int64_t limit;
     int flags;                    /* O_JSON, O_FAILED, O_DRY_RUN, O_WITH_SCORES, O_FORCE */
     char **ops;                   /* operands */
@@ -88,6 +92,10 @@ static const char global_help[] =
     "                                      delete done and failed rows created before DATE\n"
     "  export [--format jsonl|csv] [--dataset D] [--status S] [--with-scores]\n"
     "                                      rows to stdout\n"
+    "  labels import FILE | export [--format jsonl|csv] [--dataset D] [--history]\n"
+    "                                      human labels in or out (JSONL or CSV)\n"
+    "  agreement --metric M [--dataset D] [--run R] [--json]\n"
+    "                                      how far the judge agrees with the labels\n"
     "  backup [--force] FILE               online copy of the database, then an integrity check\n"
     "  check                               integrity, schema version and journal mode\n"
     "  config [KEY]                        the effective configuration, or one key's value\n"
@@ -268,8 +276,6 @@ static int parse_args(const admin *a, const struct cmd *c, int argc, char **argv
     while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         if (o == O_DATASET) {
             g->dataset = optarg;
-        } else if (o == O_RUN) {
-            g->run = optarg;
         } else if (o == O_STATUS && !valid_status(optarg)) {
             rc = bad_usage(a, "--status: want queued, running, done or failed, not '%s'", optarg);
             goto out;
@@ -285,6 +291,8 @@ static int parse_args(const admin *a, const struct cmd *c, int argc, char **argv
             goto out;
         } else if (o == O_FORMAT) {
             g->format = optarg;
+        } else if (o == O_METRIC || o == O_RUN) {
+            *(o == O_METRIC ? &g->metric : &g->run) = optarg;
         } else if (o == 'h' || o == O_HELP) {
             rc = help(c->name, ADM_OK) - 1;
             goto out;
@@ -646,6 +654,74 @@ static int cmd_check(admin *a, const args *g)
     return rc;
 }
 
+/* ---- labels, agreement ---- */
+
+static int cmd_labels(admin *a, const args *g)
+{
+    const char *op = g->ops[0];
+    char err[512];
+    FILE *in = NULL;
+    size_t n = 0;
+    int rc = ADM_USAGE;
+
+    if (!strcmp(op, "import") && g->n_ops == 2) {
+        if (!(in = !strcmp(g->ops[1], "-") ? stdin : fopen(g->ops[1], "r")))
+            rc = fail(a, "cannot open %s", g->ops[1]);
+        else if ((rc = setup(a, NEED_WRITE)) == ADM_OK && labels_import(a->d, in, &n, err, sizeof err) < 0)
+            rc = fail(a, "%s", err);
+        else if (rc == ADM_OK)
+            printf("imported %zu labels\n", n);
+    } else if (!strcmp(op, "export") && g->n_ops == 1) {
+        if ((rc = setup(a, NEED_READ)) == ADM_OK &&
+            labels_export(a->d, stdout, g->dataset, g->format && !strcmp(g->format, "csv"),
+                          !!(g->flags & O_HISTORY), &n, err, sizeof err) < 0)
+            rc = fail(a, "%s", err);
+    } else {
+        rc = bad_usage(a, "%s", "want 'labels import FILE' or 'labels export'");
+    }
+    if (in && in != stdin)
+        fclose(in);
+    return rc;
+}
+
+static void print_agreement(json_object *o)
+{
+    static const char *const keys[] = { "pairs", "sampled_pairs", "accuracy", "kappa", "kappa_ci95",
+                                        "confusion", "spearman", "kendall", "mae", "corrected" };
+    json_object *v;
+    size_t i;
+
+    for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        if (json_object_object_get_ex(o, keys[i], &v))
+            printf("%-14s %s\n", keys[i], v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_SPACED) : "-");
+}
+
+static int cmd_agreement(admin *a, const args *g)
+{
+    labels_filter f = { g->dataset, g->run, g->metric };
+    json_object *o = NULL;
+    int rc;
+
+    if (!g->metric)
+        return bad_usage(a, "%s", "--metric M is needed");
+    if ((rc = setup(a, NEED_READ)) != ADM_OK)
+        goto out;
+    if ((rc = labels_agreement_json(a->d, &f, &o)) < 0) {
+        rc = rc == -ENOENT ? fail(a, "the metric %s has no known scale", g->metric)
+           : rc == -ENOTSUP ? fail(a, "%s", "this database has no runs (--run needs issue 16's migration)")
+           : sql_fail(a, "reading the labels");
+        goto out;
+    }
+    if (g->flags & O_JSON)
+        print_json(o);
+    else
+        print_agreement(o);
+    rc = ADM_OK;
+out:
+    json_object_put(o);
+    return rc;
+}
+
 /* ---- config ---- */
 
 /* The effective configuration, from conf.c's own table of keys. Of the
@@ -738,7 +814,22 @@ static const struct cmd cmds[] = {
       "                  column per metric score (empty: no score)\n"
       "  --dataset D     only rows of dataset D\n"
       "  --status S      only rows in status S\n"
-      "  --with-scores   JSONL: add status and scores; such lines are NOT accepted back\n" },
+      "  --with-scores   JSONL: add status, scores and human labels ({metric: [{labeler,\n"
+      "                  value, sampled}]}); such lines are NOT accepted back\n" },
+    { "labels", cmd_labels, O_FORMAT | O_DATASET | O_HISTORY, 1, 2,
+      "labels import FILE | labels export [--format jsonl|csv] [--dataset D] [--history]",
+      "import FILE (- for stdin): human labels from JSONL (objects with evaluation_id, metric,\n"
+      "value, labeler, and optionally note, sampled) or CSV (a header naming those columns),\n"
+      "checked against each metric's scale; all or nothing. A label replaces the labeler's\n"
+      "current one for the row's metric, which is kept as history.\n"
+      "export: the current labels (--history: every label) as JSONL or CSV that import reads\n"
+      "back, oldest first.\n" },
+    { "agreement", cmd_agreement, O_METRIC | O_DATASET | O_RUN | O_JSON, 0, 0,
+      "agreement --metric M [--dataset D] [--run R] [--json]",
+      "How far the judge agrees with the human labels over rows with both (as GET\n"
+      "/api/agreement): for binary metrics accuracy, Cohen's kappa with its 95 % interval and\n"
+      "the confusion matrix [judge][human]; for scores Spearman's rho, Kendall's tau-b and the\n"
+      "mean absolute error; with 30 or more sampled labels the judge's corrected mean.\n" },
     { "backup", cmd_backup, O_FORCE, 1, 1, "backup [--force] FILE",
       "Copy the database to FILE with SQLite's online backup (the server keeps running),\n"
       "then run an integrity check on the copy. FILE must not exist unless --force.\n" },

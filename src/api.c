@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_labels.h"
 #include "api_compare.h"
 #include "auth.h"
 #include "clock.h"
@@ -168,6 +169,7 @@ static void answer(void *arg, int rc, const int64_t *ids, int replayed, const qu
     FCGX_Request *fcgi = p->r.fcgi;
     int fd;
 
+    board_note_write(p->a->b, rc, clock_wall_ms());   /* for /api/health */
     send_stored(&p->r, rc, ids, p->n, p->batch, replayed, status, err);
     account(p->a, &p->r, p->route, clock_mono_us() - p->t0);
     http_req_clear(&p->r);
@@ -351,44 +353,116 @@ static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_
 static void runs(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_runs(rd, r); }
 static void compare(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_compare(rd, r); }
 
-static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
+/* The judge's state over the workers (the most hopeful one: ready,
+ * initializing, failed, uninitialized) and its error; the live workers. */
+static int judge_best(const api_ctx *a, char *best_err, size_t len, int *workers)
 {
-    json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
-    char err[BOARD_ERROR_MAX], best_err[BOARD_ERROR_MAX] = "";
-    int i, workers = 0, best = -1, st;
-    /* Order of preference when workers differ: ready, initializing, failed, uninitialized. */
     static const int rank[] = { 0, 2, 3, 1 };
+    char err[BOARD_ERROR_MAX];
+    int i, best = -1, st;
 
+    *workers = 0;
     for (i = 0; i < board_nslots(a->b); i++) {
         board_slot *s = board_slot_at(a->b, i);
 
         if (!board_load(&s->pid))
             continue;
-        workers++;
+        (*workers)++;
         st = board_get_judge(s, err, sizeof err);
         if (st >= 0 && st <= 3 && (best < 0 || rank[st] > rank[best])) {
             best = st;
-            snprintf(best_err, sizeof best_err, "%s", err);
+            snprintf(best_err, len, "%s", err);
         }
     }
-    if (best < 0)
-        best = JUDGE_UNINITIALIZED;
-    json_object_object_add(o, "status", json_object_new_string("ok"));
+    return best < 0 ? JUDGE_UNINITIALIZED : best;
+}
+
+static void problem(json_object *list, const char *code, const char *msg)
+{
+    json_object *p = json_object_new_object();
+
+    json_object_object_add(p, "code", json_object_new_string(code));
+    json_object_object_add(p, "message", json_object_new_string(msg));
+    json_object_array_add(list, p);
+}
+
+/* Can rows be stored? The last commits' outcome (board_note_write); while
+ * it says failed, probe with one small write at most once a second, so
+ * that health sees the disk freed even when no submit comes. 1 if not. */
+static int write_problem(const api_ctx *a, db *rd, json_object *list)
+{
+    char msg[200], iso[32];
+    int64_t since, now = clock_wall_ms();
+    int rc = board_write_state(a->b, &since);
+
+    if (rc && now - since >= 1000) {
+        board_note_write(a->b, db_write_probe(rd), now);
+        rc = board_write_state(a->b, &since);
+    }
+    if (!rc)
+        return 0;
+    clock_iso(since, iso, sizeof iso);
+    snprintf(msg, sizeof msg, "the database cannot be written (%s) since %s: submits answer 503",
+             rc == -ENOSPC ? "the disk is full" : rc == -EROFS ? "it is read-only" : "an I/O error", iso);
+    problem(list, rc == -ENOSPC ? "disk_full" : rc == -EROFS ? "database_read_only" : "database_io_error", msg);
+    return 1;
+}
+
+/* GET /api/health: "ok"; "degraded" (200) when the judge has failed or
+ * stalls while rows wait; "unavailable" (503) when no row can be accepted
+ * (the database cannot be written or read, no worker). Each reason is in
+ * problems; error is the first one's message. */
+static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    json_object *o = json_object_new_object(), *j = json_object_new_object(), *q = NULL;
+    json_object *list = json_object_new_array(), *v;
+    char err[BOARD_ERROR_MAX] = "", msg[BOARD_ERROR_MAX + 64];
+    int workers, best = judge_best(a, err, sizeof err, &workers), down = 0;
+    int64_t waiting = 0, stalled = board_stalled_since(a->b), now = clock_wall_ms();
+
     json_object_object_add(j, "backend", json_object_new_string(a->cf->backend));
     json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
     json_object_object_add(j, "state", json_object_new_string(prom_judge_state(best)));
-    json_object_object_add(j, "error", best_err[0] ? json_object_new_string(best_err) : NULL);
+    json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
     json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
-    json_object_object_add(o, "judge", j);
     if (report_counts(rd, NULL, &q) < 0) {
-        json_object_object_add(o, "status", json_object_new_string("degraded"));
-        json_object_object_add(o, "error", json_object_new_string("the database cannot be read"));
+        problem(list, "database_unreadable", "the database cannot be read");
+        down = 1;
     }
+    down |= write_problem(a, rd, list);
+    if (!workers) {
+        problem(list, "no_workers", "no worker process is running");
+        down = 1;
+    }
+    if (best == JUDGE_FAILED) {
+        snprintf(msg, sizeof msg, "the judge has failed: %s", err[0] ? err : "(no error given)");
+        problem(list, "judge_failed", msg);
+    }
+    if (q && json_object_object_get_ex(q, "queued", &v))
+        waiting += json_object_get_int64(v);
+    if (q && json_object_object_get_ex(q, "running", &v))
+        waiting += json_object_get_int64(v);
+    json_object_object_add(j, "stalled_since", NULL);
+    if (stalled && waiting > 0 && now - stalled >= a->cf->stall_ms) {
+        char iso[32];
+
+        clock_iso(stalled, iso, sizeof iso);
+        json_object_object_add(j, "stalled_since", json_object_new_string(iso));
+        snprintf(msg, sizeof msg, "the judge makes no progress: %lld rows wait and none has finished since %s"
+                 " while evaluations are in flight", (long long)waiting, iso);
+        problem(list, "judge_stalled", msg);
+    }
+    json_object_object_add(o, "status", json_object_new_string(down ? "unavailable"
+                                                               : json_object_array_length(list) ? "degraded" : "ok"));
+    v = json_object_array_length(list) ? json_object_array_get_idx(list, 0) : NULL;
+    json_object_object_add(o, "error", v ? json_object_get(json_object_object_get(v, "message")) : NULL);
+    json_object_object_add(o, "problems", list);
+    json_object_object_add(o, "judge", j);
     json_object_object_add(o, "queue", q);
     json_object_object_add(o, "workers", json_object_new_int(workers));
     json_object_object_add(o, "max_concurrency", json_object_new_int(a->cf->max_concurrency));
-    http_send_json(r, 200, o, NULL);
+    http_send_json(r, down ? 503 : 200, o, NULL);
 }
 
 /* POST /api/eval/{id}/retry (retry = 1) and DELETE /api/eval/{id}: admin
@@ -434,6 +508,11 @@ static void status(const api_ctx *a, db *rd, http_req *r, route_call *c)
 static void get_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { get_one(a, rd, r, c->id); }
 static void delete_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 0); }
 static void retry_eval(const api_ctx *a, db *rd, http_req *r, route_call *c) { admin_write(rd, r, c->id, 1); }
+/* Human labels: api_labels.c. */
+static void post_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_labels_post(a, rd, r, c->id); }
+static void get_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_labels_get(rd, r, c->id); }
+static void agreement(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_agreement(rd, r); }
+static void review(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_review(rd, r); }
 
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
@@ -554,6 +633,10 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/eval/{id}",       AUTH_READ,   BR_GET,     get_eval },
     { M_DELETE,       "/api/eval/{id}",       AUTH_ADMIN,  BR_ADMIN,   delete_eval },
     { M_POST,         "/api/eval/{id}/retry", AUTH_ADMIN,  BR_ADMIN,   retry_eval },
+    { M_GET | M_HEAD, "/api/eval/{id}/labels", AUTH_READ,  BR_GET,     get_labels },
+    { M_POST,         "/api/eval/{id}/labels", AUTH_SUBMIT, BR_OTHER,  post_labels },
+    { M_GET | M_HEAD, "/api/agreement",       AUTH_READ,   BR_SUMMARY, agreement },
+    { M_GET | M_HEAD, "/api/review",          AUTH_READ,   BR_LIST,    review },
     { M_GET | M_HEAD, "/api/summary",         AUTH_READ,   BR_SUMMARY, summary },
     { M_GET | M_HEAD, "/api/runs",            AUTH_READ,   BR_SUMMARY, runs },
     { M_GET | M_HEAD, "/api/compare",         AUTH_READ,   BR_SUMMARY, compare },

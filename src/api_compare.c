@@ -3,6 +3,7 @@
  * runs.c on this thread's connection, the comparison made by compare.c. */
 #include "api_compare.h"
 #include "compare.h"
+#include "report.h"
 #include "runs.h"
 
 #include <errno.h>
@@ -49,7 +50,7 @@ void api_compare_summary(db *rd, http_req *r)
 
     if (param(r, "dataset", dataset, sizeof dataset) < 0 || param(r, "run", run, sizeof run) < 0)
         return;
-    if ((rc = runs_summary(rd, *dataset ? dataset : NULL, *run ? run : NULL, &o)) < 0)
+    if ((rc = report_summary(rd, *dataset ? dataset : NULL, *run ? run : NULL, &o)) < 0)
         db_error(r, rc);
     else
         http_send_json(r, 200, o, NULL);

@@ -2,6 +2,7 @@
 #include "board.h"
 #include "clock.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -17,6 +18,15 @@ struct board {
     uint64_t restarts;
     int64_t submit_ms;            /* board_note_submit: the last commit that added rows */
     int wal_pages;                /* board_note_wal */
+    int64_t write_ok_ms;          /* board_note_write: the last commit that succeeded */
+    int64_t write_fail_ms;        /* ... and the last that failed */
+    int write_err;                /* its code */
+    uint64_t finished;            /* board_note_progress (master only): rows finished */
+    int64_t stalled_ms;           /* 0, or since when finished has not moved */
+    uint64_t socket_rebinds;      /* board_note_socket (master only) */
+    uint64_t sock_dev, sock_ino;  /* board_set_socket_id (master only) */
+    int closing;                  /* board_set_closing */
+    int64_t socket_ms;
     unsigned fold_seq;            /* odd while the master folds a slot */
     board_counters dead;          /* counters of workers that exited */
     board_slot slots[];
@@ -58,6 +68,74 @@ void board_note_submit(board *b, int64_t now_ms) { board_store(&b->submit_ms, no
 int64_t board_last_submit(const board *b) { return board_load(&b->submit_ms); }
 void board_note_wal(board *b, int pages) { board_store(&b->wal_pages, pages); }
 int board_take_wal(board *b) { return __atomic_exchange_n(&b->wal_pages, 0, __ATOMIC_RELAXED); }
+
+void board_note_write(board *b, int rc, int64_t now_ms)
+{
+    if (rc == 0) {
+        if (board_load(&b->write_ok_ms) < now_ms)
+            board_store(&b->write_ok_ms, now_ms);
+    } else if (rc == -ENOSPC || rc == -EROFS || rc == -EIO) {
+        board_store(&b->write_err, rc);
+        board_store(&b->write_fail_ms, now_ms);
+    }
+}
+
+int board_write_state(const board *b, int64_t *since_ms)
+{
+    int64_t fail = board_load(&b->write_fail_ms);
+
+    *since_ms = fail;
+    return fail && fail >= board_load(&b->write_ok_ms) ? board_load(&b->write_err) : 0;
+}
+
+/* Master only (one writer): called about once a second. */
+void board_note_progress(board *b, int64_t now_ms)
+{
+    board_counters c;
+    uint64_t finished;
+    int i, inflight = 0;
+
+    board_sum(b, &c);
+    finished = c.evaluated + c.failed;
+    for (i = 0; i < b->nslots; i++)
+        if (board_load(&b->slots[i].pid))
+            inflight += board_load(&b->slots[i].inflight);
+    /* A stall starts when evaluations are in flight and lasts until a row
+     * finishes, through the gaps of retries (nothing in flight). */
+    if (finished != b->finished)
+        board_store(&b->stalled_ms, 0);
+    else if (inflight > 0 && !board_load(&b->stalled_ms))
+        board_store(&b->stalled_ms, now_ms);
+    b->finished = finished;
+}
+
+int64_t board_stalled_since(const board *b) { return board_load(&b->stalled_ms); }
+
+void board_set_socket_id(board *b, uint64_t dev, uint64_t ino)
+{
+    board_store(&b->sock_dev, dev);
+    board_store(&b->sock_ino, ino);
+}
+
+int board_is_socket(const board *b, uint64_t dev, uint64_t ino)
+{
+    return board_load(&b->sock_ino) && board_load(&b->sock_dev) == dev && board_load(&b->sock_ino) == ino;
+}
+
+void board_set_closing(board *b) { __atomic_store_n(&b->closing, 1, __ATOMIC_SEQ_CST); }
+int board_closing(const board *b) { return __atomic_load_n(&b->closing, __ATOMIC_SEQ_CST); }
+
+void board_note_socket(board *b, int64_t now_ms)
+{
+    board_store(&b->socket_ms, now_ms);
+    board_inc(&b->socket_rebinds);
+}
+
+uint64_t board_socket_rebinds(const board *b, int64_t *last_ms)
+{
+    *last_ms = board_load(&b->socket_ms);
+    return board_load(&b->socket_rebinds);
+}
 
 void board_fold(board *b, board_slot *s)
 {

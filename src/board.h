@@ -80,6 +80,36 @@ int64_t board_last_submit(const board *b);
 void board_note_wal(board *b, int pages);
 int board_take_wal(board *b);
 
+/* The database's writability, as the last commits found it: every
+ * committer notes each commit's outcome (rc 0, or -ENOSPC, -EROFS, -EIO:
+ * the commit failed; other codes are not noted), so /api/health can say
+ * the database cannot be written while no commit has succeeded since the
+ * last failure. board_write_state: 0 when writable (or not known yet),
+ * else the failure's code; *since_ms when it failed (Unix epoch ms). */
+void board_note_write(board *b, int rc, int64_t now_ms);
+int board_write_state(const board *b, int64_t *since_ms);
+
+/* The judge's progress, kept by the master about once a second: rows
+ * finished (done or failed) over the pool, and since when that count has
+ * not moved since evaluations were in flight (0: it moved since, or
+ * nothing was in flight). */
+void board_note_progress(board *b, int64_t now_ms);
+int64_t board_stalled_since(const board *b);
+
+/* The FastCGI socket file: which file it is (stat's st_dev and st_ino,
+ * set by the master when it binds), so that no one removes another's; and
+ * "closing", set before a stop once the file is removed, when a draining
+ * worker must first serve the connections already waiting in the backlog
+ * (no new ones can come). */
+void board_set_socket_id(board *b, uint64_t dev, uint64_t ino);
+int board_is_socket(const board *b, uint64_t dev, uint64_t ino);
+void board_set_closing(board *b);
+int board_closing(const board *b);
+
+/* The FastCGI socket file was found deleted and bound again (master). */
+void board_note_socket(board *b, int64_t now_ms);
+uint64_t board_socket_rebinds(const board *b, int64_t *last_ms);
+
 /* Master: add a dead worker's counters to the pool-wide total and clear its
  * slot, atomically for board_sum. */
 void board_fold(board *b, board_slot *s);

@@ -66,6 +66,7 @@ static const struct key keys[] = {
     I("judge", "init_timeout_ms", init_timeout_ms, 10, 3600000),
     I("judge", "request_timeout_ms", request_timeout_ms, 10, 3600000),
     I("judge", "row_deadline_ms", row_deadline_ms, 10, 86400000),
+    I("judge", "stall_ms", stall_ms, 100, 86400000),
     I("judge", "max_retries", max_retries, 0, 100),
     I("judge", "max_repairs", max_repairs, 0, 10),
     B("judge", "cache", cache),
@@ -162,6 +163,7 @@ void conf_defaults(conf *cf)
     cf->init_timeout_ms = 30000;
     cf->request_timeout_ms = 60000;
     cf->row_deadline_ms = 180000;
+    cf->stall_ms = 120000;
     cf->max_retries = 5;
     cf->max_repairs = 2;
     cf->cache = 1;

@@ -58,6 +58,7 @@ typedef struct conf {
     int init_timeout_ms;
     int request_timeout_ms;           /* one HTTP call to the judge */
     int row_deadline_ms;              /* all calls for one row */
+    int stall_ms;                     /* /api/health: no row finished this long = stalled */
     int max_retries;                  /* per judge call */
     int max_repairs;                  /* re-asks after a reply that does not fit */
     int cache;                        /* 1: cache judge replies in SQLite */

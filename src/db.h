@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 4           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 5           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 
@@ -51,6 +51,10 @@ void db_turn_give(db *d);
 
 /* Run a cached statement that returns no rows. 0 or -EIO/-EBUSY/-ENOSPC. */
 int db_exec(db *d, enum db_stmt which);
+
+/* Can the database be written? A one-page write transaction (the WAL
+ * mark) under the writers' turn: 0, or -ENOSPC, -EROFS, -EIO, -EBUSY. */
+int db_write_probe(db *d);
 
 /* Map an SQLite result code to a negative errno: -EBUSY, -ENOSPC, -EIO. */
 int db_errno(int sqlite_rc);

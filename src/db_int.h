@@ -1,5 +1,6 @@
 /* db_int.h - the storage side of db.c, for storage modules only (db.c,
- * cache.c, wal.c, critstore.c, spanstore.c) and the read modules that own their SQL
+ * cache.c, wal.c, critstore.c, spanstore.c, labels*.c) and the read modules
+ * that own their SQL
  * (report.c, maint.c, export.c, prom.c): the raw connection and cached
  * statements.
  * Everything else calls functions (db.h, report.h, maint.h, ...). */

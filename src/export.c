@@ -4,6 +4,7 @@
  * while the pool writes (WAL). */
 #include "export.h"
 #include "db_int.h"
+#include "labels.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -147,6 +148,9 @@ static int jsonl_row(db *d, sqlite3_stmt *st, FILE *out, int with_scores)
         if ((rc = scores_json(d, id, &v)) < 0)
             goto out;
         json_object_object_add(o, "scores", v);
+        if ((rc = labels_of_row_json(d, id, &v)) < 0)
+            goto out;
+        json_object_object_add(o, "labels", v);
     }
     fputs(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN |
                                          JSON_C_TO_STRING_NOSLASHESCAPE), out);

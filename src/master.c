@@ -15,12 +15,22 @@
  * every attempt fails instead, so a row that kills workers cannot kill the
  * pool forever), and forks a replacement, at most one per 100 ms per slot
  * when workers die at once after start. Workers ask the kernel for SIGTERM
- * when the master dies (PR_SET_PDEATHSIG), so none outlives it.
+ * when the master dies (PR_SET_PDEATHSIG): they drain as on a stop
+ * (worker.c), answering what they committed, and none outlives it.
  *
- * Graceful stop (SIGTERM, SIGINT). The master forwards SIGTERM to the
- * workers, which drain (worker.c). After pool.graceful_timeout_ms (and a
- * second) the master SIGKILLs what remains, requeues their rows, removes
- * the socket and exits. SIGQUIT kills at once.
+ * The socket. About once a second (and on SIGHUP) the master checks that
+ * its socket file is still there; a deleted one is bound again, logged,
+ * counted in /api/status, and a new generation of workers replaces the
+ * old as on a reload. Each second it also notes whether the judge makes
+ * progress (board_note_progress), for /api/health.
+ *
+ * Graceful stop (SIGTERM, SIGINT). The master removes the socket file
+ * (nginx's new connections fail at once, 503 pool_unavailable, nothing
+ * stored), marks the board closing and forwards SIGTERM to the workers,
+ * which serve the connections nginx had already made (the backlog) and
+ * drain (worker.c). After pool.graceful_timeout_ms (and a second) the
+ * master SIGKILLs what remains, requeues their rows and exits. SIGQUIT
+ * kills at once.
  *
  * Reload (SIGHUP). The master reads the configuration again, forks a new
  * generation of workers, then stops the old one gracefully. The listening
@@ -57,12 +67,16 @@ struct master {
     conf *old_cf;                 /* the previous configuration, after a reload */
     int listen_fd;
     int own_socket;               /* 1: we made it and remove it */
+    dev_t sock_dev;               /* what stat(2) of cf->socket gave after bind */
+    ino_t sock_ino;
+    int sock_foreign;             /* 1: the path was taken by another socket (said once) */
     board *b;
     int nslots;
     int *generation;              /* per slot */
     int64_t *respawn_at;          /* per slot: not before (ms), after a fast death */
     int gen;
     int stopping;
+    pid_t pid;                    /* the master's, for its workers */
 };
 
 /* fd 0 is a listening socket when spawn-fcgi started us. */
@@ -77,17 +91,15 @@ static int inherited_socket(void)
     return getsockopt(0, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0 && listening;
 }
 
-static int open_socket(struct master *m, char *err, size_t errlen)
+/* Bind and listen on cf->socket; on success m->listen_fd is the new
+ * socket (the caller closes the one before, if any). */
+static int bind_socket(struct master *m, char *err, size_t errlen)
 {
     struct sockaddr_un sa;
+    struct stat st;
     int fd = -1, rc = -1;
     mode_t old;
 
-    if (inherited_socket()) {
-        m->listen_fd = 0;
-        log_info("using the listening socket on fd 0 (spawn-fcgi)");
-        return 0;
-    }
     memset(&sa, 0, sizeof sa);
     sa.sun_family = AF_UNIX;
     if (strlen(m->cf->socket) >= sizeof sa.sun_path) {
@@ -117,14 +129,29 @@ static int open_socket(struct master *m, char *err, size_t errlen)
         goto out;
     }
     /* Workers inherit it across fork; exec is not used. */
+    if (stat(m->cf->socket, &st) == 0) {
+        m->sock_dev = st.st_dev;
+        m->sock_ino = st.st_ino;
+    }
     m->listen_fd = fd;
     m->own_socket = 1;
+    m->sock_foreign = 0;
     fd = -1;
     rc = 0;
 out:
     if (fd >= 0)
         close(fd);
     return rc;
+}
+
+static int open_socket(struct master *m, char *err, size_t errlen)
+{
+    if (inherited_socket()) {
+        m->listen_fd = 0;
+        log_info("using the listening socket on fd 0 (spawn-fcgi)");
+        return 0;
+    }
+    return bind_socket(m, err, errlen);
 }
 
 static int spawn(struct master *m, int idx)
@@ -139,7 +166,7 @@ static int spawn(struct master *m, int idx)
         return -errno;
     }
     if (pid == 0)
-        worker_main(m->cf, m->listen_fd, m->b, idx);   /* never returns */
+        worker_main(m->cf, m->listen_fd, m->b, idx, m->pid);   /* never returns */
     board_store(&s->pid, pid);
     m->generation[idx] = m->gen;
     return 0;
@@ -232,6 +259,51 @@ static int live(struct master *m)
     return n;
 }
 
+/* A socket file deleted under a running pool is a silent outage: nginx
+ * gets ENOENT while the workers wait on a socket nobody can reach. Checked
+ * about once a second and on SIGHUP: if the path is gone, bind it again
+ * and return 1 (the caller then replaces the workers, which listen on the
+ * old socket). A path now taken by another file is left alone. */
+static int check_socket(struct master *m)
+{
+    char err[CONF_PATH_MAX + 128];
+    struct stat st;
+    int old = m->listen_fd;
+
+    if (!m->own_socket)
+        return 0;
+    if (stat(m->cf->socket, &st) == 0) {
+        if ((st.st_dev != m->sock_dev || st.st_ino != m->sock_ino) && !m->sock_foreign) {
+            log_error("the socket %s was replaced by another file: not serving there; "
+                      "restart ragrade once it is free", m->cf->socket);
+            m->sock_foreign = 1;
+        }
+        return 0;
+    }
+    if (errno != ENOENT)
+        return 0;
+    log_warn("the socket %s was deleted: binding it again", m->cf->socket);
+    if (bind_socket(m, err, sizeof err) < 0) {
+        log_error("cannot bind the socket again: %s", err);
+        return 0;
+    }
+    close(old);                   /* the old workers keep their own copies */
+    board_set_socket_id(m->b, m->sock_dev, m->sock_ino);
+    board_note_socket(m->b, clock_wall_ms());
+    return 1;
+}
+
+/* Remove our socket file (not another's that took a path deleted under
+ * us): no new connection can come, and those already made stay in the
+ * backlog for the draining workers. */
+static void remove_socket(struct master *m)
+{
+    struct stat st;
+
+    if (m->own_socket && stat(m->cf->socket, &st) == 0 && st.st_dev == m->sock_dev && st.st_ino == m->sock_ino)
+        unlink(m->cf->socket);
+}
+
 /* Parse the tokens once in the master, so that a bad hash or tokens file
  * stops the start (or the reload) instead of every worker. */
 static int check_auth(const conf *cf)
@@ -284,6 +356,16 @@ static void reload(struct master *m)
     m->cf = next;
     m->gen++;
     log_info("reload: starting %d new workers, then stopping the old ones", m->cf->workers);
+    check_socket(m);
+    fill(m);
+    signal_generation(m, m->gen, SIGTERM);
+}
+
+/* The socket was bound again: a new generation of workers on it. */
+static void rebind(struct master *m)
+{
+    m->gen++;
+    log_info("starting %d workers on the new socket, then stopping the old ones", m->cf->workers);
     fill(m);
     signal_generation(m, m->gen, SIGTERM);
 }
@@ -313,6 +395,7 @@ static int master_start(struct master *m)
         log_error("cannot map the scoreboard");
         goto out;
     }
+    board_set_socket_id(m->b, m->sock_dev, m->sock_ino);
     rc = 0;
 out:
     return rc;
@@ -335,14 +418,23 @@ static void master_loop(struct master *m, const sigset_t *set)
         if (sig == SIGCHLD || sig < 0)
             reap(m);
         if (sig == SIGTERM || sig == SIGINT || sig == SIGQUIT) {
-            if (!m->stopping)
+            if (!m->stopping) {
                 log_info("stopping (%s): finishing the requests in hand", strsignal(sig));
+                /* First no new connections, then the workers serve the
+                 * ones nginx already made (the backlog) and drain. */
+                remove_socket(m);
+                if (m->own_socket)
+                    board_set_closing(m->b);
+            }
             m->stopping = 1;
             kill_at = clock_mono_ms() + (sig == SIGQUIT ? 0 : m->cf->graceful_timeout_ms + 1000);
             signal_generation(m, m->gen + 1, SIGTERM);
         } else if (sig == SIGHUP && !m->stopping) {
             reload(m);
         }
+        board_note_progress(m->b, clock_wall_ms());
+        if (!m->stopping && check_socket(m))
+            rebind(m);
         if (m->stopping) {
             if (live(m) == 0)
                 break;
@@ -371,6 +463,7 @@ int master_run(const char *config_path, conf *cf)
     }
     *m.cf = *cf;                  /* every conf the master holds is its own */
     m.listen_fd = -1;
+    m.pid = getpid();
     signal(SIGPIPE, SIG_IGN);
     sigemptyset(&set);
     sigaddset(&set, SIGCHLD);
@@ -388,10 +481,9 @@ int master_run(const char *config_path, conf *cf)
     code = 0;
     log_info("stopped");
 out:
-    if (m.own_socket) {
+    remove_socket(&m);
+    if (m.own_socket)
         close(m.listen_fd);
-        unlink(m.cf->socket);
-    }
     board_free(m.b);
     free(m.generation);
     free(m.respawn_at);

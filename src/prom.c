@@ -382,6 +382,14 @@ json_object *prom_status(const conf *cf, board *bd)
     json_object_object_add(o, "slow_request_ms", json_object_new_int(cf->slow_request_ms));
     json_object_object_add(o, "worker_restarts", json_object_new_uint64(board_restarts(bd)));
     json_object_object_add(o, "judge_inflight", json_object_new_int(inflight));
+    {
+        int64_t last;
+        uint64_t n = board_socket_rebinds(bd, &last);
+
+        clock_iso(last, iso, sizeof iso);
+        json_object_object_add(o, "socket_rebinds", json_object_new_uint64(n));
+        json_object_object_add(o, "socket_rebound_at", n ? json_object_new_string(iso) : NULL);
+    }
     json_object_object_add(o, "processes", arr);
     return o;
 }

@@ -4,6 +4,7 @@
  * WAL lets these reads run beside the writers without waiting. */
 #include "report.h"
 #include "db_int.h"
+#include "labels.h"
 #include "row.h"
 #include "runs.h"
 
@@ -248,10 +249,24 @@ out:
 }
 
 /* The summary lives with the runs (runs.c): the same figures, by run too,
- * with each mean's interval. */
-int report_summary(db *d, const char *dataset, json_object **out)
+ * with each mean's interval; over a dataset (no run), the labels add their
+ * corrected means. */
+static int summary_of(db *d, const char *dataset, const char *run, json_object **out)
 {
-    return runs_summary(d, dataset, NULL, out);
+    json_object *metrics;
+    int rc = runs_summary(d, dataset, run, out);
+
+    if (rc == 0 && !run && json_object_object_get_ex(*out, "metrics", &metrics) &&
+        (rc = labels_summary_add(d, dataset, metrics)) < 0) {
+        json_object_put(*out);
+        *out = NULL;
+    }
+    return rc;
+}
+
+int report_summary(db *d, const char *dataset, const char *run, json_object **out)
+{
+    return summary_of(d, dataset, run, out);
 }
 
 int report_stats(db *d, const char *dataset, const char *run, json_object **out)
@@ -273,7 +288,7 @@ int report_stats(db *d, const char *dataset, const char *run, json_object **out)
         rc = db_errno(s);
         goto commit;
     }
-    if ((rc = runs_summary(d, dataset, run, out)) < 0)
+    if ((rc = summary_of(d, dataset, run, out)) < 0)
         goto commit;
     oldest = (const char *)sqlite3_column_text(st, 0);
     json_object_object_add(*out, "oldest_queued", oldest ? json_object_new_string(oldest) : NULL);

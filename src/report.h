@@ -16,9 +16,9 @@ int report_eval(db *d, int64_t id, json_object **out);
 int report_list(db *d, const char *status, const char *dataset, const char *run, int64_t before,
                 int limit, json_object **out);
 /* Counts per status, per-metric mean with its interval, n, nulls,
- * histogram, tokens: runs_summary (runs.h) without a run. dataset may be
- * NULL (everything). */
-int report_summary(db *d, const char *dataset, json_object **out);
+ * histogram, tokens (runs_summary, runs.h), and without a run the labels'
+ * corrected means (labels.h). dataset and run may be NULL (everything). */
+int report_summary(db *d, const char *dataset, const char *run, json_object **out);
 /* {"queued": n, "running": n, "done": n, "failed": n}. */
 int report_counts(db *d, const char *dataset, json_object **out);
 /* runs_summary of dataset and run (either may be NULL) plus

@@ -35,8 +35,11 @@
  * them (keepalive_time, keepalive_timeout: 1 s in conf/nginx.conf); the
  * pool sees the end of input and closes its side.
  *
- * Drain (SIGTERM from the master, on a stop or a reload). The worker takes
- * the listening socket out of its epoll set (no new connections), goes on
+ * Drain (SIGTERM from the master, on a stop or a reload). On a stop the
+ * master has removed the socket file first (board_closing): the worker
+ * accepts what already waits in the backlog, so nginx's requests in
+ * flight are served, not reset. The worker then takes the listening
+ * socket out of its epoll set (no new connections), goes on
  * serving requests on the connections nginx holds until nginx has closed
  * every one, then wakes its threads (the stop eventfd) and they exit. If
  * nginx still holds connections DRAIN_GRACE_MS before
@@ -47,7 +50,12 @@
  * deadline (a client that stalls mid-body) is not waited for: the worker
  * stops the committer (a submit it posts later is answered 503
  * shutting_down) but frees nothing that thread may still use, and exits.
- * The master SIGKILLs a worker that outlives the timeout. */
+ * The master SIGKILLs a worker that outlives the timeout.
+ *
+ * The master's death (kill -9) reaches the worker as SIGTERM
+ * (PR_SET_PDEATHSIG): it removes the socket file if it is still the
+ * pool's, drains as on a stop, so every submit it has committed is
+ * answered, and says the master is gone. */
 #include "config.h"
 #include "clock.h"
 #include "worker.h"
@@ -74,6 +82,7 @@
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -288,16 +297,49 @@ out:
     return NULL;
 }
 
+/* Accept every connection waiting in the backlog and watch it like the
+ * others; once the socket file is gone, none can come after. */
+static void take_backlog(struct worker *w)
+{
+    int fd, n = 0;
+
+    while ((fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC)) >= 0 || errno == EINTR) {
+        if (fd < 0)
+            continue;
+        __atomic_add_fetch(&w->slot->conns, 1, __ATOMIC_SEQ_CST);
+        board_inc(&w->slot->c.connections);
+        conn_watch(w, fd, EPOLL_CTL_ADD);
+        n++;
+    }
+    if (n)
+        log_info("stop: serving %d connections nginx made before the socket was removed", n);
+}
+
+/* The master died: remove the socket file if it is still ours (so that
+ * nginx's new connections fail at once instead of waiting in a backlog
+ * that will be reset), and drain as on a stop. */
+static void master_gone(struct worker *w, board *b)
+{
+    struct stat st;
+
+    log_warn("the master is gone: draining, answering what was committed");
+    if (stat(w->cf->socket, &st) == 0 && board_is_socket(b, st.st_dev, st.st_ino))
+        unlink(w->cf->socket);
+    board_set_closing(b);
+}
+
 /* Drain: stop taking connections, serve requests on the ones nginx holds
  * until nginx has closed them all (its keepalive_time and
  * keepalive_timeout bound that), then let the threads exit; or, at the
  * deadline, exit anyway. Returns once every thread has exited, or at the
  * deadline. */
-static void stop_threads(struct worker *w, int64_t deadline)
+static void stop_threads(struct worker *w, board *b, int64_t deadline)
 {
     struct timespec ts;
     int forced = 0;
 
+    if (board_closing(b))
+        take_backlog(w);
     if (epoll_ctl(w->ep, EPOLL_CTL_DEL, w->listen_fd, NULL) < 0)
         log_warn("stop: epoll_ctl: %s", strerror(errno));
     __atomic_store_n(&w->draining, 1, __ATOMIC_SEQ_CST);
@@ -446,7 +488,7 @@ static void worker_free(struct worker *w, int running)
     free(w->threads);
 }
 
-void worker_main(conf *cf, int listen_fd, board *b, int idx)
+void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master)
 {
     board_slot *slot = board_slot_at(b, idx);
     struct worker w;
@@ -460,7 +502,7 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
      * next request faults it back in. */
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (getppid() == 1)           /* the master died before prctl */
+    if (getppid() != master)      /* the master died before prctl */
         _exit(1);
     board_store(&slot->pid, getpid());
     slot->started_ms = clock_wall_ms();
@@ -476,8 +518,10 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx)
     do
         sig = sigwaitinfo(&set, NULL);
     while (sig < 0 && errno == EINTR);
+    if (getppid() != master)
+        master_gone(&w, b);
     log_info("worker stopping (%s)", strsignal(sig));
-    stop_threads(&w, clock_mono_ms() + cf->graceful_timeout_ms);
+    stop_threads(&w, b, clock_mono_ms() + cf->graceful_timeout_ms);
     running = join_threads(&w);
     code = 0;
 out:

@@ -7,10 +7,12 @@
 #include "board.h"
 #include "conf.h"
 
+#include <sys/types.h>
+
 /* Run worker idx of the pool in this (freshly forked) process: serve
- * FastCGI on listen_fd until SIGTERM, SIGINT or SIGQUIT, drain, and end the
- * process. cf and b are the master's, inherited across fork. Never
- * returns. */
-void worker_main(conf *cf, int listen_fd, board *b, int idx) __attribute__((noreturn));
+ * FastCGI on listen_fd until SIGTERM, SIGINT or SIGQUIT (or the death of
+ * master, the parent's pid), drain, and end the process. cf and b are the
+ * master's, inherited across fork. Never returns. */
+void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master) __attribute__((noreturn));
 
 #endif

@@ -269,7 +269,7 @@ def check_migration():
         kept = c.execute("SELECT count(*), count(run), count(item) FROM evaluations").fetchone()
         c.close()
         tap.ok(version == len(files) and {"run", "item"} <= cols and idx and "(dataset, run)" in idx[0]
-               and kept == (24, 0, 0), "migration 004_runs: run and item columns (NULL on old rows), index on (dataset, run)",
+               and kept == (24, 0, 0), "migration 00N_runs: run and item columns (NULL on old rows), index on (dataset, run)",
                (version, sorted(cols), idx, kept))
         rc, out, err = cli("compare", "--db", db, "--baseline-dataset", "old-a", "--candidate-dataset", "old-b",
                            "--json", data=d)

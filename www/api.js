@@ -114,7 +114,7 @@ const ROLE_DOES = {read: 'Reading evaluations', submit: 'Submitting rows', admin
 // own message names it, this is for when it does not.
 export function roleFor(method, path) {
     const p = path.split('?')[0];
-    if (method === 'POST' && p === '/api/eval')
+    if (method === 'POST' && (p === '/api/eval' || /\/labels$/.test(p)))
         return 'submit';
     if (method === 'DELETE' || /\/retry$/.test(p))
         return 'admin';

@@ -3,7 +3,7 @@
 // header, and the wiring of the hub's events. No module imports this one.
 //
 // Adding a view: write a module with init(), show(arg) and hide() that
-// imports only lower modules (api, dom, hub, nav, datasets, poll, render),
+// imports only lower modules (api, dom, hub, nav, datasets, poll, render, label),
 // add its <section id="view-..."> to index.html (and a [data-nav] link if it
 // has one), and add a row to VIEWS below.
 
@@ -17,6 +17,7 @@ import * as list from './list.js';
 import * as form from './form.js';
 import * as detail from './detail.js';
 import * as summary from './summary.js';
+import * as review from './review.js';
 import * as compare from './compare.js';
 
 // path: matched against the hash's path (#/eval/12?x=1 -> "/eval/12");
@@ -28,6 +29,7 @@ const VIEWS = [
     {path: /^\/eval\/([1-9][0-9]{0,17})$/, el: 'view-detail', mod: detail, title: 'Evaluation', nav: 'list',
         arg: (m) => m[1]},
     {path: /^\/summary$/, el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
+    {path: /^\/review$/, el: 'view-review', mod: review, title: 'Review', nav: 'review'},
     {path: /^\/compare$/, el: 'view-compare', mod: compare, title: 'Compare runs', nav: 'compare'},
 ];
 

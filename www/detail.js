@@ -1,6 +1,7 @@
 // detail.js - one evaluation (#/eval/{id}): its inputs, each metric's score
 // with the judge's reasoning, errors, attempts, timings and tokens, and the
-// admin actions retry and delete.
+// admin actions retry and delete; beside each score, a control for the
+// reader's own label (label.js).
 
 import {api} from './api.js';
 import {$, badge, fill, fmtDuration, fmtInt, fmtScore, fmtTime, h, human, parseTime, showError} from './dom.js';
@@ -8,6 +9,7 @@ import {Poller} from './poll.js';
 import {renderReason, scaleOf, scoreBar} from './render.js';
 import {emit} from './hub.js';
 import {flash, setHash} from './nav.js';
+import {labelControl, labeler, setLabeler} from './label.js';
 
 let id = null;
 let gen = 0;
@@ -43,6 +45,7 @@ function renderScores(j) {
                 h('span', {class: 'metric-score' + (v === null ? ' muted' : '')},
                     v === null ? 'no score' : fmtScore(v), hi !== 1 && v !== null ? h('span', {class: 'muted small'}, ` / ${hi}`) : null),
                 scoreBar(m, v)),
+            h('div', {class: 'label-slot', 'data-metric': m}),
             renderReason(reasons[m], v));
     }));
 }
@@ -97,6 +100,34 @@ function render(j) {
     $('d-delete').disabled = j.status === 'running';
     $('detail-body').hidden = false;
     document.title = `#${j.id} ${j.status} · ragrade`;
+    if (j.status === 'done')
+        loadLabels(j.id);
+}
+
+// This labeler's labels into the controls beside the scores; Enter on one
+// moves to the next metric's.
+async function loadLabels(rid) {
+    const g = gen;
+    let mine = {};
+    try {
+        const r = await api('GET', `/api/eval/${rid}/labels`);
+        for (const l of r.labels || [])
+            if (l.labeler === labeler())
+                mine[l.metric] = l.value;
+    } catch (err) {
+        mine = {};
+    }
+    if (g !== gen)
+        return;
+    const slots = [...$('d-scores').querySelectorAll('.label-slot')];
+    const ctls = slots.map((slot) => {
+        const m = slot.getAttribute('data-metric');
+        return fill(slot, labelControl({id: rid, metric: m, value: mine[m] ?? null, sampled: false}))
+            .firstChild;
+    });
+    ctls.forEach((c, i) => {
+        c.next = () => (ctls[i + 1] || ctls[0]).focus();
+    });
 }
 
 async function load() {
@@ -165,6 +196,12 @@ async function del() {
 }
 
 export function init() {
+    $('d-labeler').value = labeler();
+    $('d-labeler').addEventListener('change', () => {
+        setLabeler($('d-labeler').value.trim());
+        if (current && current.status === 'done')
+            loadLabels(current.id);
+    });
     $('d-retry').addEventListener('click', retry);
     $('d-delete').addEventListener('click', () => {
         fill($('d-confirm-text'), `Delete evaluation #${id} and its scores? This cannot be undone.`);

@@ -33,7 +33,9 @@ function renderMetrics(s) {
         const x = m[name] || {};
         return h('tr', {'data-metric': name},
             h('th', {scope: 'row'}, human(name)),
-            h('td', {class: 'num strong'}, fmtScore(x.mean)),
+            h('td', {class: 'num strong'}, fmtScore(x.mean), x.corrected ? h('div', {class: 'corrected small'},
+                `${fmtScore(x.corrected.estimate)} [${fmtScore(x.corrected.ci95?.[0])}, ` +
+                `${fmtScore(x.corrected.ci95?.[1])}], ${x.corrected.phrase}`) : null),
             h('td', {class: 'num ci', title: x.ci_method ? `${x.ci_method}; standard error ${fmtScore(x.se)}` : null},
                 Array.isArray(x.ci95) && x.ci95[0] !== null ? `${fmtScore(x.ci95[0])} – ${fmtScore(x.ci95[1])}` : '—'),
             h('td', {class: 'num'}, fmtScore(x.min)),
