@@ -4,6 +4,9 @@
   e2e.py builtin ROWS          submit ROWS rows, time until every one is done
   e2e.py llm ROWS CONC DELAY   faithfulness through the pool against the fake
                                LLM answering after DELAY ms, max_concurrency CONC
+  e2e.py wal SECONDS CLIENTS   CLIENTS clients posting 1,000-row batches for
+                               SECONDS: the WAL file's size, its peak during
+                               the flood and at rest after it
 
 Each prints its figures and one line "RESULT key=value ..." for bench/run."""
 import json
@@ -30,6 +33,48 @@ def timed_run(s, rows, body, batch=500):
     took = time.monotonic() - t0
     failed = s.query("SELECT count(*) FROM evaluations WHERE status = 'failed'")[0][0]
     return t_sub, took, failed
+
+
+def wal_flood(seconds, clients):
+    import threading
+    payload = os.environ.get("RAGRADE_BENCH_PAYLOAD") or os.path.join(here, "..", "..", "shared", "bench", "peers",
+                                                                      "payload.json")
+    with open(payload) as f:
+        body = json.dumps([json.load(f)] * 1000)
+    with Server(workers=os.cpu_count() or 2, threads=16, env={"RAGRADE_LIMITS_MAX_BODY": "4194304"}) as s:
+        wal = os.path.join(s.data, "ragrade.db-wal")
+        stop = time.monotonic() + seconds
+        sizes, rows, errors = [], [0], [0]
+
+        def client():
+            import http.client
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=60)
+            while time.monotonic() < stop:
+                c.request("POST", "/api/eval", body=body, headers={"Content-Type": "application/json"})
+                r = c.getresponse()
+                r.read()
+                if r.status == 202:
+                    rows[0] += 1000
+                else:
+                    errors[0] += 1
+        ts = [threading.Thread(target=client) for _ in range(clients)]
+        for t in ts:
+            t.start()
+        while any(t.is_alive() for t in ts):
+            sizes.append(os.path.getsize(wal) if os.path.exists(wal) else 0)
+            time.sleep(0.01)
+        for t in ts:
+            t.join()
+        rest_until = time.monotonic() + 5     # the judge keeps writing results meanwhile
+        while time.monotonic() < rest_until:
+            time.sleep(0.1)
+        s.wait_status([s.query("SELECT max(id) FROM evaluations")[0][0]], ("done", "failed"), 600)
+        after_judge = os.path.getsize(wal) if os.path.exists(wal) else 0
+        mb = 1e6
+        print(f"WAL under {clients} clients of 1,000-row batches for {seconds} s ({rows[0]} rows, {errors[0]} errors): "
+              f"peak {max(sizes) / mb:.1f} MB, median {sorted(sizes)[len(sizes) // 2] / mb:.1f} MB; "
+              f"file after the judge caught up {after_judge / mb:.1f} MB")
+        print(f"RESULT wal_peak_mb={max(sizes) / mb:.1f} wal_after_mb={after_judge / mb:.1f} wal_rows={rows[0]}")
 
 
 def main():
@@ -62,6 +107,8 @@ def main():
             print(f"built-in judge end to end: {rows} rows submitted in {t_sub:.2f} s, all done in {took:.2f} s "
                   f"= {rows / took:.0f} rows/s ({failed} failed)")
             print(f"RESULT e2e_rps={rows / took:.0f} failed={failed}")
+    elif mode == "wal":
+        wal_flood(int(sys.argv[2]), int(sys.argv[3]))
     elif mode == "llm":
         rows, conc, delay = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
         with FakeLLM() as f:

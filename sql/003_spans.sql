@@ -55,7 +55,7 @@ CREATE TABLE ingest_counters (
 
 -- Rows made from a trace say which one, and which span the question came
 -- from; their run (the ingest.run label, for example service.version) goes
--- in evaluations.run, the column 005_runs.sql adds for every row.
+-- in evaluations.run, the column 006_runs.sql adds for every row.
 ALTER TABLE evaluations ADD COLUMN trace_id TEXT;
 ALTER TABLE evaluations ADD COLUMN span_id TEXT;
 CREATE INDEX evaluations_trace ON evaluations(trace_id) WHERE trace_id IS NOT NULL;

@@ -130,6 +130,8 @@ static void send_stored(http_req *r, int rc, const int64_t *ids, size_t n, int b
     }
     if (rc < 0) {
         log_error("request %s: submit of %zu rows not stored: %s", r->id, n, err);
+        if (rc == -EBUSY)
+            http_add_header(r, "Retry-After: 1");
         http_send_error(r, 503, rc == -ENOSPC ? "disk_full" : rc == -EBUSY ? "database_busy" : "database_unavailable",
                         rc == -ENOSPC ? "the database disk is full; nothing was stored; try again later"
                         : "the database cannot be written just now; nothing was stored; try again",

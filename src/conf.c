@@ -52,6 +52,7 @@ static const struct key keys[] = {
     I("db", "busy_timeout_ms", busy_timeout_ms, 0, 600000),
     I("db", "checkpoint_pages", checkpoint_pages, 0, 1000000),
     I("db", "commit_interval_us", commit_interval_us, 0, 100000),
+    Z("db", "mmap_size", mmap_size, 0, 64L << 30),
     S("judge", "backend", backend),
     { "judge", "url", K_URLS, offsetof(conf, urls), 0, 0, 0 },
     S("judge", "model", model),
@@ -154,6 +155,7 @@ void conf_defaults(conf *cf)
     cf->busy_timeout_ms = 5000;
     cf->checkpoint_pages = 256;
     cf->commit_interval_us = 2000;
+    cf->mmap_size = 256 << 20;
     snprintf(cf->backend, sizeof cf->backend, "builtin");
     cf->max_concurrency = 8;
     cf->max_attempts = 3;

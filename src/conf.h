@@ -42,6 +42,7 @@ typedef struct conf {
     int busy_timeout_ms;
     int checkpoint_pages;             /* the scheduler checkpoints the WAL past this; 0: never */
     int commit_interval_us;           /* least time between a worker's commits under load */
+    size_t mmap_size;                 /* bytes of the database each connection maps; 0: pread only */
     /* [judge] */
     char backend[16];                 /* builtin | openai | ollama */
     char urls[CONF_MAX_URLS][CONF_PATH_MAX];

@@ -5,6 +5,7 @@
 #include "db_int.h"
 #include "clock.h"
 #include "schema.h"
+#include "turn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -20,7 +21,9 @@ struct db {
     sqlite3 *h;
     int busy_timeout_ms;
     int64_t busy_since_us;        /* when the current wait began */
-    int turn_fd;                  /* DB-write.lock, opened on first db_turn_take; -1 */
+    int64_t deadline_us;          /* db_deadline: waits end by then; 0: busy_timeout_ms */
+    turn *turn;                   /* owned; made on the first db_turn_take */
+    int line;                     /* db_turn_line: every take stands in the line */
     int turn_depth;               /* db_turn_take calls not yet given back */
     int txn_turn;                 /* 1: Q_BEGIN took the turn; COMMIT/ROLLBACK give it */
     int ckpt_fd;                  /* DB-checkpoint.lock, held by the pool's checkpointer; -1 */
@@ -120,7 +123,8 @@ static int on_busy(void *arg, int count)
 
     if (count == 0)
         d->busy_since_us = now;
-    if (now - d->busy_since_us >= (int64_t)d->busy_timeout_ms * 1000)
+    if (now - d->busy_since_us >= (int64_t)d->busy_timeout_ms * 1000 ||
+        (d->deadline_us && now >= d->deadline_us))
         return 0;
     step_us = count < 20 ? 50 : count < 100 ? 250 : 2000;
     ts.tv_sec = 0;
@@ -171,11 +175,18 @@ static int exec_script(sqlite3 *h, const char *text, char *err, size_t errlen)
 static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
-                                           schema_003_idem_hash, schema_004_labels, schema_005_runs };
+                                           schema_003_idem_hash, schema_004_labels,
+                                           schema_005_aggregates, schema_006_runs };
     sqlite3_stmt *st = NULL;
     char buf[64];
-    int rc, version, i, turn = db_turn_take(d) == 0;
+    int rc, version, i, held = 0;
 
+    if ((rc = db_turn_take(d)) == -EBUSY) {
+        snprintf(err, errlen, "the writers' turn (%s-write.lock) was not free within "
+                 "db.busy_timeout_ms (%d ms)", sqlite3_db_filename(d->h, "main"), d->busy_timeout_ms);
+        goto out;
+    }
+    held = rc == 0;
     if ((rc = exec_script(d->h, "BEGIN IMMEDIATE", err, errlen)) < 0)
         goto out;
     if ((rc = sqlite3_prepare_v2(d->h, "PRAGMA user_version", -1, &st, NULL)) != SQLITE_OK ||
@@ -206,7 +217,7 @@ rollback:
     sqlite3_exec(d->h, "ROLLBACK", NULL, NULL, NULL);
 out:
     sqlite3_finalize(st);
-    if (turn)
+    if (held)
         db_turn_give(d);
     return rc;
 }
@@ -222,7 +233,6 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
         goto fail;
     }
     d->busy_timeout_ms = busy_timeout_ms;
-    d->turn_fd = -1;
     d->ckpt_fd = -1;
     if (!(flags & DB_READONLY) && access(path, F_OK) < 0 && errno == ENOENT) {
         /* Create the file 0640 ourselves (SQLite would honour the umask),
@@ -250,10 +260,10 @@ db *db_open(const char *path, int busy_timeout_ms, int flags, char *err, size_t 
     sqlite3_busy_handler(d->h, on_busy, d);
     /* Only the pool's checkpointer checkpoints (db_checkpointer). */
     sqlite3_wal_autocheckpoint(d->h, 0);
-    /* Read pages through a shared mapping, not pread copies: every write by
-     * another process invalidates this connection's page cache, and the
-     * submit path would otherwise spend its time copying pages back in. */
-    if (exec_script(d->h, "PRAGMA mmap_size = 1073741824; PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 67108864", err, errlen) < 0)
+    /* The mapping's size is db_configure's (db.mmap_size). */
+    if (exec_script(d->h, "PRAGMA cache_size = -8192; PRAGMA journal_size_limit = 16777216;"
+                          /* INSERT OR REPLACE fires delete triggers (the aggregates' ones) */
+                          " PRAGMA recursive_triggers = ON", err, errlen) < 0)
         goto fail;
     if (!(flags & DB_READONLY)) {
         if (exec_script(d->h, "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
@@ -279,11 +289,17 @@ void db_close(db *d)
     for (i = 0; i < d->n_cached; i++)
         sqlite3_finalize(d->cached[i].st);
     sqlite3_close(d->h);
-    if (d->turn_fd >= 0)
-        close(d->turn_fd);
+    turn_free(d->turn);
     if (d->ckpt_fd >= 0)
         close(d->ckpt_fd);        /* gives the checkpointer's role up */
     free(d);
+}
+
+int db_configure(size_t mmap_size)
+{
+    sqlite3_int64 n = (sqlite3_int64)mmap_size;
+
+    return sqlite3_config(SQLITE_CONFIG_MMAP_SIZE, n, n) == SQLITE_OK ? 0 : -EINVAL;
 }
 
 int db_schema_version(db *d)
@@ -318,31 +334,39 @@ out:
     return rc;
 }
 
+void db_deadline(db *d, int64_t until_us)
+{
+    d->deadline_us = until_us;
+}
+
 int db_turn_take(db *d)
 {
+    const char *file;
     int rc = 0;
 
     if (d->turn_depth > 0) {
         d->turn_depth++;
         goto out;
     }
-    if ((rc = lock_file(d, &d->turn_fd, "-write.lock")) < 0)
+    if (!d->turn && (!(file = sqlite3_db_filename(d->h, "main")) || !*file || !(d->turn = turn_new(file)))) {
+        rc = -ENOMEM;
         goto out;
-    while (flock(d->turn_fd, LOCK_EX) < 0) {
-        if (errno != EINTR) {
-            rc = -errno;
-            goto out;
-        }
     }
-    d->turn_depth = 1;
+    if ((rc = turn_take(d->turn, d->busy_timeout_ms, d->deadline_us, d->line)) == 0)
+        d->turn_depth = 1;
 out:
     return rc;
+}
+
+void db_turn_line(db *d, int on)
+{
+    d->line = on;
 }
 
 void db_turn_give(db *d)
 {
     if (d->turn_depth > 0 && --d->turn_depth == 0)
-        flock(d->turn_fd, LOCK_UN);
+        turn_give(d->turn);
 }
 
 int db_checkpointer(db *d)
@@ -412,15 +436,20 @@ int db_exec(db *d, enum db_stmt which)
 {
     int rc;
 
-    /* Every write transaction holds the writers' turn (see db.h). */
-    if (which == Q_BEGIN && !d->txn_turn)
-        d->txn_turn = db_turn_take(d) == 0;
+    /* Every write transaction holds the writers' turn (see db.h); past the
+     * deadline no transaction begins. */
+    if (which == Q_BEGIN && !d->txn_turn) {
+        if ((rc = db_turn_take(d)) == -EBUSY)
+            goto out;
+        d->txn_turn = rc == 0;
+    }
     rc = step_done(db_stmt(d, which));
     if (d->txn_turn && sqlite3_get_autocommit(d->h) &&
         (which == Q_BEGIN || which == Q_COMMIT || which == Q_ROLLBACK)) {
         d->txn_turn = 0;          /* the transaction ended, or never began */
         db_turn_give(d);
     }
+out:
     return rc;
 }
 
@@ -569,8 +598,11 @@ int db_claim(db *d, const char *owner, int64_t now_ms, int lease_ms, int max,
 
     *n = 0;
     clock_iso(now_ms, now, sizeof now);
-    if ((rc = db_exec(d, Q_BEGIN)) < 0)
+    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
+        snprintf(err, errlen, "claim: %s", rc == -EBUSY ? "the writers' turn was not free within "
+                 "db.busy_timeout_ms" : sqlite3_errmsg(d->h));
         goto out;
+    }
     if (in_txn)
         in_txn(arg);
     if (!(st = db_stmt(d, Q_REAP_FAIL)))

@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 5           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 6           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 
@@ -28,6 +28,14 @@ enum db_stmt {
     Q__COUNT
 };
 
+/* Process-wide, before the first db_open: every connection reads the
+ * database through a shared mapping of up to mmap_size bytes (db.mmap_size;
+ * 0: pread copies only). The mapping spares the submit path copying pages
+ * back in after another process wrote; its pages are the kernel's page
+ * cache, shared, but RSS counts them once per connection that touched
+ * them. 0, or -EINVAL when SQLite is already initialised. */
+int db_configure(size_t mmap_size);
+
 /* Open (creating if need be) and migrate. flags: DB_READONLY for tools that
  * only read. NULL with err filled on failure. The file is created 0640. */
 #define DB_READONLY 1
@@ -41,13 +49,31 @@ int db_schema_version(db *d);
  * checkpoint holds it, in every process of ours, admin commands included.
  * Speed: the kernel hands the turn straight to the next waiter, where
  * SQLite's busy handler would poll in sleeps while the waiter holds up its
- * own group. Safety: the WAL protocol in wal.c relies on it. The lock dies
- * with its process, so a killed worker never wedges the others. Nested
- * takes on one connection count. take: 0, or a negative errno (the lock
- * file cannot be opened; the busy handler still keeps writers apart). give
- * after every successful take. */
+ * own group; waiters stand in a line (DB-write.line), and a bulk writer
+ * that gives the turn and takes it again at once (a batch of a long admin
+ * write, db_turn_line) queues behind them, so every waiter has the turn
+ * between two batches. Safety: the WAL protocol
+ * in wal.c relies on it. The lock dies with its process, so a killed
+ * worker never wedges the others; a stopped one (SIGSTOP, Ctrl-Z, a hung
+ * disk, an outside `flock`) holds it, and then the deadline answers.
+ *
+ * Deadline: a take waits at most db.busy_timeout_ms, or until the
+ * db_deadline set on d if that comes first, and then fails with -EBUSY:
+ * the turn is not held, and the caller must not write (db_exec(Q_BEGIN)
+ * returns -EBUSY without beginning). How the blocking wait is cut at the
+ * deadline: db.c. Nested takes on one connection count. take: 0, -EBUSY,
+ * or another negative errno (the lock file cannot be opened; the busy
+ * handler still keeps writers apart). give after every successful take. */
 int db_turn_take(db *d);
 void db_turn_give(db *d);
+/* on: every take of d stands in the line, behind the writers waiting for
+ * the turn (bulk writers between their batches); 0: only when the turn is
+ * held (the default). */
+void db_turn_line(db *d, int on);
+/* Until until_us (clock_mono_us clock; 0: none), every take of the turn and
+ * every wait of SQLite's busy handler on d ends by then: the submit path's
+ * per-submission deadline. */
+void db_deadline(db *d, int64_t until_us);
 
 /* Run a cached statement that returns no rows. 0 or -EIO/-EBUSY/-ENOSPC. */
 int db_exec(db *d, enum db_stmt which);

@@ -120,6 +120,8 @@ int main(int argc, char **argv)
     if ((first = load(&cf, argc - 1, argv + 1, &path, &no_cache)) < 0)
         return 2;
     first++;                      /* index in argv */
+    if (db_configure(cf.mmap_size) < 0)
+        fprintf(stderr, "ragrade: db.mmap_size not applied (SQLite already initialised)\n");
     if (!strcmp(cmd, "serve")) {
         if (ensure_data_dir(&cf) < 0)
             return 1;

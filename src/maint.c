@@ -2,7 +2,12 @@
  * `delete`, `purge` and `check`, and the API's retry and delete (one
  * implementation for both doors). Writes go in batches of MAINT_BATCH rows, each in
  * its own BEGIN IMMEDIATE transaction, with a rowid cursor so that a batch
- * never rescans rows already handled; running rows are never touched. */
+ * never rescans rows already handled; running rows are never touched.
+ * Between two batches the writers' turn is given back, and every writer
+ * that stood in its line meanwhile (db.c) writes before the next batch:
+ * submits wait for one batch at most, however long the purge. A batch
+ * that cannot have the turn within db.busy_timeout_ms stops the command
+ * (-EBUSY); the batches before it stay done. */
 #include "maint.h"
 #include "db_int.h"
 #include "clock.h"
@@ -35,6 +40,24 @@ static int sql_err(db *d, const char *what, int rc, char *err, size_t errlen)
     return rc < 0 ? rc : -EIO;
 }
 
+/* Begin a batch's write transaction, behind every writer waiting for the
+ * turn (db_turn_line); err says why not. */
+static int begin(db *d, char *err, size_t errlen)
+{
+    int rc;
+
+    db_turn_line(d, 1);
+    rc = db_exec(d, Q_BEGIN);
+    db_turn_line(d, 0);
+
+    if (rc == -EBUSY)
+        snprintf(err, errlen, "the database is busy: the writers' turn was not free within "
+                 "db.busy_timeout_ms; nothing more was written");
+    else if (rc < 0)
+        sql_err(d, "starting a write transaction", rc, err, errlen);
+    return rc;
+}
+
 int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64_t *n,
                   char *err, size_t errlen)
 {
@@ -62,10 +85,8 @@ int maint_requeue(db *d, int64_t id, int failed_only, const char *dataset, int64
     do {
         got = 0;
         clock_iso(clock_wall_ms(), now, sizeof now);
-        if ((rc = db_exec(d, Q_BEGIN)) < 0) {
-            rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+        if ((rc = begin(d, err, errlen)) < 0)
             goto out;
-        }
         sqlite3_reset(st);
         sqlite3_bind_text(st, 1, now, -1, SQLITE_TRANSIENT);
         sqlite3_bind_int64(st, 2, after);
@@ -126,10 +147,8 @@ int maint_delete(db *d, int64_t id, char *status, char *err, size_t errlen)
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
-    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
-        rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+    if ((rc = begin(d, err, errlen)) < 0)
         goto out;
-    }
     if ((s = sqlite3_step(st)) != SQLITE_DONE) {
         rc = sql_err(d, "deleting", db_errno(s), err, errlen);
     } else if (sqlite3_changes(db_handle(d)) == 0) {
@@ -184,10 +203,8 @@ int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen)
     clock_iso(clock_wall_ms(), now, sizeof now);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    if ((rc = db_exec(d, Q_BEGIN)) < 0) {
-        rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+    if ((rc = begin(d, err, errlen)) < 0)
         goto out;
-    }
     if ((s = sqlite3_step(st)) != SQLITE_DONE) {
         rc = sql_err(d, "cancelling", db_errno(s), err, errlen);
     } else if (sqlite3_changes(db_handle(d)) == 0) {
@@ -227,10 +244,8 @@ int maint_purge(db *d, const char *before_iso, const char *dataset, int dry_run,
     }
     do {
         got = 0;
-        if (!dry_run && (rc = db_exec(d, Q_BEGIN)) < 0) {
-            rc = sql_err(d, "starting a write transaction", rc, err, errlen);
+        if (!dry_run && (rc = begin(d, err, errlen)) < 0)
             goto out;
-        }
         sqlite3_reset(st);
         sqlite3_bind_int64(st, 1, after);
         sqlite3_bind_text(st, 2, before_iso, -1, SQLITE_STATIC);

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #define TEXT_MAX (4u << 20)       /* cap on the metrics page */
 
@@ -104,6 +105,49 @@ static int64_t iso_ms(const char *s)
 
 #define U(x) ((unsigned long long)(x))
 
+/* A process's memory as monitors should read it: private (Private_Clean +
+ * Private_Dirty of /proc/PID/smaps_rollup: its heap, stacks and the pages
+ * only it holds) and RSS, which also counts the database pages each of
+ * its connections mapped (db.mmap_size): those are the kernel's page
+ * cache, shared with every process, and RSS counts them once per
+ * connection. Without smaps_rollup (Linux < 4.14), statm's resident minus
+ * shared. Bytes; 0 with -1 when unreadable (another user's process). */
+static int proc_memory(pid_t pid, long long *private_b, long long *rss_b)
+{
+    char path[64], line[256];
+    long long kb, priv = 0, rss = 0, res, shared;
+    long page = sysconf(_SC_PAGESIZE);
+    FILE *f;
+    int rc = -1, seen = 0;
+
+    *private_b = *rss_b = 0;
+    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+    if ((f = fopen(path, "re"))) {
+        while (fgets(line, sizeof line, f)) {
+            if (sscanf(line, "Private_Clean: %lld kB", &kb) == 1 || sscanf(line, "Private_Dirty: %lld kB", &kb) == 1)
+                priv += kb, seen |= 1;
+            else if (sscanf(line, "Rss: %lld kB", &kb) == 1)
+                rss = kb, seen |= 2;
+        }
+        fclose(f);
+        if (seen == 3) {
+            *private_b = priv * 1024;
+            *rss_b = rss * 1024;
+            return 0;
+        }
+    }
+    snprintf(path, sizeof path, "/proc/%d/statm", (int)pid);
+    if ((f = fopen(path, "re"))) {
+        if (fscanf(f, "%lld %lld %lld", &kb, &res, &shared) == 3) {
+            *private_b = (res - shared) * page;
+            *rss_b = res * page;
+            rc = 0;
+        }
+        fclose(f);
+    }
+    return rc;
+}
+
 static void requests(struct buf *b, const board_counters *c)
 {
     char code[8];
@@ -138,7 +182,7 @@ static void requests(struct buf *b, const board_counters *c)
 }
 
 /* One per-worker gauge family over the live slots. what: 0 start time,
- * 1 active threads, 2 judge state. */
+ * 1 active threads, 2 judge state, 3 private memory, 4 RSS. */
 static void per_worker(struct buf *b, board *bd, const char *name, const char *help, int what)
 {
     char err[BOARD_ERROR_MAX];
@@ -154,6 +198,12 @@ static void per_worker(struct buf *b, board *bd, const char *name, const char *h
             put(b, "%s{pid=\"%d\"} %.3f\n", name, pid, (double)s->started_ms / 1000);
         else if (what == 1)
             put(b, "%s{pid=\"%d\"} %d\n", name, pid, board_load(&s->active));
+        else if (what >= 3) {
+            long long priv, rss;
+
+            if (proc_memory(pid, &priv, &rss) == 0)
+                put(b, "%s{pid=\"%d\"} %lld\n", name, pid, what == 3 ? priv : rss);
+        }
         else
             put(b, "%s{pid=\"%d\",state=\"%s\"} 1\n", name, pid,
                 prom_judge_state(board_get_judge(s, err, sizeof err)));
@@ -199,6 +249,11 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
     per_worker(b, bd, "ragrade_worker_active_threads",
                "Request threads serving a request, per worker.", 1);
     per_worker(b, bd, "ragrade_worker_judge_state", "1 for the state of each worker's judge.", 2);
+    per_worker(b, bd, "ragrade_worker_private_memory_bytes",
+               "Memory only this worker holds (Private_Clean + Private_Dirty): what it costs.", 3);
+    per_worker(b, bd, "ragrade_worker_resident_memory_bytes",
+               "RSS, which also counts the shared database pages once per connection that mapped them"
+               " (db.mmap_size): not what the worker costs.", 4);
     family(b, "ragrade_judge_inflight", "gauge", "Evaluations in the judges of live workers now.");
     put(b, "ragrade_judge_inflight %d\n", inflight);
     family(b, "ragrade_judge_calls_total", "counter",
@@ -217,13 +272,20 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
 }
 
 /* The SQL of the database series, beside their decoding in from_db. */
-static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
-static const char sql_oldest[] = "SELECT min(created_at) FROM evaluations WHERE status = 'queued'";
+/* Counts, tokens and scores read migration 005's aggregates (a few rows
+ * per dataset), not the rows; scores exist only for done rows. */
+static const char sql_counts[] =
+    "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets";
+/* The first queued row by id (ids follow acceptance; created_at of rows
+ * from two workers may differ by the milliseconds of a group commit):
+ * one index probe, where min(created_at) read every queued row. */
+static const char sql_oldest[] =
+    "SELECT (SELECT created_at FROM evaluations WHERE status = 'queued' ORDER BY id LIMIT 1)";
 static const char sql_tokens[] =
-    "SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations";
+    "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets";
 static const char sql_scores[] =
-    "SELECT metric, count(score), count(*) - count(score)"
-    " FROM evaluation_scores GROUP BY metric ORDER BY metric";
+    "SELECT metric, total(scored), total(n) - total(scored)"
+    " FROM aggregate_scores GROUP BY metric HAVING total(n) > 0 ORDER BY metric";
 
 /* The database series; 0 or a negative code (then nothing was written). */
 static int from_db(struct buf *out, db *rd)
@@ -237,12 +299,11 @@ static int from_db(struct buf *out, db *rd)
 
     if (!(st = db_cached(rd, sql_counts)))
         goto out;
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
+    if ((s = sqlite3_step(st)) == SQLITE_ROW)
         for (i = 0; i < ROW_N_STATUS; i++)
-            if (!strcmp((const char *)sqlite3_column_text(st, 0), row_status_names[i]))
-                counts[i] = sqlite3_column_int64(st, 1);
+            counts[i] = sqlite3_column_int64(st, i);
     sqlite3_reset(st);
-    if (s != SQLITE_DONE)
+    if (s != SQLITE_ROW)
         goto out;
     family(&b, "ragrade_queue_rows", "gauge", "Evaluations in the database, by status.");
     for (i = 0; i < ROW_N_STATUS; i++)
@@ -326,6 +387,7 @@ json_object *prom_status(const conf *cf, board *bd)
     board_counters c;
     int64_t now = clock_wall_ms();
     int i, st, workers = 0, active = 0, threads = 0, inflight = 0;
+    long long priv, rss, priv_all = 0;
 
     board_sum(bd, &c);
     for (i = 0; i < board_nslots(bd); i++) {
@@ -359,6 +421,14 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_object_add(w, "checkpoints", json_object_new_uint64(board_load(&s->c.checkpoints)));
         json_object_object_add(w, "wal_restarts", json_object_new_uint64(board_load(&s->c.wal_restarts)));
         json_object_object_add(w, "judge_inflight", json_object_new_int(board_load(&s->inflight)));
+        if (proc_memory(pid, &priv, &rss) == 0) {
+            json_object_object_add(w, "private_memory", json_object_new_int64(priv));
+            json_object_object_add(w, "rss", json_object_new_int64(rss));
+            priv_all += priv;
+        } else {
+            json_object_object_add(w, "private_memory", NULL);
+            json_object_object_add(w, "rss", NULL);
+        }
         j = json_object_new_object();
         st = board_get_judge(s, err, sizeof err);
         json_object_object_add(j, "state", json_object_new_string(prom_judge_state(st)));
@@ -390,6 +460,8 @@ json_object *prom_status(const conf *cf, board *bd)
         json_object_object_add(o, "socket_rebinds", json_object_new_uint64(n));
         json_object_object_add(o, "socket_rebound_at", n ? json_object_new_string(iso) : NULL);
     }
+    json_object_object_add(o, "private_memory", json_object_new_int64(priv_all));
+    json_object_object_add(o, "mmap_size", json_object_new_int64((int64_t)cf->mmap_size));
     json_object_object_add(o, "processes", arr);
     return o;
 }

@@ -12,6 +12,21 @@
  * moment the turn is free, where SQLite's busy handler would poll in
  * sleeps, and while one commits the others' groups grow.
  *
+ * DEADLINE. INVARIANT: a submission answered with an error is never
+ * committed afterwards, and every submission is answered before nginx's
+ * fastcgi_read_timeout. Each submission has a deadline, db.busy_timeout_ms
+ * after queue_post. The committer waits for the turn only until the
+ * earliest deadline in its queue (db_deadline); submissions are taken off
+ * the queue into a group only once the turn is held, so a submission whose
+ * deadline passes while the turn is held elsewhere is still in the queue:
+ * the committer takes it out (expire) and answers -EBUSY, and nothing can
+ * commit it any more. A group, once taken, commits within the remaining
+ * time or fails whole (SQLite's busy handler on this connection ends at
+ * the same deadline). So every submission is answered within
+ * db.busy_timeout_ms plus one commit, and quickstart and the test harness
+ * set nginx's fastcgi_read_timeout to twice db.busy_timeout_ms plus 10 s
+ * (at least 30 s): the answer, 202 or 503, is the one the client gets.
+ *
  * Under load a committer commits at most once per db.commit_interval_us
  * (measured from the start of its previous commit): a commit writes every
  * page it touched (the table's last leaves, one leaf per index, the
@@ -43,6 +58,7 @@ struct sub {
     queue_status *status;         /* n, after ids: the rows' status on a replay */
     queue_done_fn done;
     void *arg;
+    int64_t deadline_us;          /* clock_mono_us: answered -EBUSY if not in a group by then */
     int replayed;
     int rc;
     char err[256];
@@ -168,11 +184,44 @@ static void wait_interval(queue *q)
     }
 }
 
+/* Take out of the queue every submission whose deadline is past (they
+ * are at its head: deadlines grow in posting order) into *out. Called
+ * with q->mu held. */
+static void expire(queue *q, int64_t now, struct sub ***out)
+{
+    struct sub *s;
+
+    while ((s = q->head) && s->deadline_us <= now) {
+        q->head = s->next;
+        q->queued -= s->n;
+        s->next = NULL;
+        s->rc = -EBUSY;
+        snprintf(s->err, sizeof s->err, "the writers' turn was not free within db.busy_timeout_ms (%d ms)",
+                 q->cf->busy_timeout_ms);
+        **out = s;
+        *out = &s->next;
+    }
+    if (!q->head)
+        q->tail = &q->head;
+}
+
+/* Call each done callback of list and free it. No lock held. */
+static void answer(struct sub *list)
+{
+    struct sub *s, *next;
+
+    for (s = list; s; s = next) {
+        next = s->next;
+        s->done(s->arg, s->rc, s->ids, s->replayed, s->replayed ? s->status : NULL, s->err);
+        free(s);
+    }
+}
+
 static void *committer(void *arg)
 {
     queue *q = arg;
-    struct sub *list, *s, *next;
-    int added, turn;
+    struct sub *list, *late, **late_tail;
+    int added, rc;
 
     pthread_setname_np(pthread_self(), "rg-commit");
     pthread_mutex_lock(&q->mu);
@@ -183,25 +232,31 @@ static void *committer(void *arg)
             break;
         wait_interval(q);
         /* Wait for the writers' turn first and take the group after: what
-         * arrives while another process commits joins this group. */
+         * arrives while another process commits joins this group. The wait
+         * ends at the oldest submission's deadline. */
+        db_deadline(q->d, q->head->deadline_us);
         pthread_mutex_unlock(&q->mu);
-        turn = db_turn_take(q->d) == 0;
+        rc = db_turn_take(q->d);
         pthread_mutex_lock(&q->mu);
-        q->last_commit_us = clock_mono_us();
-        list = take_group(q);
+        late = NULL;
+        late_tail = &late;
+        expire(q, clock_mono_us(), &late_tail);
+        list = NULL;
+        if (rc != -EBUSY && q->head) {
+            q->last_commit_us = clock_mono_us();
+            list = take_group(q);
+            db_deadline(q->d, list->deadline_us);   /* its oldest, not yet past */
+        }
         pthread_mutex_unlock(&q->mu);
 
-        added = commit_group(q, list);
-        if (turn)
+        answer(late);
+        added = list ? commit_group(q, list) : 0;
+        if (rc == 0)
             db_turn_give(q->d);
+        db_deadline(q->d, 0);
         if (added && q->notify)
             q->notify(q->notify_arg, q->wal_pages);
-
-        for (s = list; s; s = next) {
-            next = s->next;
-            s->done(s->arg, s->rc, s->ids, s->replayed, s->replayed ? s->status : NULL, s->err);
-            free(s);
-        }
+        answer(list);
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
@@ -288,6 +343,7 @@ int queue_post(queue *q, const row *rows, size_t n, const char *key, const char 
     s->status = (queue_status *)(s->ids + n);
     s->done = done;
     s->arg = arg;
+    s->deadline_us = clock_mono_us() + (int64_t)q->cf->busy_timeout_ms * 1000;
     pthread_mutex_lock(&q->mu);
     if (q->stopping) {
         rc = -ESHUTDOWN;

@@ -7,6 +7,8 @@
 #include "labels.h"
 #include "row.h"
 #include "runs.h"
+#include "compare.h"
+#include "stats.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -20,9 +22,13 @@ static const char sql_get[] =
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
     "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
-static const char sql_counts[] = "SELECT status, count(*) FROM evaluations GROUP BY status";
-static const char sql_counts_dataset[] =
-    "SELECT status, count(*) FROM evaluations WHERE dataset = ?1 GROUP BY status";
+/* Counts, tokens, datasets and per-metric figures read the aggregates
+ * that migration 005's triggers keep (a few rows per dataset), never the
+ * rows: their cost does not grow with the table. */
+#define COUNT_COLS "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets"
+static const char sql_counts[] = COUNT_COLS;
+static const char sql_counts_dataset[] = COUNT_COLS " WHERE dataset_key = ?1";
+#undef COUNT_COLS
 /* The list, by the filters given: [status][dataset][run], so that SQLite
  * plans each combination with the index it can use. */
 #define LIST_COLS \
@@ -45,9 +51,26 @@ static const char *const sql_list[2][2][2] = {
 #undef S
 #undef D
 #undef R
+/* Per metric: n, scored, mean, min, max, the ten histogram bins (h0..h9:
+ * [0, 1] in tenths, correctness's 1 to 5 mapped onto it), sum, sum2. */
+#define METRIC_COLS \
+    "SELECT metric, total(n), total(scored), total(sum) / total(scored), min(min), max(max)," \
+    " total(h0), total(h1), total(h2), total(h3), total(h4), total(h5), total(h6), total(h7)," \
+    " total(h8), total(h9), total(sum), total(sum2) FROM aggregate_scores "
+#define METRIC_END " GROUP BY metric HAVING total(n) > 0 ORDER BY metric"
+static const char sql_metrics[] = METRIC_COLS METRIC_END;
+static const char sql_metrics_dataset[] = METRIC_COLS "WHERE dataset_key = ?1" METRIC_END;
+#undef METRIC_COLS
+#undef METRIC_END
+#define TOKEN_COLS "SELECT total(prompt_tokens), total(completion_tokens) FROM aggregate_datasets"
+static const char sql_tokens[] = TOKEN_COLS;
+static const char sql_tokens_dataset[] = TOKEN_COLS " WHERE dataset_key = ?1";
+#undef TOKEN_COLS
 static const char sql_oldest[] =
     "SELECT min(created_at) FROM evaluations WHERE status = 'queued' AND (?1 IS NULL OR dataset = ?1)"
     " AND (?2 IS NULL OR run = ?2)";
+static const char sql_datasets[] =
+    "SELECT dataset, rows FROM aggregate_datasets WHERE rows > 0 ORDER BY max_id DESC LIMIT 100";
 
 static json_object *text_or_null(sqlite3_stmt *st, int i)
 {
@@ -227,16 +250,14 @@ int report_counts(db *d, const char *dataset, json_object **out)
     int rc = -EIO, s, i;
 
     *out = NULL;
-    for (i = 0; i < ROW_N_STATUS; i++)
-        json_object_object_add(o, row_status_names[i], json_object_new_int64(0));
     if (!st)
         goto out;
     bind_opt(st, 1, dataset);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        json_object_object_add(o, (const char *)sqlite3_column_text(st, 0),
-                               json_object_new_int64(sqlite3_column_int64(st, 1)));
+    if ((s = sqlite3_step(st)) == SQLITE_ROW)
+        for (i = 0; i < ROW_N_STATUS; i++)
+            json_object_object_add(o, row_status_names[i], json_object_new_int64(sqlite3_column_int64(st, i)));
     sqlite3_reset(st);
-    if (s != SQLITE_DONE) {
+    if (s != SQLITE_ROW) {
         rc = db_errno(s);
         goto out;
     }
@@ -248,20 +269,129 @@ out:
     return rc;
 }
 
-/* The summary lives with the runs (runs.c): the same figures, by run too,
- * with each mean's interval; over a dataset (no run), the labels add their
- * corrected means. */
+/* One metric's row of sql_metrics: the aggregates' figures and the mean's
+ * interval (runs_interval: the bootstrap reads the scores, at most
+ * STATS_BOOT_MAX of them; above, the normal one from sum and sum2). */
+static int metric_json(db *d, const char *dataset, sqlite3_stmt *st, json_object **out)
+{
+    json_object *m = json_object_new_object(), *hist = json_object_new_array_ext(10);
+    int64_t n = sqlite3_column_int64(st, 1), scored = sqlite3_column_int64(st, 2);
+    stats_summary s;
+    int rc, i;
+
+    rc = runs_interval(d, dataset, (const char *)sqlite3_column_text(st, 0), scored,
+                       sqlite3_column_double(st, 16), sqlite3_column_double(st, 17), &s);
+    if (rc < 0) {
+        json_object_put(m);
+        json_object_put(hist);
+        return rc;
+    }
+    compare_summary_json(m, &s);
+    json_object_object_add(m, "n", json_object_new_int64(n));
+    json_object_object_add(m, "scored", json_object_new_int64(scored));
+    json_object_object_add(m, "nulls", json_object_new_int64(n - scored));
+    json_object_object_add(m, "mean", real_or_null(st, 3));
+    json_object_object_add(m, "min", real_or_null(st, 4));
+    json_object_object_add(m, "max", real_or_null(st, 5));
+    for (i = 0; i < 10; i++)
+        json_object_array_add(hist, json_object_new_int64(sqlite3_column_int64(st, 6 + i)));
+    json_object_object_add(m, "histogram", hist);
+    *out = m;
+    return 0;
+}
+
+/* Per metric, from the aggregates; the caller holds a read transaction
+ * (one snapshot for the aggregates and the scores the intervals read). */
+static int metrics_json(db *d, const char *dataset, json_object *metrics)
+{
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics);
+    json_object *m;
+    int rc = -EIO, s;
+
+    if (!st)
+        goto out;
+    bind_opt(st, 1, dataset);
+    rc = 0;
+    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
+        if ((rc = metric_json(d, dataset, st, &m)) == 0)
+            json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
+    sqlite3_reset(st);
+    if (rc == 0 && s != SQLITE_DONE)
+        rc = db_errno(s);
+out:
+    return rc;
+}
+
+static int tokens_json(db *d, const char *dataset, json_object *tokens)
+{
+    sqlite3_stmt *st = db_cached(d, dataset ? sql_tokens_dataset : sql_tokens);
+    int s;
+
+    if (!st)
+        return -EIO;
+    bind_opt(st, 1, dataset);
+    if ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_object_object_add(tokens, "prompt", json_object_new_int64(sqlite3_column_int64(st, 0)));
+        json_object_object_add(tokens, "completion", json_object_new_int64(sqlite3_column_int64(st, 1)));
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_ROW ? 0 : db_errno(s);
+}
+
+static int datasets_json(db *d, json_object *sets)
+{
+    sqlite3_stmt *st = db_cached(d, sql_datasets);
+    int s;
+
+    if (!st)
+        return -EIO;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        json_object *ds = json_object_new_object();
+
+        json_object_object_add(ds, "dataset", text_or_null(st, 0));
+        json_object_object_add(ds, "count", json_object_new_int64(sqlite3_column_int64(st, 1)));
+        json_object_array_add(sets, ds);
+    }
+    sqlite3_reset(st);
+    return s == SQLITE_DONE ? 0 : db_errno(s);
+}
+
+/* Over a dataset or all (no run): the aggregates, each mean's interval and
+ * the labels' corrected means, in one read snapshot. */
+static int summary_aggregated(db *d, const char *dataset, json_object **out)
+{
+    json_object *o = json_object_new_object(), *counts = NULL, *metrics, *tokens, *sets;
+    int rc, in_txn = sqlite3_exec(db_handle(d), "BEGIN", NULL, NULL, NULL) == SQLITE_OK;
+
+    *out = NULL;
+    json_object_object_add(o, "dataset", dataset ? json_object_new_string(dataset) : NULL);
+    json_object_object_add(o, "run", NULL);
+    if ((rc = report_counts(d, dataset, &counts)) < 0)
+        goto out;
+    json_object_object_add(o, "counts", counts);
+    metrics = json_object_new_object();
+    json_object_object_add(o, "metrics", metrics);
+    tokens = json_object_new_object();
+    json_object_object_add(o, "tokens", tokens);
+    sets = json_object_new_array();
+    json_object_object_add(o, "datasets", sets);
+    if ((rc = metrics_json(d, dataset, metrics)) < 0 || (rc = labels_summary_add(d, dataset, metrics)) < 0 ||
+        (rc = tokens_json(d, dataset, tokens)) < 0 || (rc = datasets_json(d, sets)) < 0)
+        goto out;
+    *out = o;
+    o = NULL;
+out:
+    if (in_txn)
+        sqlite3_exec(db_handle(d), "COMMIT", NULL, NULL, NULL);
+    json_object_put(o);
+    return rc;
+}
+
+/* With a run, the summary reads that run's rows through the (dataset, run)
+ * index (runs_summary); without, the aggregates. */
 static int summary_of(db *d, const char *dataset, const char *run, json_object **out)
 {
-    json_object *metrics;
-    int rc = runs_summary(d, dataset, run, out);
-
-    if (rc == 0 && !run && json_object_object_get_ex(*out, "metrics", &metrics) &&
-        (rc = labels_summary_add(d, dataset, metrics)) < 0) {
-        json_object_put(*out);
-        *out = NULL;
-    }
-    return rc;
+    return run ? runs_summary(d, dataset, run, out) : summary_aggregated(d, dataset, out);
 }
 
 int report_summary(db *d, const char *dataset, const char *run, json_object **out)

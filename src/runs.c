@@ -42,6 +42,9 @@ static const char sql_runs[] =
 static const char sql_scores[] =
     "SELECT s.metric, s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
     " WHERE e.status = 'done'%s";
+static const char sql_metric_scores[] =
+    "SELECT s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
+    " WHERE s.metric = ?2 AND s.score IS NOT NULL AND e.status = 'done'%s LIMIT ?3";
 static const char sql_counts[] =
     "SELECT status, count(*) FROM evaluations WHERE 1%s GROUP BY status";
 static const char sql_tokens[] =
@@ -313,6 +316,48 @@ out:
     for (i = 0; a && i < a->n; i++)
         free(a->m[i].v);
     free(a);
+    return rc;
+}
+
+struct values {
+    double *v;
+    size_t n, cap;
+};
+
+static int value_row(sqlite3_stmt *st, void *arg)
+{
+    struct values *x = arg;
+
+    if (x->n < x->cap)
+        x->v[x->n++] = sqlite3_column_double(st, 0);
+    return 0;
+}
+
+int runs_interval(db *d, const char *dataset, const char *metric, int64_t scored, double sum,
+                  double sum2, stats_summary *out)
+{
+    struct values x = { NULL, 0, 0 };
+    sqlite3_stmt *st;
+    stats_rng g;
+    int rc;
+
+    if (scored < 2 || scored > STATS_BOOT_MAX) {
+        stats_summarize_moments(scored > 0 ? (size_t)scored : 0, sum, sum2, out);
+        return 0;
+    }
+    x.cap = (size_t)scored;
+    if (!(x.v = malloc(x.cap * sizeof *x.v)))
+        return -ENOMEM;
+    /* dataset ?1 and metric ?2 (prepare binds only ?1 and ?2 by name) */
+    if ((st = prepare(d, sql_metric_scores, dataset ? " AND e.dataset = ?1" : "", dataset, NULL))) {
+        sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, scored);
+    }
+    if ((rc = each_row(st, value_row, &x)) == 0) {
+        stats_rng_seed(&g, STATS_SEED);
+        rc = stats_summarize(x.v, x.n, &g, out);
+    }
+    free(x.v);
     return rc;
 }
 

@@ -36,4 +36,13 @@ int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char 
  * stats_summarize's with STATS_SEED. 0 with *out set, or a negative code. */
 int runs_summary(db *d, const char *dataset, const char *run, json_object **out);
 
+
+/* The interval of one metric's mean over the done rows of dataset (NULL:
+ * every dataset) for the aggregated summary: up to STATS_BOOT_MAX scored
+ * values, it reads them (at most that many) and bootstraps; above, the
+ * normal interval from the aggregates' sum and sum2. The caller holds the
+ * read transaction its aggregates came from. 0, or a negative code. */
+int runs_interval(db *d, const char *dataset, const char *metric, int64_t scored, double sum,
+                  double sum2, stats_summary *out);
+
 #endif

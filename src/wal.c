@@ -35,6 +35,7 @@
 #include "db_int.h"
 #include "log.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 #define ROLE_POLL_MS 1000         /* try for the role, and checkpoint, at least this often */
@@ -136,6 +137,15 @@ static int due(wal *w, int64_t now)
     return w->pages >= w->pages_max || now >= w->at;
 }
 
+/* The turn: 1 taken, -1 not (no lock file: the busy handler still keeps
+ * writers apart), or -EBUSY (its deadline passed: nothing may be done). */
+static int take(wal *w)
+{
+    int rc = db_turn_take(w->d);
+
+    return rc == 0 ? 1 : rc == -EBUSY ? -EBUSY : -1;
+}
+
 void wal_checkpoint(wal *w, int64_t now)
 {
     int log = 0, done = 0, rc, full, turn;
@@ -146,15 +156,19 @@ void wal_checkpoint(wal *w, int64_t now)
     w->pages = 0;
     if (w->prio)
         w->prio(w->prio_arg, 0);
-    /* While a restart may be pending, checkpoint only holding the turn. */
-    if ((turn = w->reset_pending))
-        turn = db_turn_take(w->d) == 0 ? 1 : -1;
+    /* While a restart may be pending, checkpoint only holding the turn;
+     * when the turn's deadline passed (-EBUSY), not at all: next time. */
+    if ((turn = w->reset_pending) && (turn = take(w)) == -EBUSY)
+        goto out;
     rc = passive(w, &log, &done);
     full = rc == SQLITE_OK && log > 0 && done == log;
     /* Whenever the WAL is all copied, restart it now, holding the turn;
      * under a flood, copy the last few frames holding it first. */
     if (!turn && rc == SQLITE_OK && (full || log >= RESTART_FACTOR * w->pages_max)) {
-        turn = db_turn_take(w->d) == 0 ? 1 : -1;
+        if ((turn = take(w)) == -EBUSY) {
+            w->reset_pending = 1;     /* copied, perhaps, but not restarted */
+            goto out;
+        }
         if (!full) {
             rc = passive(w, &log, &done);
             full = rc == SQLITE_OK && log > 0 && done == log;
@@ -172,8 +186,9 @@ void wal_checkpoint(wal *w, int64_t now)
             board_inc(&w->slot->c.checkpoints);
         log_debug("checkpoint: %d of %d WAL frames in the database", done, log);
     }
-    if (w->prio)
-        w->prio(w->prio_arg, 1);
     w->last_log = log;
     w->last_done = done;
+out:
+    if (w->prio)
+        w->prio(w->prio_arg, 1);
 }

@@ -1,20 +1,24 @@
 /* queue_test.c - unit tests of the group commit (queue.c) on a real SQLite
  * file: every posted row is committed and answered, a burst that arrives
  * within db.commit_interval_us after a commit goes into one transaction,
- * EARLY_ROWS waiting rows cut the interval short, and the first group of a
- * new queue is never held back. make check runs this under t/fresh-boot (a
- * monotonic clock that reads 30 s, as on a machine fresh from boot), where
- * a queue that took "no commit yet" for a commit at 0 would wait. */
+ * EARLY_ROWS waiting rows cut the interval short, the first group of a
+ * new queue is never held back, and a submission whose deadline passes
+ * while another holds the writers' turn is answered -EBUSY and never
+ * committed. make check runs this under t/fresh-boot (a monotonic clock
+ * that reads 30 s, as on a machine fresh from boot), where a queue that
+ * took "no commit yet" for a commit at 0 would wait. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +36,7 @@ struct seen {
     int failed;
     int no_wal;                   /* notify calls without a WAL length */
     int64_t first_id[8];          /* by submission */
+    int rc[8];                    /* by submission */
 };
 
 #define SEEN_INIT { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER }
@@ -64,6 +69,7 @@ static void on_done(void *arg, int rc, const int64_t *ids, int replayed, const q
     (void)status;
     (void)err;
     pthread_mutex_lock(&s->mu);
+    s->rc[p->index] = rc;
     if (rc == 0)
         s->first_id[p->index] = ids[0];
     else
@@ -250,12 +256,57 @@ static void test_stop_commits_what_waits(void **state)
     cleanup();
 }
 
+/* The writers' turn held elsewhere (as a stopped process would hold it):
+ * the submissions waiting for it are answered -EBUSY once their deadline
+ * (db.busy_timeout_ms) passes, and once the turn is free again nothing of
+ * theirs is committed: the next submission gets the database's first id. */
+static void test_deadline_answers_busy_and_never_commits(void **state)
+{
+    struct seen s = SEEN_INIT;
+    struct post p[3] = { { &s, 0 }, { &s, 1 }, { &s, 2 } };
+    conf cf;
+    char err[256], lock[sizeof cf.db_path + 16];
+    queue *q;
+    row *r[3];
+    int i, fd;
+
+    (void)state;
+    setup_conf(&cf, 0);
+    cf.busy_timeout_ms = 200;
+    assert_non_null(q = queue_new(&cf, on_commit, &s, err, sizeof err));
+    snprintf(lock, sizeof lock, "%s-write.lock", cf.db_path);
+    assert_true((fd = open(lock, O_RDWR | O_CLOEXEC)) >= 0);    /* db_open made it */
+    assert_int_equal(flock(fd, LOCK_EX), 0);
+    for (i = 0; i < 3; i++) {
+        r[i] = rows_of(&cf, 1);
+        p[i].index = i;
+    }
+    assert_int_equal(queue_post(q, r[0], 1, NULL, NULL, on_done, &p[0]), 0);
+    assert_int_equal(queue_post(q, r[1], 1, NULL, NULL, on_done, &p[1]), 0);
+    wait_done(&s, 2);             /* before the fix: never, the take blocks */
+    assert_int_equal(s.failed, 2);
+    assert_int_equal(s.rc[0], -EBUSY);
+    assert_int_equal(s.rc[1], -EBUSY);
+    assert_int_equal(flock(fd, LOCK_UN), 0);
+    assert_int_equal(queue_post(q, r[2], 1, NULL, NULL, on_done, &p[2]), 0);
+    wait_done(&s, 3);
+    assert_int_equal(s.rc[2], 0);
+    assert_int_equal(s.first_id[2], 1);       /* the two answered -EBUSY were never stored */
+    assert_int_equal(s.commits, 1);
+    queue_free(q);
+    close(fd);
+    for (i = 0; i < 3; i++)
+        row_free_array(r[i], 1);
+    cleanup();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_burst_is_one_commit),
         cmocka_unit_test(test_large_group_commits_early),
         cmocka_unit_test(test_stop_commits_what_waits),
+        cmocka_unit_test(test_deadline_answers_busy_and_never_commits),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

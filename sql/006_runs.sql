@@ -1,4 +1,4 @@
--- ragrade schema 005: runs and items (issue 16). A row may name the version of
+-- ragrade schema 006: runs and items (issue 16). A row may name the version of
 -- the system under test (run) and its test case's stable id in the dataset
 -- (item); two runs of a dataset are compared item by item (GET
 -- /api/compare, ragrade compare --db). Both are NULL for older rows.
