@@ -10,6 +10,7 @@
 #include "api.h"
 #include "api_labels.h"
 #include "api_compare.h"
+#include "api_crit.h"
 #include "auth.h"
 #include "clock.h"
 #include "http.h"
@@ -78,6 +79,7 @@ typedef struct route_call {
     int route;                    /* BR_*: the request counters' label */
     int64_t t0;                   /* clock_mono_us() when the request came */
     int deferred;                 /* set by the handler: answer() will finish it */
+    critstore *cs;                /* the criteria store on this thread's connection */
 } route_call;
 
 /* A submit waiting for its commit. It owns the FastCGI request (handed
@@ -232,7 +234,10 @@ static void submit(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "incomplete_body", "the body ended before its Content-Length", NULL);
         goto out;
     }
-    rc = row_parse_body(r->body, r->body_len, a->cf, judge_metric_known, &rows, &n, &batch, &e);
+    if (critstore_refresh(c->cs, a->reg, NULL, err, sizeof err) < 0)   /* see new criteria */
+        log_warn("criteria: %s", err);
+    rc = row_parse_body_arg(r->body, r->body_len, a->cf, judge_metric_or_criterion, a->reg, &rows,
+                            &n, &batch, &e);
     if (rc == -ENOMEM) {
         http_send_error(r, 503, "out_of_memory", "the server is out of memory; try again", NULL);
         goto out;
@@ -355,6 +360,26 @@ static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_
 static void runs(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_runs(rd, r); }
 static void compare(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_compare(rd, r); }
 
+/* Every metric a row may name: the judge's, then (for an LLM judge) the
+ * criteria, after bringing them up to date. */
+static json_object *metric_names(const api_ctx *a, critstore *cs)
+{
+    json_object *m = judge_metrics_json(a->cf, 0);
+    const crit_snapshot *snap;
+    char err[256];
+    size_t i;
+
+    if (!strcmp(a->cf->backend, "builtin"))
+        return m;
+    if (critstore_refresh(cs, a->reg, NULL, err, sizeof err) < 0)
+        log_warn("criteria: %s", err);
+    snap = crit_registry_acquire(a->reg);
+    for (i = 0; i < snap->n; i++)
+        json_object_array_add(m, json_object_new_string(snap->v[i].name));
+    crit_registry_release(a->reg, snap);
+    return m;
+}
+
 /* The judge's state over the workers (the most hopeful one: ready,
  * initializing, failed, uninitialized) and its error; the live workers. */
 static int judge_best(const api_ctx *a, char *best_err, size_t len, int *workers)
@@ -426,7 +451,7 @@ static void health(const api_ctx *a, db *rd, http_req *r, route_call *c)
     json_object_object_add(j, "model", a->cf->model[0] ? json_object_new_string(a->cf->model) : NULL);
     json_object_object_add(j, "state", json_object_new_string(prom_judge_state(best)));
     json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
-    json_object_object_add(j, "metrics", judge_metrics_json(a->cf, 0));
+    json_object_object_add(j, "metrics", metric_names(a, c->cs));
     json_object_object_add(j, "default_metrics", judge_metrics_json(a->cf, 1));
     if (report_counts(rd, NULL, &q) < 0) {
         problem(list, "database_unreadable", "the database cannot be read");
@@ -515,6 +540,26 @@ static void post_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { 
 static void get_labels(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_labels_get(rd, r, c->id); }
 static void agreement(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_agreement(rd, r); }
 static void review(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_review(rd, r); }
+
+static void crit_list(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_list(a, c->cs, r);
+}
+
+static void crit_get(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_get(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_put(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_put(a, c->cs, r, c->name, c->name_len);
+}
+
+static void crit_delete(const api_ctx *a, db *rd, http_req *r, route_call *c)
+{
+    api_crit_delete(a, c->cs, r, c->name, c->name_len);
+}
 
 static void ping(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
@@ -645,6 +690,10 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/health",          AUTH_OPEN,   BR_HEALTH,  health },
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },
+    { M_GET | M_HEAD, "/api/criteria",        AUTH_READ,   BR_OTHER,   crit_list },
+    { M_GET | M_HEAD, "/api/criteria/{name}", AUTH_READ,   BR_OTHER,   crit_get },
+    { M_PUT,          "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_put },
+    { M_DELETE,       "/api/criteria/{name}", AUTH_ADMIN,  BR_ADMIN,   crit_delete },
     { M_ANY,          "/api/ping",            AUTH_OPEN,   BR_PING,    ping },
 };
 #define N_ROUTES (sizeof routes / sizeof routes[0])
@@ -758,7 +807,7 @@ static void not_allowed(http_req *r, unsigned allow)
     http_send_error(r, 405, "method_not_allowed", msg, NULL);
 }
 
-int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
+int api_handle(const api_ctx *a, db *rd, critstore *cs, FCGX_Request *fcgi)
 {
     const struct route *rt;
     route_call c = { 0 };
@@ -768,6 +817,7 @@ int api_handle(const api_ctx *a, db *rd, FCGX_Request *fcgi)
     int listed;
 
     c.t0 = clock_mono_us();
+    c.cs = cs;
     http_req_init(&r, fcgi);
     listed = cors(a, &r);
     rt = find_route(&r, &c, &allow);

@@ -16,7 +16,7 @@
 
 #define COMPARE_TOP 10          /* drops and gains listed per metric */
 #define COMPARE_MAX_METRICS 64
-#define COMPARE_METRIC_LEN 64
+#define COMPARE_METRIC_LEN 96
 
 /* One run's rows. Every string and array is owned by the run
  * (compare_run_free). values[m][r] is row r's score for metric m, NaN for

@@ -649,8 +649,15 @@ int crit_registry_publish(crit_registry *r, criterion *db, size_t n, uint64_t ge
         return -ENOMEM;
     pthread_mutex_lock(&r->mu);
     old = r->cur;
-    r->cur = s;
-    last = --old->refs == 0;
+    if (gen < old->pub.generation) {
+        /* Several stores (threads) refresh one registry: a list read
+         * before another thread published a newer one must not win. */
+        old = s;
+        last = 1;
+    } else {
+        r->cur = s;
+        last = --old->refs == 0;
+    }
     pthread_mutex_unlock(&r->mu);
     if (last)
         snap_free(old);

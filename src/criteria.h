@@ -149,6 +149,10 @@ int crit_confset_finish(crit_confset *s, char *err, size_t errlen);
  * (crit_free_array); *n may be 0 and then NULL is returned. */
 criterion *crit_confset_take(crit_confset *s, size_t *n);
 void crit_free_array(criterion *v, size_t n);
+/* The [criterion NAME] sections of the file at path (NULL: none), read,
+ * validated and moved into *v (crit_free_array; NULL when *n is 0). 0, or a
+ * negative code with "[criterion NAME] field: message" in err. */
+int crit_load_config(const char *path, criterion **v, size_t *n, char *err, size_t errlen);
 
 /* ---- registry: the criteria every handler and evaluation sees ---- */
 
@@ -170,7 +174,9 @@ const crit_snapshot *crit_registry_acquire(crit_registry *r);
 void crit_registry_release(crit_registry *r, const crit_snapshot *s);
 /* Replace the database's criteria by db (n, moved in, freed by the
  * registry) as of generation gen; readers see the new set on their next
- * acquire. 0 or -ENOMEM (db freed, the old set kept). Any thread. */
+ * acquire. A gen older than the current snapshot's is dropped (several
+ * threads' stores refresh one registry: a slow reader must not bring back
+ * an older set). 0 or -ENOMEM (db freed, the old set kept). Any thread. */
 int crit_registry_publish(crit_registry *r, criterion *db, size_t n, uint64_t gen);
 /* The generation of the current snapshot. */
 uint64_t crit_registry_generation(crit_registry *r);

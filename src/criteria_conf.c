@@ -3,6 +3,7 @@
  * validated by crit_from_json, so a file and a PUT obey the same rules and
  * name the same fields. */
 #include "criteria.h"
+#include "conf.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -220,4 +221,31 @@ criterion *crit_confset_take(crit_confset *s, size_t *n)
     s->out = NULL;
     s->n_out = 0;
     return v;
+}
+
+int crit_load_config(const char *path, criterion **v, size_t *n, char *err, size_t errlen)
+{
+    crit_confset *s = crit_confset_new();
+    conf_sections sec = { "criterion", crit_conf_key, s };
+    conf *scratch = calloc(1, sizeof *scratch);
+    int rc = -ENOMEM;
+
+    *v = NULL;
+    *n = 0;
+    if (!s || !scratch) {
+        snprintf(err, errlen, "out of memory");
+        goto out;
+    }
+    rc = 0;
+    if (!path)
+        goto out;
+    conf_defaults(scratch);
+    if ((rc = conf_load_with(scratch, path, &sec, 1, err, errlen)) < 0 ||
+        (rc = crit_confset_finish(s, err, errlen)) < 0)
+        goto out;
+    *v = crit_confset_take(s, n);
+out:
+    free(scratch);
+    crit_confset_free(s);
+    return rc;
 }

@@ -85,8 +85,8 @@ static const char *const sql[Q__COUNT] = {
         " last_error = NULL, lease_owner = NULL, lease_until = NULL"
         " WHERE id = ?1 AND lease_owner = ?2 AND status = 'running'",
     [Q_SCORE] =
-        "INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason)"
-        " VALUES(?1, ?2, ?3, ?4)",
+        "INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason, version)"
+        " VALUES(?1, ?2, ?3, ?4, ?5)",
     [Q_RETRY] =
         "UPDATE evaluations SET status = 'queued', not_before = ?3, last_error = ?4, updated_at = ?5,"
         " lease_owner = NULL, lease_until = NULL"
@@ -176,7 +176,8 @@ static int migrate(db *d, char *err, size_t errlen)
 {
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
                                            schema_003_idem_hash, schema_004_labels,
-                                           schema_005_aggregates, schema_006_runs };
+                                           schema_005_aggregates, schema_006_runs,
+                                           schema_007_criteria };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, held = 0;
@@ -712,6 +713,7 @@ int db_finish(db *d, const char *owner, const judge_result *res, const char *who
         else
             sqlite3_bind_double(st, 3, s->score);
         bind_text(st, 4, s->reason);
+        bind_text(st, 5, s->version[0] ? s->version : NULL);
         if ((rc = step_done(st)) < 0)
             goto out;
     }

@@ -30,7 +30,8 @@ static const char *str_field(json_object *o, const char *key)
 static int read_line(compare_run *r, json_object *o, long lineno, const char *name, char *err,
                      size_t errlen)
 {
-    json_object *v, *scores;
+    json_object *v, *scores, *versions = NULL, *ver;
+    char key[128];
     int64_t id = lineno;
     long at;
     int rc;
@@ -49,8 +50,15 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
     }
     if ((at = compare_run_add_row(r, str_field(o, "item"), str_field(o, "question"), id)) < 0)
         return (int)at;
+    json_object_object_get_ex(o, "versions", &versions);
     json_object_object_foreach(scores, metric, val) {
         double x = NAN;
+
+        /* A criterion's versions are compared apart: "name@version". */
+        snprintf(key, sizeof key, "%.63s", metric);
+        if (versions && json_object_object_get_ex(versions, metric, &ver) &&
+            json_object_is_type(ver, json_type_string))
+            snprintf(key, sizeof key, "%.63s@%.32s", metric, json_object_get_string(ver));
 
         if (val && !json_object_is_type(val, json_type_double) && !json_object_is_type(val, json_type_int)) {
             snprintf(err, errlen, "%s:%ld: scores.%.64s is not a number or null", name, lineno, metric);
@@ -58,7 +66,7 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
         }
         if (val)
             x = json_object_get_double(val);
-        if ((rc = compare_run_set(r, (size_t)at, metric, x)) < 0) {
+        if ((rc = compare_run_set(r, (size_t)at, key, x)) < 0) {
             snprintf(err, errlen, "%s:%ld: too many metrics, or a metric name too long", name, lineno);
             return rc;
         }

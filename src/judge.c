@@ -73,6 +73,27 @@ int judge_metric_known(const conf *cf, const char *name)
     return strcmp(cf->backend, "builtin") != 0 && llmjudge_metric_known(name);
 }
 
+int judge_metric_or_criterion(void *reg, const conf *cf, const char *name)
+{
+    const crit_snapshot *snap;
+    int known;
+
+    if (judge_metric_known(cf, name))
+        return 1;
+    if (!reg || !strcmp(cf->backend, "builtin"))
+        return 0;
+    snap = crit_registry_acquire(reg);
+    known = crit_find(snap, name) != NULL;
+    crit_registry_release(reg, snap);
+    return known;
+}
+
+void judge_set_criteria(judge *j, crit_registry *reg)
+{
+    if (j->llm)
+        llmjudge_set_criteria(j->llm, reg);
+}
+
 json_object *judge_metrics_json(const conf *cf, int defaults_only)
 {
     int llm = strcmp(cf->backend, "builtin") != 0;

@@ -26,12 +26,13 @@ enum judge_state {
 
 /* One metric's score. reason is malloc'd (owned by the result) and may be
  * NULL; for LLM metrics it holds the reasoning as JSON text (statements and
- * verdicts). */
+ * verdicts). version is stored in evaluation_scores.version. */
 typedef struct judge_score {
     char metric[ROW_METRIC_NAME];
     double score;
     int is_null;
     char *reason;
+    char version[17];             /* a criterion's version (criteria.h), "" for other metrics */
 } judge_score;
 
 /* The outcome of one row. status: 0 scored (some scores may be null);
@@ -66,6 +67,15 @@ const char *judge_name(const judge *j);
 
 /* 1 if the judge can compute this metric name. Thread-safe (no state). */
 int judge_metric_known(const conf *cf, const char *name);
+
+/* The same, or a criterion of reg (a crit_registry, borrowed) when the
+ * judge is an LLM: row_metric_known_arg_fn for row_parse_body_arg. */
+int judge_metric_or_criterion(void *reg, const conf *cf, const char *name);
+
+/* The criteria rows may name (borrowed; outlives j). LLM judges score
+ * them; the built-in judge gives null. */
+struct crit_registry;
+void judge_set_criteria(judge *j, struct crit_registry *reg);
 
 /* Every metric known under cf, and the defaults, as JSON arrays (new
  * references for the caller), for /api/health and the page. */

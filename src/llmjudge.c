@@ -42,6 +42,7 @@ struct llmjudge {
     llm_req *init_req;
     struct eval *evals;
     int n_evals;
+    crit_registry *reg;           /* the criteria (borrowed); NULL: none */
 };
 
 static void drive(struct eval *ev, json_object *rep);
@@ -139,6 +140,12 @@ static void eval_free(struct eval *ev)
     json_object_put(ev->acc);
     json_object_put(ev->messages);
     json_object_put(ev->input);
+    for (i = 0; i < ev->samples_cap; i++)
+        crit_sample_clear(&ev->samples[i]);
+    free(ev->samples);
+    free(ev->crits);
+    if (ev->snap)
+        crit_registry_release(ev->reg, ev->snap);
     free(ev);
 }
 
@@ -166,6 +173,8 @@ int llmjudge_metric_known(const char *name) { return ragas_kind(name) >= 0; }
 const char *llmjudge_metric_name(int k) { return ragas_name(k); }
 
 const char *const *llmjudge_default_metrics(void) { return defaults; }
+
+void llmjudge_set_criteria(llmjudge *lj, crit_registry *reg) { lj->reg = reg; }
 
 static llm_opts opts(const llmjudge *lj, int timeout_ms, int64_t deadline)
 {
@@ -347,16 +356,46 @@ static char *call_body(struct eval *ev)
         return llmwire_embed_body(lj->api, embedding_model(lj), ev->input);
     req.model = lj->cf.model;
     req.messages = ev->messages;
-    req.schema_name = prompts_name(ev->pk);
+    req.schema_name = ev->crit ? crit_schema_name(ev->crit) : prompts_name(ev->pk);
     req.temperature = ev->temperature;
     req.seed = ev->seed;
-    if ((req.schema = prompts_schema(ev->pk)) != NULL)
+    if ((req.schema = ev->crit ? crit_schema(ev->crit) : prompts_schema(ev->pk)) != NULL)
         body = llmwire_chat_body(lj->api, &req);
     json_object_put(req.schema);
     return body;
 }
 
 static void on_reply(void *arg, const llm_reply *rep);
+
+/* Check reply text against the call's schema: a prompt's (prompts.h) or a
+ * criterion's; *out a new object. 0 or -EINVAL with err. */
+static int validate(struct eval *ev, const char *text, json_object **out, char *err,
+                    size_t errlen)
+{
+    crit_sample x;
+    int rc;
+
+    *out = NULL;
+    if (!ev->crit)
+        return prompts_validate(ev->pk, text, ev->n_items, out, err, errlen);
+    memset(&x, 0, sizeof x);
+    if ((rc = crit_parse_reply(ev->crit, text, &x, err, errlen)) == 0 &&
+        !(*out = ragas_crit_reply(&x)))
+        rc = -ENOMEM;
+    crit_sample_clear(&x);
+    return rc;
+}
+
+/* The call failed for good: a tolerant step gets rep NULL (fail_why says
+ * why); otherwise the metric is null. Then the row goes on. */
+static void give_up(struct eval *ev, const char *why)
+{
+    if (ev->tolerate)
+        snprintf(ev->fail_why, sizeof ev->fail_why, "%.*s", (int)sizeof ev->fail_why - 1, why);
+    else
+        ragas_set_null(ev, ev->cur, why);
+    drive(ev, NULL);
+}
 
 /* Send the call set up in ev. On the first attempt, look in the cache
  * first: *hit is then the cached reply (a new reference) and nothing is
@@ -382,7 +421,7 @@ static int send_call(struct eval *ev, json_object **hit)
         if (cache_get(lj->cache_db, ev->key, &t) == 0 && t) {
             if (ev->is_embed)
                 *hit = json_tokener_parse(t);
-            else if (prompts_validate(ev->pk, t, ev->n_items, hit, err, sizeof err) < 0)
+            else if (validate(ev, t, hit, err, sizeof err) < 0)
                 *hit = NULL;
             free(t);
         }
@@ -460,15 +499,14 @@ static void repair(struct eval *ev, const char *content, const char *problem)
     if (ev->repairs >= ev->lj->cf.max_repairs) {
         snprintf(why, sizeof why, "no valid reply after %d repair%s: %s", ev->repairs,
                  ev->repairs == 1 ? "" : "s", problem);
-        ragas_set_null(ev, ev->cur, why);
-        drive(ev, NULL);
+        give_up(ev, why);
         return;
     }
     ev->repairs++;
     m = ragas_obj("role", json_object_new_string("assistant"), "content",
                   json_object_new_string(content ? content : ""), NULL, NULL);
     json_object_array_add(ev->messages, m);
-    msg = prompts_repair(ev->pk, problem);
+    msg = ev->crit ? crit_repair(ev->crit, problem) : prompts_repair(ev->pk, problem);
     m = ragas_obj("role", json_object_new_string("user"), "content",
                   json_object_new_string(msg ? msg : problem), NULL, NULL);
     json_object_array_add(ev->messages, m);
@@ -494,8 +532,7 @@ static void on_reply(void *arg, const llm_reply *rep)
         finish(ev, -EAGAIN, rep->error, rep->retry_after_ms);
     } else if (rep->status == -EMSGSIZE || rep->http_status == 400 || rep->http_status == 413 ||
                rep->http_status == 422) {
-        ragas_set_null(ev, ev->cur, rep->error);    /* this prompt only */
-        drive(ev, NULL);
+        give_up(ev, rep->error);                    /* this prompt only */
     } else if (rep->status < 0) {
         finish(ev, rep->status, rep->error, 0);
     } else if (ev->is_embed) {
@@ -518,7 +555,7 @@ static void on_reply(void *arg, const llm_reply *rep)
             repair(ev, text, why);
         } else if (c.truncated) {
             repair(ev, text, "the output was cut off at the length limit; be more concise");
-        } else if (prompts_validate(ev->pk, text, ev->n_items, &v, err, sizeof err) < 0) {
+        } else if (validate(ev, text, &v, err, sizeof err) < 0) {
             repair(ev, text, err);
         } else {
             remember(ev, text, c.prompt_tokens, c.completion_tokens);
@@ -535,13 +572,25 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
     llmjudge *lj = ev->lj;
     metrics_opts mo = { lj->cf.similarity_jaro_winkler };
     metric_result mr;
+    const criterion *c = NULL;
     const char *why;
     int k;
 
     snprintf(ev->res.scores[i].metric, sizeof ev->res.scores[i].metric, "%s", name);
     k = ragas_kind(name);
+    if (k < 0 && !metrics_is_builtin(name) && ev->snap && (c = crit_find(ev->snap, name)))
+        k = M_CRIT;
     ev->kind[i] = k >= 0 ? k : M_DONE;
-    if (k >= 0) {
+    if (c) {
+        ev->crits[i] = c;
+        snprintf(ev->res.scores[i].version, sizeof ev->res.scores[i].version, "%s", c->version);
+        if ((why = crit_missing(c, r)) != NULL)
+            ragas_set_null(ev, i, why);
+        else if (c->judge[0])     /* never graded silently by another judge than it names */
+            ragas_set_null(ev, i, "the criterion names a judge profile, and this ragrade has "
+                                  "only the default judge ([judge NAME] profiles are not "
+                                  "supported yet)");
+    } else if (k >= 0) {
         if ((why = ragas_missing(k, r)) != NULL)
             ragas_set_null(ev, i, why);
     } else if (metrics_is_builtin(name)) {
@@ -553,7 +602,9 @@ static int add_metric(struct eval *ev, size_t i, const char *name, const row *r)
             ragas_set_score(ev, mr.score, NULL);
         }
     } else {
-        ragas_set_null(ev, i, "unknown metric");
+        ragas_set_null(ev, i, !ev->snap ? "unknown metric"
+                              : "unknown metric: no criterion has this name now (deleted after "
+                                "the row was submitted)");
     }
     return ev->res.scores[i].reason || !ev->res.scores[i].is_null ? 0 : -ENOMEM;
 }
@@ -583,9 +634,12 @@ int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg)
     if (!(ev = calloc(1, sizeof *ev)) ||
         !(ev->res.scores = calloc(n + 1, sizeof *ev->res.scores)) ||
         !(ev->kind = calloc(n + 1, sizeof *ev->kind)) ||
+        !(ev->crits = calloc(n + 1, sizeof *ev->crits)) ||
         !(ev->contexts = calloc(r->n_contexts + 1, sizeof *ev->contexts)))
         goto out;
     ev->lj = lj;
+    if ((ev->reg = lj->reg) != NULL)
+        ev->snap = crit_registry_acquire(lj->reg);   /* kept for the whole row */
     ev->res.id = r->id;
     ev->res.n_scores = n;
     ev->done = done;

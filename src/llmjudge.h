@@ -5,6 +5,7 @@
 #ifndef RAGRADE_LLMJUDGE_H
 #define RAGRADE_LLMJUDGE_H
 
+#include "criteria.h"
 #include "judge.h"
 
 typedef struct llmjudge llmjudge;
@@ -16,6 +17,8 @@ const char *llmjudge_name(const llmjudge *lj);     /* "openai/MODEL" */
 int llmjudge_metric_known(const char *name);       /* the LLM metrics only */
 const char *llmjudge_metric_name(int k);          /* the k-th LLM metric; NULL past the last */
 const char *const *llmjudge_default_metrics(void);
+/* The criteria rows may name (borrowed, outlives lj); NULL: none. */
+void llmjudge_set_criteria(llmjudge *lj, crit_registry *reg);
 int llmjudge_start_init(llmjudge *lj);
 int llmjudge_state(const llmjudge *lj, char *err, size_t errlen);
 int llmjudge_submit(llmjudge *lj, const row *r, judge_done_fn done, void *arg);

@@ -148,7 +148,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "ragrade eval: %s: %s\n", argv[first], strerror(errno));
             return 2;
         }
-        code = offline_eval(&cf, in, stdout, stderr);
+        code = offline_eval(&cf, path, in, stdout, stderr);
         if (in != stdin)
             fclose(in);
     } else {

@@ -41,6 +41,7 @@
 #include "config.h"
 #include "clock.h"
 #include "master.h"
+#include "criteria.h"
 #include "auth.h"
 #include "board.h"
 #include "db.h"
@@ -166,7 +167,7 @@ static int spawn(struct master *m, int idx)
         return -errno;
     }
     if (pid == 0)
-        worker_main(m->cf, m->listen_fd, m->b, idx, m->pid);   /* never returns */
+        worker_main(m->cf, m->config_path, m->listen_fd, m->b, idx, m->pid);   /* never returns */
     board_store(&s->pid, pid);
     m->generation[idx] = m->gen;
     return 0;
@@ -326,6 +327,21 @@ out:
     return rc;
 }
 
+/* The file's [criterion NAME] sections must be valid before any worker
+ * starts (each worker reads them again). 0, or -1 after logging why. */
+static int check_criteria(const char *config_path)
+{
+    criterion *v = NULL;
+    size_t n = 0;
+    char err[300];
+    int rc = crit_load_config(config_path, &v, &n, err, sizeof err);
+
+    if (rc < 0)
+        log_error("%s", err);
+    crit_free_array(v, n);
+    return rc < 0 ? -1 : 0;
+}
+
 static void reload(struct master *m)
 {
     char err[256];
@@ -339,7 +355,7 @@ static void reload(struct master *m)
         free(next);
         return;
     }
-    if (check_auth(next) < 0) {
+    if (check_auth(next) < 0 || check_criteria(m->config_path) < 0) {
         log_error("reload: keeping the running configuration");
         free(next);
         return;
@@ -457,6 +473,8 @@ int master_run(const char *config_path, conf *cf)
 
     memset(&m, 0, sizeof m);
     m.config_path = config_path;
+    if (check_criteria(config_path) < 0)
+        return 1;
     if (!(m.cf = malloc(sizeof *m.cf))) {
         log_error("out of memory");
         return 1;

@@ -5,6 +5,7 @@
  * reply cache: judge_cache in the configured database (judge.cache; off
  * with --no-cache). */
 #include "offline.h"
+#include "criteria.h"
 #include "db.h"
 #include "judge.h"
 #include "log.h"
@@ -81,7 +82,7 @@ static void print_ready(struct run *r)
 static void on_done(void *arg, const judge_result *res)
 {
     struct run *r = arg;
-    json_object *o = r->heads[res->id % r->window], *scores, *reasons;
+    json_object *o = r->heads[res->id % r->window], *scores, *reasons, *versions = NULL;
     size_t i;
 
     r->heads[res->id % r->window] = NULL;
@@ -101,7 +102,14 @@ static void on_done(void *arg, const judge_result *res)
             json_object_object_add(scores, s->metric, s->is_null ? NULL : json_object_new_double(s->score));
             json_object_object_add(reasons, s->metric, s->reason ? json_object_new_string(s->reason) : NULL);
             add_total(r, s);
+            if (s->version[0]) {
+                if (!versions)
+                    versions = json_object_new_object();
+                json_object_object_add(versions, s->metric, json_object_new_string(s->version));
+            }
         }
+        if (versions)
+            json_object_object_add(o, "versions", versions);
         json_object_object_add(o, "scores", scores);
         json_object_object_add(o, "reasons", reasons);
         json_object_object_add(o, "prompt_tokens", json_object_new_int64(res->prompt_tokens));
@@ -178,9 +186,12 @@ static int drain(judge *j, struct run *r, int left)
     return state == JUDGE_FAILED ? -EIO : 0;
 }
 
-int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
+int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, FILE *errf)
 {
     struct run r;
+    crit_registry *reg = NULL;
+    criterion *cv = NULL;
+    size_t ncv = 0;
     judge *j = NULL;
     db *cache = NULL;
     char *line = NULL, msg[256];
@@ -207,6 +218,16 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
         fprintf(errf, "ragrade eval: %s\n", msg);
         goto out;
     }
+    /* The [criterion NAME] sections of the same file, as the server reads them. */
+    if (crit_load_config(config_path, &cv, &ncv, msg, sizeof msg) < 0) {
+        fprintf(errf, "ragrade eval: %s\n", msg);
+        goto out;
+    }
+    if (!(reg = crit_registry_new(cv, ncv))) {
+        fprintf(errf, "ragrade eval: out of memory\n");
+        goto out;
+    }
+    judge_set_criteria(j, reg);
     judge_start_init(j);
     while ((state = judge_state(j, msg, sizeof msg)) == JUDGE_INITIALIZING || state == JUDGE_UNINITIALIZED)
         judge_run(j, 1000);
@@ -235,7 +256,7 @@ int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *errf)
             memset(&e, 0, sizeof e);
             snprintf(e.message, sizeof e.message, len > MAX_LINE ? "the line is too long" : "the line is not valid JSON");
             bad_line(&r, seq, &e);
-        } else if (row_from_json(&rw, o, cf, judge_metric_known, "", &e) < 0) {
+        } else if (row_from_json_arg(&rw, o, cf, judge_metric_or_criterion, reg, "", &e) < 0) {
             bad_line(&r, seq, &e);
             row_clear(&rw);
         } else {
@@ -263,6 +284,7 @@ out:
     run_free(&r);
     free(line);
     judge_free(j);
+    crit_registry_free(reg);
     db_close(cache);
     return code;
 }

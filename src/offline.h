@@ -11,6 +11,6 @@
  * out, in input order, and a summary to err. Returns the exit code: 0 when
  * every row was scored, 1 when some row was invalid or failed, 2 when the
  * judge could not start. */
-int offline_eval(const conf *cf, FILE *in, FILE *out, FILE *err);
+int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, FILE *err);
 
 #endif

@@ -1,8 +1,9 @@
 /* ragas.c - the LLM metrics: which prompt or embedding each metric asks
  * for next, and its formula once the replies are in, as ragas defines
  * faithfulness, answer_relevancy, context_precision, context_recall,
- * answer_correctness and semantic_similarity, and LlamaIndex its
- * correctness. Each metric is a chain of step functions, found through the
+ * answer_correctness, semantic_similarity and context_relevance, and
+ * LlamaIndex its correctness; and the criteria (criteria.h), user-defined
+ * critics and rubrics. Each metric is a chain of step functions, found through the
  * table metrics[] at the end of this file; a new LLM metric is one table
  * line and its steps. */
 #include "ragas.h"
@@ -133,6 +134,8 @@ static int ask(struct eval *ev, ragas_step_fn then, enum prompt_kind pk, json_ob
     ev->seed = seed;
     ev->repairs = 0;
     ev->key[0] = '\0';
+    ev->tolerate = 0;
+    ev->crit = NULL;
     return RAGAS_CALL;
 }
 
@@ -151,6 +154,8 @@ static int embed(struct eval *ev, ragas_step_fn then, json_object *strings)
     ev->step = then;
     ev->is_embed = 1;
     ev->key[0] = '\0';
+    ev->tolerate = 0;
+    ev->crit = NULL;
     return RAGAS_CALL;
 }
 
@@ -417,6 +422,203 @@ static int corr_start(struct eval *ev, json_object *rep)
                           "generated_answer", S(ev->answer)), -1);
 }
 
+/* ---- context_relevance (ragas's ContextRelevance, src/ragas/metrics/_nv_metrics.py
+ * at commit 3e28e9de):
+ * two differently worded ratings 0/1/2 of the joined contexts against the
+ * question, each / 2, averaged; 0 for ragas's edge cases without a call;
+ * a failed first rating gives null (ragas: max(NaN, x) is NaN), a failed
+ * second one leaves the first (max(x, NaN) is x) ---- */
+
+/* s without leading and trailing white space, malloc'd; NULL on OOM. */
+static char *stripped(const char *s)
+{
+    size_t n;
+
+    s = s ? s : "";
+    while (*s == ' ' || *s == '\t' || *s == '\n' || *s == '\r' || *s == '\f' || *s == '\v')
+        s++;
+    n = strlen(s);
+    while (n && strchr(" \t\n\r\f\v", s[n - 1]))
+        n--;
+    return strndup(s, n);
+}
+
+static int crel_score(struct eval *ev, json_object *rep)
+{
+    double r0 = json_object_get_double(get(ev->acc, "rating_1")) / 2.0;
+    json_object *reason = json_object_get(ev->acc);
+
+    if (!rep) {
+        json_object_object_add(reason, "rating_2_failed", S(ev->fail_why));
+        ragas_set_score(ev, r0, reason);
+    } else {
+        json_object_object_add(reason, "rating_2", json_object_get(get(rep, "rating")));
+        ragas_set_score(ev, (r0 + json_object_get_double(get(rep, "rating")) / 2.0) / 2.0,
+                        reason);
+    }
+    json_object_put(reason);
+    return RAGAS_DONE;
+}
+
+static int crel_second(struct eval *ev, json_object *rep)
+{
+    char why[400];
+    int rc;
+
+    if (!rep) {
+        snprintf(why, sizeof why, "the first rating failed: %s", ev->fail_why);
+        ragas_set_null(ev, ev->cur, why);
+        return RAGAS_DONE;
+    }
+    json_object_object_add(ev->acc, "rating_1", json_object_get(get(rep, "rating")));
+    rc = ask(ev, crel_score, PROMPT_CTX_RELEVANCE_ALT,
+             ragas_obj("question", json_object_get(get(ev->acc, "question")), "context",
+                       json_object_get(get(ev->acc, "context")), NULL, NULL), -1, 0.1, SEED);
+    ev->tolerate = 1;
+    return rc;
+}
+
+static int crel_start(struct eval *ev, json_object *rep)
+{
+    char *ctx = joined_contexts(ev), *q = stripped(ev->question), *c = stripped(ctx);
+    const char *edge = NULL;
+    int rc = RAGAS_DONE;
+
+    (void)rep;
+    if (!q || !c)
+        edge = "out of memory";
+    else if (!q[0] || !c[0])
+        edge = "the question or the contexts are empty";
+    else if (!strcmp(q, c))
+        edge = "the contexts are the question";
+    else if (strstr(q, c))
+        edge = "the contexts occur inside the question";
+    if (edge) {
+        json_object *reason = ragas_obj("edge_case", S(edge), NULL, NULL, NULL, NULL);
+
+        ragas_set_score(ev, 0.0, reason);
+        json_object_put(reason);
+        goto out;
+    }
+    ev->acc = ragas_obj("question", S(ev->question), "context", S(ctx), NULL, NULL);
+    rc = ask(ev, crel_second, PROMPT_CTX_RELEVANCE,
+             ragas_obj("question", S(ev->question), "context", S(ctx), NULL, NULL), -1, 0.1,
+             SEED);
+    ev->tolerate = 1;
+out:
+    free(ctx);
+    free(q);
+    free(c);
+    return rc;
+}
+
+/* ---- criteria (criteria.h): one call per sample, then the vote ---- */
+
+json_object *ragas_crit_reply(const crit_sample *s)
+{
+    json_object *o = ragas_obj("value", json_object_new_int(s->value), "reason", S(s->reason),
+                               NULL, NULL);
+
+    if (o && s->steps)
+        json_object_object_add(o, "steps", json_object_get(s->steps));
+    return o;
+}
+
+static int crit_sample_step(struct eval *ev, json_object *rep);
+static void crit_samples_free(struct eval *ev);
+
+/* Set up sample ev->n_samples of the current criterion. */
+static int crit_ask(struct eval *ev)
+{
+    const criterion *c = ev->crits[ev->cur];
+    row r;
+    json_object *m = json_object_new_object();
+    char *prompt;
+
+    memset(&r, 0, sizeof r);
+    r.question = ev->question;
+    r.answer = ev->answer;
+    r.ground_truth = ev->ground_truth;
+    r.contexts = ev->contexts;
+    r.n_contexts = ev->n_contexts;
+    prompt = crit_render(c, &r);
+    json_object_put(ev->messages);
+    ev->messages = json_object_new_array();
+    json_object_object_add(m, "role", S("user"));
+    json_object_object_add(m, "content", S(prompt ? prompt : ""));
+    json_object_array_add(ev->messages, m);
+    free(prompt);
+    ev->step = crit_sample_step;
+    ev->is_embed = 0;
+    ev->crit = c;
+    ev->n_items = -1;
+    ev->temperature = crit_temperature(c);
+    ev->seed = crit_seed(c, (int)ev->n_samples);
+    ev->repairs = 0;
+    ev->key[0] = '\0';
+    ev->tolerate = 1;
+    return RAGAS_CALL;
+}
+
+static void crit_samples_free(struct eval *ev)
+{
+    size_t i;
+
+    for (i = 0; i < ev->samples_cap; i++)
+        crit_sample_clear(&ev->samples[i]);
+    free(ev->samples);
+    ev->samples = NULL;
+    ev->n_samples = ev->samples_cap = 0;
+}
+
+static int crit_sample_step(struct eval *ev, json_object *rep)
+{
+    const criterion *c = ev->crits[ev->cur];
+    crit_sample *x = &ev->samples[ev->n_samples++];
+    judge_score *s = score(ev);
+    json_object *steps;
+    char *reason = NULL;
+    double v;
+    int is_null;
+
+    ev->crit = NULL;
+    if (!rep) {
+        snprintf(x->error, sizeof x->error, "%.*s", (int)sizeof x->error - 1, ev->fail_why);
+    } else {
+        x->ok = 1;
+        x->value = json_object_get_int(get(rep, "value"));
+        snprintf(x->reason, sizeof x->reason, "%s", json_object_get_string(get(rep, "reason")));
+        if ((steps = get(rep, "steps")) != NULL)
+            x->steps = json_object_get(steps);
+    }
+    if (ev->n_samples < (size_t)c->samples)
+        return crit_ask(ev);
+    if (crit_vote(c, ev->samples, ev->n_samples, &v, &is_null, &reason) < 0) {
+        ragas_set_null(ev, ev->cur, "out of memory");
+    } else {
+        free(s->reason);
+        s->reason = reason;
+        s->is_null = is_null;
+        s->score = is_null ? 0 : v;
+        ev->kind[ev->cur] = M_DONE;
+    }
+    crit_samples_free(ev);
+    return RAGAS_DONE;
+}
+
+static int crit_start(struct eval *ev, json_object *rep)
+{
+    (void)rep;
+    crit_samples_free(ev);        /* a criterion before this one cut short by the deadline */
+    if (!(ev->samples = calloc((size_t)ev->crits[ev->cur]->samples, sizeof *ev->samples))) {
+        ragas_set_null(ev, ev->cur, "out of memory");
+        return RAGAS_DONE;
+    }
+    ev->samples_cap = (size_t)ev->crits[ev->cur]->samples;
+    ev->n_samples = 0;
+    return crit_ask(ev);
+}
+
 /* ---- the table ---- */
 
 static const struct metric {
@@ -431,6 +633,7 @@ static const struct metric {
     { "answer_correctness", NEED_Q | NEED_A | NEED_GT, acorr_start },
     { "semantic_similarity", NEED_A | NEED_GT, ssim_start },
     { "correctness", NEED_Q | NEED_A, corr_start },
+    { "context_relevance", NEED_Q, crel_start },   /* empty contexts: 0, as ragas */
 };
 
 #define N_METRICS ((int)(sizeof metrics / sizeof metrics[0]))
@@ -449,7 +652,8 @@ const char *ragas_name(int k) { return k >= 0 && k < N_METRICS ? metrics[k].name
 
 int ragas_step(struct eval *ev, json_object *rep)
 {
-    ragas_step_fn f = ev->step ? ev->step : metrics[ev->kind[ev->cur]].start;
+    ragas_step_fn f = ev->step ? ev->step
+                    : ev->kind[ev->cur] == M_CRIT ? crit_start : metrics[ev->kind[ev->cur]].start;
 
     ev->step = NULL;
     return f(ev, rep);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "criteria.h"
 #include "judge.h"
 #include "llm.h"
 #include "prompts.h"
@@ -19,6 +20,7 @@
 #include "sha256.h"
 
 #define M_DONE (-1)               /* struct eval's kind[i] once score i is set */
+#define M_CRIT 1000               /* struct eval's kind[i] for a criterion (crits[i]) */
 enum { RAGAS_CALL, RAGAS_DONE };
 
 #define SEED 42                   /* of every chat call; answer_relevancy adds the generation */
@@ -57,7 +59,25 @@ struct eval {
     int repairs;
     char key[SHA256_HEX_LEN + 1]; /* cache key of the first attempt, "" if none */
     llm_req *req;
+    /* a call that may fail without nulling its metric: after the repairs
+     * run out (or a 400), its step gets rep NULL and fail_why says why */
+    int tolerate;
+    char fail_why[300];
+    /* criteria: the registry's snapshot held for the whole row (NULL:
+     * none), the criterion of each score (NULL for others; in snap), the
+     * one the call in progress asks (NULL: a prompt of prompts.h), and the
+     * samples of the current one (c->samples, owned) */
+    crit_registry *reg;
+    const crit_snapshot *snap;
+    const criterion **crits;
+    const criterion *crit;
+    crit_sample *samples;
+    size_t n_samples, samples_cap;
 };
+
+/* A criterion's reply (crit_parse_reply's sample) as the JSON its step
+ * reads: {"value", "reason", "steps"?}. A new object; NULL on OOM. */
+json_object *ragas_crit_reply(const crit_sample *s);
 
 /* The metric's index in the table, or -1 when it is no LLM metric. */
 int ragas_kind(const char *name);

@@ -21,7 +21,8 @@ static const char sql_get[] =
     " started_at, finished_at, judge, prompt_tokens, completion_tokens, run, item"
     " FROM evaluations WHERE id = ?1";
 static const char sql_get_scores[] =
-    "SELECT metric, score, reason FROM evaluation_scores WHERE evaluation_id = ?1 ORDER BY metric";
+    "SELECT metric, score, reason, version FROM evaluation_scores WHERE evaluation_id = ?1"
+    " ORDER BY metric";
 /* Counts, tokens, datasets and per-metric figures read the aggregates
  * that migration 005's triggers keep (a few rows per dataset), never the
  * rows: their cost does not grow with the table. */
@@ -114,7 +115,7 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
 int report_eval(db *d, int64_t id, json_object **out)
 {
     sqlite3_stmt *st = db_cached(d, sql_get);
-    json_object *o = NULL, *scores, *reasons, *tokens;
+    json_object *o = NULL, *scores, *reasons, *versions, *tokens;
     int rc = -EIO, s;
 
     *out = NULL;
@@ -169,11 +170,15 @@ int report_eval(db *d, int64_t id, json_object **out)
     reasons = json_object_new_object();
     json_object_object_add(o, "scores", scores);
     json_object_object_add(o, "reasons", reasons);
+    versions = json_object_new_object();
+    json_object_object_add(o, "versions", versions);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
         const char *m = (const char *)sqlite3_column_text(st, 0);
 
         json_object_object_add(scores, m, real_or_null(st, 1));
         json_object_object_add(reasons, m, reason_json(st, 2));
+        if (sqlite3_column_type(st, 3) != SQLITE_NULL)
+            json_object_object_add(versions, m, text_or_null(st, 3));
     }
     if (s != SQLITE_DONE) {
         rc = db_errno(s);
@@ -301,10 +306,14 @@ static int metric_json(db *d, const char *dataset, sqlite3_stmt *st, json_object
 }
 
 /* Per metric, from the aggregates; the caller holds a read transaction
- * (one snapshot for the aggregates and the scores the intervals read). */
+ * (one snapshot for the aggregates and the scores the intervals read). The
+ * aggregates are keyed (dataset, metric) and would mix a criterion's
+ * versions: criteria are left out here and read from their rows, version
+ * by version, by runs_criteria. */
 static int metrics_json(db *d, const char *dataset, json_object *metrics)
 {
     sqlite3_stmt *st = db_cached(d, dataset ? sql_metrics_dataset : sql_metrics);
+    const char *name;
     json_object *m;
     int rc = -EIO, s;
 
@@ -312,12 +321,17 @@ static int metrics_json(db *d, const char *dataset, json_object *metrics)
         goto out;
     bind_opt(st, 1, dataset);
     rc = 0;
-    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = metric_json(d, dataset, st, &m)) == 0)
-            json_object_object_add(metrics, (const char *)sqlite3_column_text(st, 0), m);
+    while (rc == 0 && (s = sqlite3_step(st)) == SQLITE_ROW) {
+        name = (const char *)sqlite3_column_text(st, 0);
+        if ((rc = runs_is_criterion(d, name)) == 0 && (rc = metric_json(d, dataset, st, &m)) == 0)
+            json_object_object_add(metrics, name, m);
+        rc = rc > 0 ? 0 : rc;
+    }
     sqlite3_reset(st);
     if (rc == 0 && s != SQLITE_DONE)
         rc = db_errno(s);
+    if (rc == 0)
+        rc = runs_criteria(d, dataset, metrics);
 out:
     return rc;
 }

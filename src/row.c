@@ -153,8 +153,76 @@ static int known_field(const char *k)
     return 0;
 }
 
+/* Which metric names are known: a plain callback or one with an argument. */
+struct known {
+    row_metric_known_fn plain;
+    row_metric_known_arg_fn fn;
+    void *arg;
+};
+
+static const char *const *row_set(const char *name);
+
+static int is_known(const struct known *k, const conf *cf, const char *name)
+{
+    const char *const *set = row_set(name);
+
+    if (set) {                    /* a set is known when its members are */
+        for (; *set; set++)
+            if (!is_known(k, cf, *set))
+                return 0;
+        return 1;
+    }
+    if (k->fn)
+        return k->fn(k->arg, cf, name);
+    return !k->plain || k->plain(cf, name);
+}
+
+/* The named sets of metrics a row may ask for by one name. */
+static const char *const triad[] = { "context_relevance", "faithfulness", "answer_relevancy",
+                                     NULL };
+
+static const char *const *row_set(const char *name)
+{
+    return !strcmp(name, "triad") ? triad : NULL;
+}
+
+const char *const *row_metric_set(const char *name) { return row_set(name); }
+
+/* Replace a set's name in r->metrics by its members (those not named
+ * already). 0 or -ENOMEM. */
+static int expand_sets(row *r)
+{
+    const char *const *set;
+    char **v;
+    size_t i, j, k, n;
+
+    for (i = 0; i < r->n_metrics; i++) {
+        if (!(set = row_set(r->metrics[i])))
+            continue;
+        for (n = 0; set[n]; n++)
+            ;
+        if (!(v = realloc(r->metrics, (r->n_metrics + n) * sizeof *v)))
+            return -ENOMEM;
+        r->metrics = v;
+        free(v[i]);
+        memmove(&v[i], &v[i + 1], (r->n_metrics - i - 1) * sizeof *v);
+        r->n_metrics--;
+        for (k = 0; set[k]; k++) {
+            for (j = 0; j < r->n_metrics && strcmp(v[j], set[k]); j++)
+                ;
+            if (j == r->n_metrics && r->n_metrics < ROW_MAX_METRICS) {
+                if (!(v[r->n_metrics] = strdup(set[k])))
+                    return -ENOMEM;
+                r->n_metrics++;
+            }
+        }
+        i = (size_t)-1;           /* start again: the list moved */
+    }
+    return 0;
+}
+
 /* The metrics list v: at least one, each known and named once. */
-static int take_metrics(row *r, json_object *v, const conf *cf, row_metric_known_fn known,
+static int take_metrics(row *r, json_object *v, const conf *cf, const struct known *known,
                         const char *prefix, row_error *e)
 {
     char name[ROW_ERR_FIELD];
@@ -171,7 +239,7 @@ static int take_metrics(row *r, json_object *v, const conf *cf, row_metric_known
     }
     for (i = 0; i < r->n_metrics; i++) {
         snprintf(name, sizeof name, "metrics[%zu]", i);
-        if (known && !known(cf, r->metrics[i])) {
+        if (!is_known(known, cf, r->metrics[i])) {
             fail(e, prefix, name, "%s: unknown metric '%s' (GET /api/health lists them)", r->metrics[i]);
             goto out;
         }
@@ -181,13 +249,14 @@ static int take_metrics(row *r, json_object *v, const conf *cf, row_metric_known
                 goto out;
             }
     }
-    rc = 0;
+    if ((rc = expand_sets(r)) < 0)
+        fail(e, prefix, "metrics", "%s: out of memory", NULL);
 out:
     return rc;
 }
 
-int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
-                  const char *prefix, row_error *e)
+static int from_json(row *r, json_object *obj, const conf *cf, const struct known *known,
+                     const char *prefix, row_error *e)
 {
     json_object *v;
     int rc = -EINVAL;
@@ -271,8 +340,44 @@ out:
     return rc;
 }
 
+int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
+                  const char *prefix, row_error *e)
+{
+    struct known k = { known, NULL, NULL };
+
+    return from_json(r, obj, cf, &k, prefix, e);
+}
+
+int row_from_json_arg(row *r, json_object *obj, const conf *cf, row_metric_known_arg_fn known,
+                      void *arg, const char *prefix, row_error *e)
+{
+    struct known k = { NULL, known, arg };
+
+    return from_json(r, obj, cf, &k, prefix, e);
+}
+
+static int parse_body(const char *body, size_t len, const conf *cf, const struct known *known,
+                      row **rows, size_t *n, int *is_batch, row_error *e);
+
 int row_parse_body(const char *body, size_t len, const conf *cf, row_metric_known_fn known,
                    row **rows, size_t *n, int *is_batch, row_error *e)
+{
+    struct known k = { known, NULL, NULL };
+
+    return parse_body(body, len, cf, &k, rows, n, is_batch, e);
+}
+
+int row_parse_body_arg(const char *body, size_t len, const conf *cf,
+                       row_metric_known_arg_fn known, void *arg, row **rows, size_t *n,
+                       int *is_batch, row_error *e)
+{
+    struct known k = { NULL, known, arg };
+
+    return parse_body(body, len, cf, &k, rows, n, is_batch, e);
+}
+
+static int parse_body(const char *body, size_t len, const conf *cf, const struct known *known,
+                      row **rows, size_t *n, int *is_batch, row_error *e)
 {
     json_tokener *tok = NULL;
     json_object *root = NULL;
@@ -345,8 +450,8 @@ parsed:
             snprintf(prefix, sizeof prefix, "[%zu].", i);
         else
             prefix[0] = '\0';
-        rc = row_from_json(&out[i], *is_batch ? json_object_array_get_idx(root, i) : root, cf,
-                           known, prefix, e);
+        rc = from_json(&out[i], *is_batch ? json_object_array_get_idx(root, i) : root, cf,
+                       known, prefix, e);
         if (rc < 0) {
             row_free_array(out, i + 1);
             out = NULL;

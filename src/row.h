@@ -53,6 +53,15 @@ typedef struct row_error {
 /* Says whether a metric name is known (1) or not (0) under cf. */
 typedef int (*row_metric_known_fn)(const conf *cf, const char *name);
 
+/* The same with an argument (the criteria a worker knows, for one). */
+typedef int (*row_metric_known_arg_fn)(void *arg, const conf *cf, const char *name);
+
+/* The members of a named set of metrics ("triad": context_relevance,
+ * faithfulness, answer_relevancy, the reference-free RAG triad), NULL-
+ * terminated; NULL when name is no set. A row's metrics may name a set:
+ * validation replaces it by its members (once each). */
+const char *const *row_metric_set(const char *name);
+
 /* Parse one row object. Accepts ragas's synonyms user_input, response,
  * retrieved_contexts and reference; run and item are optional non-empty
  * strings of at most ROW_MAX_RUN and ROW_MAX_ITEM bytes. prefix names the row in a batch
@@ -61,11 +70,17 @@ typedef int (*row_metric_known_fn)(const conf *cf, const char *name);
 int row_from_json(row *r, json_object *obj, const conf *cf, row_metric_known_fn known,
                   const char *prefix, row_error *e);
 
+int row_from_json_arg(row *r, json_object *obj, const conf *cf, row_metric_known_arg_fn known,
+                      void *arg, const char *prefix, row_error *e);
+
 /* Parse a request body: one row object, or an array of up to
  * cf->max_batch rows. On success *rows is a malloc'd array of *n rows
  * (owned by the caller: row_free_array). -EINVAL with e filled otherwise. */
 int row_parse_body(const char *body, size_t len, const conf *cf, row_metric_known_fn known,
                    row **rows, size_t *n, int *is_batch, row_error *e);
+int row_parse_body_arg(const char *body, size_t len, const conf *cf,
+                       row_metric_known_arg_fn known, void *arg, row **rows, size_t *n,
+                       int *is_batch, row_error *e);
 
 /* The row's inputs as a JSON object (new reference for the caller), using
  * ragrade's own field names. */

@@ -25,10 +25,12 @@ static const char *const where_e[2][2] = WHERE_DR("e.");
 static const char *const where_plain[2][2] = WHERE_DR("");
 
 /* A run's done rows with their scores, in id order (the dataset always
- * given: where_e[1][run given]). The question only where there is no item:
+ * given: where_e[1][run given]); a criterion's versions apart, keyed
+ * "name@version". The question only where there is no item:
  * only then does it pair the row, or show in the result. */
 static const char sql_load[] =
-    "SELECT e.id, e.item, CASE WHEN e.item IS NULL THEN e.question END, s.metric, s.score"
+    "SELECT e.id, e.item, CASE WHEN e.item IS NULL THEN e.question END,"
+    " s.metric || coalesce('@' || s.version, ''), s.score"
     " FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
     " WHERE e.status = 'done'%s ORDER BY e.id";
 static const char sql_exists_run[] =
@@ -39,9 +41,21 @@ static const char sql_runs[] =
     "SELECT dataset, run, count(*), count(*) FILTER (WHERE status = 'done'),"
     " count(*) FILTER (WHERE status = 'failed'), count(item), min(created_at), max(created_at)"
     " FROM evaluations WHERE 1%s GROUP BY dataset, run ORDER BY max(id) DESC LIMIT 1000";
+/* A criterion's scores are keyed "name@version": versions never mix. */
 static const char sql_scores[] =
-    "SELECT s.metric, s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
+    "SELECT s.metric || coalesce('@' || s.version, ''), s.score"
+    " FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
     " WHERE e.status = 'done'%s";
+static const char sql_criterion_scores[] =
+    "SELECT s.metric || '@' || s.version, s.score"
+    " FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
+    " WHERE s.version IS NOT NULL AND e.status = 'done'%s";
+static const char sql_is_criterion[] =
+    "SELECT EXISTS(SELECT 1 FROM evaluation_scores WHERE metric = ?1 AND version IS NOT NULL)";
+/* A version's scale: its lowest and highest level (a critic has none). */
+static const char sql_scale[] =
+    "SELECT json_extract(definition, '$.levels[0].score'), json_extract(definition, '$.levels[#-1].score')"
+    " FROM criterion_versions WHERE name = ?1 AND version = ?2";
 static const char sql_metric_scores[] =
     "SELECT s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
     " WHERE s.metric = ?2 AND s.score IS NOT NULL AND e.status = 'done'%s LIMIT ?3";
@@ -269,8 +283,38 @@ static int cmp_acc(const void *a, const void *b)
     return strcmp(((const struct acc *)a)->name, ((const struct acc *)b)->name);
 }
 
+/* A criterion's "name@version" entry: metric, version and its mean on
+ * [0, 1], (mean - lo) / (hi - lo) on that version's scale (0 and 1 for a
+ * critic or an unknown version; left out without a mean). */
+static int add_criterion(db *d, const char *key, double mean, json_object *o)
+{
+    const char *at = strchr(key, '@');
+    char name[COMPARE_METRIC_LEN];
+    sqlite3_stmt *st;
+    double lo = 0, hi = 1;
+    int s;
+
+    if (!at)
+        return 0;
+    snprintf(name, sizeof name, "%.*s", (int)(at - key), key);
+    json_object_object_add(o, "metric", json_object_new_string(name));
+    json_object_object_add(o, "version", json_object_new_string(at + 1));
+    if (!(st = prepare(d, sql_scale, NULL, name, at + 1)))
+        return -EIO;
+    if ((s = sqlite3_step(st)) == SQLITE_ROW) {
+        lo = sqlite3_column_type(st, 0) == SQLITE_NULL ? 0 : sqlite3_column_double(st, 0);
+        hi = sqlite3_column_type(st, 1) == SQLITE_NULL ? 1 : sqlite3_column_double(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (s != SQLITE_ROW && s != SQLITE_DONE)
+        return db_errno(s);
+    if (!isnan(mean) && hi > lo)
+        json_object_object_add(o, "normalised_mean", json_object_new_double((mean - lo) / (hi - lo)));
+    return 0;
+}
+
 /* One metric's figures; -ENOMEM when the bootstrap cannot allocate. */
-static int metric_json(const struct acc *m, json_object **out)
+static int metric_json(db *d, const struct acc *m, json_object **out)
 {
     json_object *o = json_object_new_object(), *hist = json_object_new_array_ext(10);
     stats_summary s;
@@ -292,11 +336,18 @@ static int metric_json(const struct acc *m, json_object **out)
     for (i = 0; i < 10; i++)
         json_object_array_add(hist, json_object_new_int64(m->hist[i]));
     json_object_object_add(o, "histogram", hist);
+    if ((i = add_criterion(d, m->name, s.mean, o)) < 0) {
+        json_object_put(o);
+        return i;
+    }
     *out = o;
     return 0;
 }
 
-static int metrics_json(db *d, const char *dataset, const char *run, json_object *metrics)
+/* The figures of every metric (text: sql_scores) or of the criteria only
+ * (sql_criterion_scores) over the done rows of dataset and run. */
+static int metrics_json(db *d, const char *text, const char *dataset, const char *run,
+                        json_object *metrics)
 {
     struct accs *a = calloc(1, sizeof *a);
     json_object *m;
@@ -305,18 +356,37 @@ static int metrics_json(db *d, const char *dataset, const char *run, json_object
 
     if (!a)
         goto out;
-    rc = each_row(prepare(d, sql_scores, where_e[!!dataset][!!run], dataset, run), score_row, a);
+    rc = each_row(prepare(d, text, where_e[!!dataset][!!run], dataset, run), score_row, a);
     if (rc < 0)
         goto out;
     qsort(a->m, a->n, sizeof a->m[0], cmp_acc);
     for (i = 0; i < a->n && rc == 0; i++)
-        if ((rc = metric_json(&a->m[i], &m)) == 0)
+        if ((rc = metric_json(d, &a->m[i], &m)) == 0)
             json_object_object_add(metrics, a->m[i].name, m);
 out:
     for (i = 0; a && i < a->n; i++)
         free(a->m[i].v);
     free(a);
     return rc;
+}
+
+int runs_is_criterion(db *d, const char *metric)
+{
+    sqlite3_stmt *st = prepare(d, sql_is_criterion, NULL, metric, NULL);
+    int rc = -EIO, s;
+
+    if (!st)
+        goto out;
+    s = sqlite3_step(st);
+    rc = s == SQLITE_ROW ? sqlite3_column_int(st, 0) : db_errno(s);
+out:
+    sqlite3_finalize(st);
+    return rc;
+}
+
+int runs_criteria(db *d, const char *dataset, json_object *metrics)
+{
+    return metrics_json(d, sql_criterion_scores, dataset, NULL, metrics);
 }
 
 struct values {
@@ -403,7 +473,7 @@ int runs_summary(db *d, const char *dataset, const char *run, json_object **out)
     json_object_object_add(o, "tokens", tokens);
     json_object_object_add(o, "datasets", sets);
     if ((rc = each_row(prepare(d, sql_counts, w, dataset, run), count_row, counts)) < 0 ||
-        (rc = metrics_json(d, dataset, run, metrics)) < 0 ||
+        (rc = metrics_json(d, sql_scores, dataset, run, metrics)) < 0 ||
         (rc = each_row(prepare(d, sql_tokens, w, dataset, run), tokens_row, tokens)) < 0 ||
         (rc = each_row(prepare(d, sql_datasets, NULL, NULL, NULL), dataset_row, sets)) < 0) {
         json_object_put(o);

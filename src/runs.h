@@ -32,7 +32,9 @@ int runs_load(db *d, const char *dataset, const char *run, compare_run *r, char 
  * "metrics": {name: {"n" (done rows with the metric), "scored", "nulls",
  * "mean", "se", "ci95": [lo, hi], "ci_method", "min", "max", "histogram"
  * (ten bins over [0, 1]; correctness's 1-5 mapped onto it)}}, "tokens",
- * "datasets": [{"dataset", "count"}] (the newest 100)}. The interval is
+ * "datasets": [{"dataset", "count"}] (the newest 100)}. A criterion's
+ * versions stay apart: "NAME@VERSION", with "metric", "version" and
+ * "normalised_mean" (the mean on [0, 1] on that version's scale). The interval is
  * stats_summarize's with STATS_SEED. 0 with *out set, or a negative code. */
 int runs_summary(db *d, const char *dataset, const char *run, json_object **out);
 
@@ -44,5 +46,15 @@ int runs_summary(db *d, const char *dataset, const char *run, json_object **out)
  * read transaction its aggregates came from. 0, or a negative code. */
 int runs_interval(db *d, const char *dataset, const char *metric, int64_t scored, double sum,
                   double sum2, stats_summary *out);
+
+/* 1 if metric is a criterion (some score of it carries a version), 0 if
+ * not, or a negative code. */
+int runs_is_criterion(db *d, const char *metric);
+
+/* Add to metrics the criteria's figures over the done rows of dataset
+ * (NULL: every dataset), read from their rows, one entry per version as
+ * runs_summary gives them ("NAME@VERSION" with "metric", "version",
+ * "normalised_mean"). 0, or a negative code. */
+int runs_criteria(db *d, const char *dataset, json_object *metrics);
 
 #endif

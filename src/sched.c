@@ -67,6 +67,7 @@
 #include "sched.h"
 #include "clock.h"
 #include "db.h"
+#include "critstore.h"
 #include "judge.h"
 #include "log.h"
 #include "wal.h"
@@ -121,9 +122,32 @@ struct sched {
     wal *wal;                     /* the checkpoint protocol on d (wal.c) */
     int idle;                     /* 1: the thread runs at SCHED_IDLE just now */
     int turn;                     /* 1: we hold the writers' turn */
+    crit_registry *reg;           /* the worker's criteria (borrowed); NULL: none */
+    critstore *cs;                /* their table on d (owned); NULL: none */
 };
 
 const char *sched_owner(const sched *s) { return s->owner; }
+
+int sched_set_criteria(sched *s, crit_registry *reg, char *err, size_t errlen)
+{
+    const crit_snapshot *snap;
+    size_t i;
+    int rc = 0;
+
+    if (!(s->cs = critstore_new(s->d, err, errlen)))
+        return -EIO;
+    s->reg = reg;
+    /* The file's criteria: their versions' definitions, for the scores. */
+    snap = crit_registry_acquire(reg);
+    for (i = 0; i < snap->n && rc == 0; i++)
+        if (snap->v[i].from_config)
+            rc = critstore_record_version(s->cs, &snap->v[i], err, errlen);
+    crit_registry_release(reg, snap);
+    if (rc < 0)
+        return rc;
+    judge_set_criteria(s->j, reg);
+    return 0;
+}
 
 /* Exponential backoff with jitter for attempt n (1-based): between half and
  * all of min(base * 2^(n-1), max) milliseconds. */
@@ -396,6 +420,10 @@ static int claim(sched *s, int64_t now)
         cap = MAX_BATCH;
     if (cap <= 0)
         return 0;
+    /* A criterion put or deleted by any worker is seen before the rows
+     * that name it are claimed. */
+    if (s->cs && critstore_refresh(s->cs, s->reg, NULL, err, sizeof err) < 0)
+        log_warn("criteria: %s", err);
     write_begin(s);
     rc = db_claim(s->d, s->owner, now, s->cf->lease_ms, cap, s->cf->max_concurrency, rows, &n,
                   err, sizeof err, s->done ? write_done : NULL, s);
@@ -561,6 +589,7 @@ void sched_free(sched *s)
         return;
     sched_stop(s);
     judge_free(s->j);
+    critstore_free(s->cs);
     wal_free(s->wal);
     db_close(s->d);
     free(s->run);

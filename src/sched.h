@@ -8,6 +8,7 @@
 
 #include "board.h"
 #include "conf.h"
+#include "criteria.h"
 
 typedef struct sched sched;
 
@@ -16,6 +17,10 @@ typedef struct sched sched;
  * thread's database connection and makes the judge (no I/O). NULL with err
  * filled on failure. */
 sched *sched_new(const conf *cf, board *b, board_slot *slot, char *err, size_t errlen);
+/* The criteria rows may name (borrowed; outlives s): the judge scores
+ * them, and the scheduler refreshes reg from the database before each
+ * claim. Before sched_start. 0 or a negative code with err. */
+int sched_set_criteria(sched *s, crit_registry *reg, char *err, size_t errlen);
 int sched_start(sched *s, char *err, size_t errlen);
 /* This worker's committer queued new rows: claim them soon, and stamp the
  * pool's submit clock (see FLOOD_MS in sched.c). wal_pages: the WAL's

@@ -121,6 +121,7 @@ struct worker {
     pthread_mutex_t mu;           /* guards alive and each rthread.exited */
     pthread_cond_t exited;
     int alive;                    /* request threads started and not exited */
+    crit_registry *reg;           /* the criteria: the file's, then the database's (owned) */
 };
 
 
@@ -223,11 +224,17 @@ static void *request_thread(void *arg)
     FCGX_Request *req = NULL;     /* ours until api_handle defers it */
     char err[256];
     const char *method;
+    critstore *cs = NULL;
     db *rd;
     int rc, active, fd, turn = 0;
 
     if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
         log_error("request thread: %s", err);
+        goto out;
+    }
+    if (!(cs = critstore_new(rd, err, sizeof err))) {
+        log_error("request thread: %s", err);
+        db_close(rd);
         goto out;
     }
     for (;;) {
@@ -275,7 +282,7 @@ static void *request_thread(void *arg)
              * submit goes to the committer with its request, which answers
              * it after the commit: this thread is free for the next one at
              * once. */
-            if (api_handle(&w->api, rd, req) == API_DEFERRED)
+            if (api_handle(&w->api, rd, cs, req) == API_DEFERRED)
                 req = NULL;
             else
                 conn_done(w, http_finish(req));
@@ -287,6 +294,7 @@ static void *request_thread(void *arg)
         FCGX_Free(req, 0);
         free(req);
     }
+    critstore_free(cs);
     db_close(rd);
 out:
     pthread_mutex_lock(&w->mu);
@@ -385,10 +393,29 @@ out:
     return rc;
 }
 
+/* The registry of the criteria in the file at path (checked by the master
+ * at start). NULL after logging why. */
+static crit_registry *criteria_from(const char *path)
+{
+    criterion *v = NULL;
+    crit_registry *r;
+    char err[300];
+    size_t n = 0;
+
+    if (crit_load_config(path, &v, &n, err, sizeof err) < 0) {
+        log_error("worker: %s", err);
+        return NULL;
+    }
+    if (!(r = crit_registry_new(v, n)))
+        log_error("worker: out of memory");
+    return r;
+}
+
 /* Everything but the request threads: the epoll set, the scheduler, the
- * committer, the tokens. On failure logs and returns -1; worker_free
+ * committer, the tokens, the criteria. On failure logs and returns -1; worker_free
  * frees what was made. */
-static int worker_init(struct worker *w, conf *cf, int listen_fd, board *b, board_slot *slot)
+static int worker_init(struct worker *w, conf *cf, const char *config_path, int listen_fd,
+                       board *b, board_slot *slot)
 {
     char err[256];
     int rc = -1;
@@ -407,7 +434,10 @@ static int worker_init(struct worker *w, conf *cf, int listen_fd, board *b, boar
         log_error("worker: %s", strerror(errno));
         goto out;
     }
+    if (!(w->reg = criteria_from(config_path)))
+        goto out;
     if (!(w->sched = sched_new(cf, b, slot, err, sizeof err)) ||
+        sched_set_criteria(w->sched, w->reg, err, sizeof err) < 0 ||
         !(w->q = queue_new(cf, notify_sched, w->sched, err, sizeof err)) ||
         sched_start(w->sched, err, sizeof err) < 0 || !(w->auth = auth_new(cf, err, sizeof err))) {
         log_error("worker: %s", err);
@@ -418,6 +448,7 @@ static int worker_init(struct worker *w, conf *cf, int listen_fd, board *b, boar
     w->api.slot = slot;
     w->api.b = b;
     w->api.auth = w->auth;
+    w->api.reg = w->reg;
     w->api.conn_done = conn_done;
     w->api.conn_arg = w;
     if (!(w->threads = calloc((size_t)cf->threads, sizeof *w->threads))) {
@@ -484,11 +515,12 @@ static void worker_free(struct worker *w, int running)
     }
     queue_free(w->q);             /* commits what waits */
     sched_free(w->sched);         /* drains, requeues the rest */
+    crit_registry_free(w->reg);
     auth_free(w->auth);
     free(w->threads);
 }
 
-void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master)
+void worker_main(conf *cf, const char *config_path, int listen_fd, board *b, int idx, pid_t master)
 {
     board_slot *slot = board_slot_at(b, idx);
     struct worker w;
@@ -507,7 +539,7 @@ void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master)
     board_store(&slot->pid, getpid());
     slot->started_ms = clock_wall_ms();
     board_store(&slot->threads, cf->threads);
-    if (worker_init(&w, cf, listen_fd, b, slot) < 0)
+    if (worker_init(&w, cf, config_path, listen_fd, b, slot) < 0)
         goto out;
     start_threads(&w);
     log_info("worker ready: %d request threads, scheduler %s", cf->threads, sched_owner(w.sched));

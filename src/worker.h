@@ -12,7 +12,9 @@
 /* Run worker idx of the pool in this (freshly forked) process: serve
  * FastCGI on listen_fd until SIGTERM, SIGINT or SIGQUIT (or the death of
  * master, the parent's pid), drain, and end the process. cf and b are the
- * master's, inherited across fork. Never returns. */
-void worker_main(conf *cf, int listen_fd, board *b, int idx, pid_t master) __attribute__((noreturn));
+ * master's, inherited across fork; the [criterion NAME] sections of
+ * config_path (may be NULL) are read here. Never returns. */
+void worker_main(conf *cf, const char *config_path, int listen_fd, board *b, int idx, pid_t master)
+    __attribute__((noreturn));
 
 #endif

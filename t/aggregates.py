@@ -327,7 +327,7 @@ def migration_part():
             if st != "done":
                 continue
             sc = None if i % 11 == 0 else ((i % 5) + 1 if m == "correctness" else (i % 10) / 9)
-            c.execute("INSERT INTO evaluation_scores VALUES(?, ?, ?, NULL)", (i, m, sc))
+            c.execute("INSERT INTO evaluation_scores(evaluation_id, metric, score, reason) VALUES(?, ?, ?, NULL)", (i, m, sc))
     c.close()
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAGRADE_")}
     env["RAGRADE_DATA"] = tmp.name
@@ -340,8 +340,8 @@ def migration_part():
     c = sqlite3.connect(path, isolation_level=None)
     c.execute("PRAGMA foreign_keys = ON")
     c.execute("PRAGMA recursive_triggers = ON")
-    c.execute("INSERT OR REPLACE INTO evaluation_scores VALUES(3, 'faithfulness', 0.25, NULL)")
-    c.execute("INSERT OR REPLACE INTO evaluation_scores VALUES(4, 'correctness', NULL, NULL)")
+    c.execute("INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason) VALUES(3, 'faithfulness', 0.25, NULL)")
+    c.execute("INSERT OR REPLACE INTO evaluation_scores(evaluation_id, metric, score, reason) VALUES(4, 'correctness', NULL, NULL)")
     c.execute("UPDATE evaluations SET dataset = 'moved' WHERE id IN (5, 6, 7, 8)")
     c.execute("UPDATE evaluations SET status = 'queued' WHERE id = 10")
     c.execute("DELETE FROM evaluations WHERE id % 13 = 0")

@@ -208,7 +208,7 @@ def check_errors(s):
         ("/api/compare?dataset=rag&baseline=v1&candidate=v2&alpha=x", "invalid_query", "alpha"),
         ("/api/compare?dataset=rag&baseline=v1&candidate=v2&min_delta=-1", "invalid_query", "min_delta"),
         ("/api/compare?dataset=rag&baseline=v1&candidate=v2&metrics=,,", "invalid_query", "metrics"),
-        ("/api/compare?dataset=rag&baseline=v1&candidate=v2&metrics=" + "x" * 80, "invalid_query", "metrics"),
+        ("/api/compare?dataset=rag&baseline=v1&candidate=v2&metrics=" + "x" * 120, "invalid_query", "metrics"),
         ("/api/compare?dataset=" + "d" * 2000 + "&baseline=v1&candidate=v2", "invalid_query", "dataset"),
     ]
     for path, code, field in cases:

@@ -142,6 +142,19 @@ def main():
     rc, out, err = run("gate", base, same, "--junit", os.path.join(tmp, "no", "dir.xml"))
     tap.ok(rc >= 64, "gate: an unwritable --junit file is an error", (rc, err))
 
+    # A criterion's versions are compared apart ("versions" in eval output).
+    def vrows(ver):
+        return [dict(r, versions={"tone": ver}) for r in rows([0.1 * i for i in range(6)], metric="tone")]
+    fv1 = write(os.path.join(tmp, "v1.jsonl"), vrows("aaaaaaaaaaaaaaaa"))
+    fv1b = write(os.path.join(tmp, "v1b.jsonl"), vrows("aaaaaaaaaaaaaaaa"))
+    fv2 = write(os.path.join(tmp, "v2.jsonl"), vrows("bbbbbbbbbbbbbbbb"))
+    rc, out, err = run("compare", fv1, fv1b, "--json")
+    same_v = {m["metric"]: m.get("pairs") for m in json.loads(out)["metrics"]} if rc == 0 else {}
+    tap.ok(same_v.get("tone@aaaaaaaaaaaaaaaa") == 6, "compare: one criterion version on both sides pairs", (rc, out, err))
+    rc, out, err = run("compare", fv1, fv2, "--json")
+    paired = [m for m in (json.loads(out)["metrics"] if out.strip().startswith("{") else []) if m.get("pairs")]
+    tap.ok(not paired, "compare: two versions of a criterion are never paired", (rc, out, err))
+
     # compare --json: pairing by item, one-sided rows, figures.
     b = rows([0.9, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3, 0.2])
     c = rows([0.8, 0.8, 0.5, 0.7, 0.1, 0.4, 0.35, 0.1])

@@ -144,7 +144,8 @@ def seed(db):
                     r = dict(base, **extra)
                     cur = c.execute(f"INSERT INTO evaluations({','.join(r)}) VALUES({','.join('?' * len(r))})",
                                     list(r.values()))
-                    c.execute("INSERT INTO evaluation_scores VALUES(?, 'token_f1', 0.5, 'x')", (cur.lastrowid,))
+                    c.execute("INSERT INTO evaluation_scores(evaluation_id, metric, score, reason)"
+                              " VALUES(?, 'token_f1', 0.5, 'x')", (cur.lastrowid,))
                     pair.append(cur.lastrowid)
                 ids[name] = tuple(pair)
     finally:

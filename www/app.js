@@ -19,6 +19,7 @@ import * as detail from './detail.js';
 import * as summary from './summary.js';
 import * as review from './review.js';
 import * as compare from './compare.js';
+import * as criteria from './criteria.js';
 
 // path: matched against the hash's path (#/eval/12?x=1 -> "/eval/12");
 // arg(match, query) is what the view's show() gets (default: the query).
@@ -31,6 +32,7 @@ const VIEWS = [
     {path: /^\/summary$/, el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
     {path: /^\/review$/, el: 'view-review', mod: review, title: 'Review', nav: 'review'},
     {path: /^\/compare$/, el: 'view-compare', mod: compare, title: 'Compare runs', nav: 'compare'},
+    {path: /^\/criteria$/, el: 'view-criteria', mod: criteria, title: 'Criteria', nav: 'criteria'},
 ];
 
 let active = null;

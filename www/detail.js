@@ -26,6 +26,35 @@ function list(items, what) {
     return h('ol', {class: 'ctx-list'}, items.map((c) => h('li', null, h('div', {class: 'text'}, c))));
 }
 
+// A criterion's reason: a critic's votes, or a rubric's level with its
+// description and the judge's finding for each evaluation step.
+function critReason(r, version) {
+    if (!r || typeof r !== 'object')
+        return null;
+    const ver = h('p', {class: 'muted small'}, 'Criterion version ', h('code', null, version));
+    if (Array.isArray(r.samples)) {
+        const split = r.yes && r.no;
+        return h('div', {class: 'reason crit-votes'},
+            h('p', null, h('strong', null, `${r.yes || 0} yes · ${r.no || 0} no`),
+                r.failed ? ` · ${r.failed} failed` : '', split ? h('span', {class: 'warn'}, ' (split vote)') : ''),
+            h('ol', {class: 'list'}, r.samples.map((x) => h('li', {'data-vote': x.error ? 'failed' : x.verdict ? 'yes' : 'no'},
+                x.error ? h('span', {class: 'err-text'}, `failed: ${x.error}`)
+                    : [h('strong', null, x.verdict ? 'yes' : 'no'), ': ', h('span', {class: 'text'}, x.reason)]))),
+            ver);
+    }
+    if ('level' in r || 'normalised' in r) {
+        return h('div', {class: 'reason crit-level'},
+            h('p', null, h('strong', null, `Level ${r.score}`), r.level ? `: ${r.level}` : '',
+                typeof r.normalised === 'number' ? h('span', {class: 'muted'}, ` (${fmtScore(r.normalised)} on [0, 1])`) : ''),
+            Array.isArray(r.steps) && r.steps.length ? h('div', null, h('p', {class: 'small'}, 'Evaluation steps:'),
+                h('ol', {class: 'list crit-steps'}, r.steps.map((x) => h('li', {class: 'text'},
+                    typeof x === 'string' ? x : JSON.stringify(x))))) : null,
+            r.reason ? h('p', {class: 'text'}, r.reason) : null,
+            ver);
+    }
+    return null;
+}
+
 function renderScores(j) {
     const scores = j.scores || {};
     const reasons = j.reasons || {};
@@ -46,7 +75,7 @@ function renderScores(j) {
                     v === null ? 'no score' : fmtScore(v), hi !== 1 && v !== null ? h('span', {class: 'muted small'}, ` / ${hi}`) : null),
                 scoreBar(m, v)),
             h('div', {class: 'label-slot', 'data-metric': m}),
-            renderReason(reasons[m], v));
+            (j.versions && j.versions[m] && critReason(reasons[m], j.versions[m])) || renderReason(reasons[m], v));
     }));
 }
 

@@ -20,7 +20,8 @@ contains it, and so on. POST /_control with a JSON object scripts it:
 
 A fault F applies to the next `count` requests (default 1; -1 forever)
 whose kind ("statements", "nli", "question", "ctx_precision", "ctx_recall",
-"classify", "correctness", "ctx_relevance", "probe", "embed", "models") or path equals
+"classify", "correctness", "ctx_relevance", "critic", "rubric", "probe", "embed", "models")
+or path equals
 F["match"] (absent: any request). F["mode"] is one of: hang, slow
 (F["delay_ms"]), status (F["status"], F["retry_after"] seconds,
 F["retry_after_ms"], F["message"]), garbage (the HTTP body is not JSON),
@@ -48,6 +49,8 @@ KINDS = [
     ("Rate how relevant the context is to the question", "ctx_relevance"),
     ("I am to rate the relevance of a context to a question", "ctx_relevance"),
     ("Reply with a JSON object whose key ok", "probe"),
+    ("Evaluate the input on the criterion defined below", "critic"),
+    ("Your task is to score the input on the criterion defined below", "rubric"),
 ]
 CORRECTNESS_SECTIONS = (("### User query\n", "query"), ("### Reference answer\n", "reference_answer"),
                         ("### Generated answer\n", "generated_answer"))
@@ -153,6 +156,16 @@ def answer(kind, inp):
         return {"rating": 2 if len(shared) > 1 else 1 if shared else 0}
     if kind == "probe":
         return {"ok": True}
+    if kind == "critic":
+        return {"reason": "the fake judge says yes", "verdict": 1}
+    if kind == "rubric":   # the highest level; inp is the prompt's text here
+        m = re.search(r"The score must be one of ([-0-9, ]+)\.", inp.get("prompt", ""))
+        levels = [int(x) for x in m.group(1).split(",")] if m else [1]
+        n = len(re.findall(r"^\d+\. ", inp.get("prompt", ""), re.M))
+        out = {"score": max(levels), "reason": "the fake judge's reason"}
+        if n:
+            out = {"steps": ["finding %d" % (i + 1) for i in range(n)], **out}
+        return out
     return {"unexpected": True}
 
 
@@ -301,7 +314,7 @@ class Handler(BaseHTTPRequestHandler):
         if not ollama and (rf.get("type") != "json_schema" or not rf["json_schema"].get("strict")):
             return self.send(400, {"error": {"message": "want a strict json_schema"}})
         finish, refusal = "stop", None
-        content = json.dumps(answer(kind, inp))
+        content = json.dumps(answer(kind, {"prompt": content} if kind == "rubric" else inp))
         if mode == "malformed":
             content = content[:len(content) // 2] + "}}"
         elif mode == "truncated":

@@ -108,8 +108,9 @@ class Server:
     """ragrade + nginx. env: RAGRADE_* overrides for the pool."""
 
     def __init__(self, env=None, workers=2, threads=8, rate=100000, burst=100000, data=None, prefix=None,
-                 conn=10000):
+                 conn=10000, args=None):
         self.prefix = prefix or []
+        self.args = args or []    # after "serve", e.g. ["--config", path]
         self.tmp = tempfile.TemporaryDirectory(prefix="ragrade-t-")
         self.data = data or self.tmp.name
         os.makedirs(self.data, exist_ok=True)
@@ -167,7 +168,7 @@ class Server:
 
     def start_pool(self):
         self.pool_out = open(self.pool_log, "ab")
-        self.pool = subprocess.Popen(self.prefix + [BIN, "serve"], env=self.env, stdout=self.pool_out,
+        self.pool = subprocess.Popen(self.prefix + [BIN, "serve"] + self.args, env=self.env, stdout=self.pool_out,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         sock = os.path.join(self.data, "ragrade.sock")
         wait_for(lambda: os.path.exists(sock) or self.pool.poll() is not None, 20, "the pool's socket")

@@ -38,6 +38,49 @@ static int parse(const char *body, row **rows, size_t *n, int *batch, row_error 
     return row_parse_body(body, strlen(body), &cf, known, rows, n, batch, e);
 }
 
+/* A known-callback with an argument: the names in a NULL-terminated list. */
+static int known_in(void *arg, const conf *c, const char *name)
+{
+    const char *const *v = arg;
+
+    (void)c;
+    for (; *v; v++)
+        if (!strcmp(*v, name))
+            return 1;
+    return 0;
+}
+
+static void test_metric_sets(void **state)
+{
+    static const char *const llm[] = { "token_f1", "faithfulness", "answer_relevancy",
+                                       "context_relevance", "tone", NULL };
+    static const char *const some[] = { "faithfulness", "tone", NULL };
+    const char *body = "{\"question\":\"q\",\"answer\":\"a\",\"contexts\":[],"
+                       "\"metrics\":[\"faithfulness\",\"triad\",\"tone\"]}";
+    row *rows = NULL;
+    size_t n;
+    int batch;
+    row_error e;
+
+    (void)state;
+    assert_int_equal(row_parse_body_arg(body, strlen(body), &cf, known_in, (void *)llm, &rows, &n,
+                                        &batch, &e), 0);
+    /* the set's place takes its members not named already, once each */
+    assert_int_equal(rows[0].n_metrics, 4);
+    assert_string_equal(rows[0].metrics[0], "faithfulness");
+    assert_string_equal(rows[0].metrics[1], "tone");
+    assert_string_equal(rows[0].metrics[2], "context_relevance");
+    assert_string_equal(rows[0].metrics[3], "answer_relevancy");
+    row_free_array(rows, n);
+    rows = NULL;
+    /* a set is known only when all its members are */
+    assert_int_equal(row_parse_body_arg(body, strlen(body), &cf, known_in, (void *)some, &rows, &n,
+                                        &batch, &e), -EINVAL);
+    assert_string_equal(e.field, "metrics[1]");
+    assert_null(row_metric_set("faithfulness"));
+    assert_string_equal(row_metric_set("triad")[0], "context_relevance");
+}
+
 static void expect_error(const char *body, const char *field, const char *words)
 {
     row *rows = NULL;
@@ -233,6 +276,7 @@ int main(void)
         cmocka_unit_test(test_utf8),
         cmocka_unit_test(test_utf8_helpers),
         cmocka_unit_test(test_strings_roundtrip),
+        cmocka_unit_test(test_metric_sets),
     };
 
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -628,6 +628,58 @@ async function withTokens(browser) {
         await other.close();
     });
 
+    await step('the Criteria view: create a rubric and a critic, errors, votes in the detail', async () => {
+        await page.evaluate((t) => sessionStorage.setItem('ragrade.token', t), T.admin);
+        await page.goto('/#/criteria');
+        await page.reload();
+        await page.locator('#view-criteria').waitFor();
+        await page.locator('#c-empty').waitFor();
+        ok(true, 'the Criteria view lists none at first');
+        const form = page.locator('#c-form');
+        await form.getByLabel(/^Name/).fill('supported');
+        await page.locator('#c-kind').selectOption('rubric');
+        await form.getByLabel(/^Definition/).fill('How well do the contexts support the answer?');
+        await page.locator('#c-in-contexts').check();
+        await page.locator('#c-levels').fill('1: contradicts the contexts\n3: partly supported\n2: fully supported');
+        await page.locator('#c-steps').fill('List the answer\'s claims\nFind each claim in the contexts');
+        await form.getByRole('button', {name: 'Save'}).click();
+        await page.locator('#cr-result.alert-error').waitFor();
+        const err = await page.locator('#cr-result').textContent();
+        ok(/levels/i.test(err) && await page.locator('#c-levels').getAttribute('aria-invalid') === 'true',
+            'levels out of order: the server\'s 400 is shown and the levels box marked', err);
+        await shot(page, 'criteria-error');
+        await page.locator('#c-levels').fill('1: contradicts the contexts\n2: partly supported\n3: fully supported');
+        await form.getByRole('button', {name: 'Save'}).click();
+        await page.locator('#cr-result.alert-ok').waitFor();
+        await page.locator('#c-list tr[data-criterion="supported"]').waitFor();
+        const cells = await page.locator('#c-list tr[data-criterion="supported"] td').allTextContents();
+        ok(cells[0] === 'rubric' && /contexts/.test(cells[1]) && /1 · 2 · 3/.test(cells[2]) && /^[0-9a-f]{16}$/.test(cells[3]),
+            'the list shows kind, inputs, levels and version', cells.join(' | '));
+        await page.locator('#c-new').click();
+        await form.getByLabel(/^Name/).fill('polite');
+        await form.getByLabel(/^Definition/).fill('Is the answer polite?');
+        await page.locator('#c-samples').fill('3');
+        await form.getByRole('button', {name: 'Save'}).click();
+        await page.locator('#c-list tr[data-criterion="polite"]').waitFor();
+        await shot(page, 'criteria');
+        await page.goto('/#/new');
+        await page.reload();
+        await page.locator('#r-metrics input[value="polite"]').waitFor();
+        ok(true, 'the new-evaluation form offers the criteria');
+        const r = await fetch(`${tokenBase}/api/eval`, {method: 'POST', headers: {'Content-Type': 'application/json',
+            ...bearer('submit')}, body: JSON.stringify({question: 'Is the tower tall?', answer: 'Yes, it is 330 m tall.',
+            contexts: ['The tower is 330 m tall.'], metrics: ['polite', 'supported']})});
+        const id = (await r.json()).id;
+        await page.goto(`/#/eval/${id}`);
+        await page.locator('[data-metric="polite"] .crit-votes').waitFor();
+        const votes = await page.locator('[data-metric="polite"] .crit-votes li').count();
+        ok(votes === 3, 'the detail shows the critic\'s three votes', votes);
+        const lvl = await page.locator('[data-metric="supported"] .crit-level').textContent();
+        ok(/Level 3: fully supported/.test(lvl) && await page.locator('[data-metric="supported"] .crit-steps li').count() === 2,
+            'the detail shows the rubric\'s level with its description and the steps\' reasoning', lvl);
+        await shot(page, 'criteria-detail');
+    });
+
     ok(problems.length === 0, 'no page errors or off-loopback requests with tokens', problems.join('\n'));
     await context.close();
 }
