@@ -10,6 +10,7 @@
 #include "master.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <json-c/json.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -95,6 +96,12 @@ int main(int argc, char **argv)
     db *d;
     FILE *in;
 
+    /* SQLite's trigger programs (the aggregates of sql/005) take and give
+     * back more than glibc's trim threshold at every row they touch, and
+     * glibc then shrinks the heap with brk each time: a purge of 20,000
+     * rows made 65,000 brk calls and took 77 s instead of 1.1 s. Keep up
+     * to 32 MiB of freed memory at the top of the heap instead. */
+    mallopt(M_TRIM_THRESHOLD, 32 << 20);
     if (argc < 2) {
         usage(stderr);
         return 2;
