@@ -49,7 +49,7 @@ static const char sql_scores[] =
 static const char sql_criterion_scores[] =
     "SELECT s.metric || '@' || s.version, s.score"
     " FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
-    " WHERE s.version IS NOT NULL AND e.status = 'done'%s";
+    " WHERE s.version IS NOT NULL AND +e.status = 'done'%s";
 static const char sql_is_criterion[] =
     "SELECT EXISTS(SELECT 1 FROM evaluation_scores WHERE metric = ?1 AND version IS NOT NULL)";
 /* A version's scale: its lowest and highest level (a critic has none). */
@@ -58,7 +58,7 @@ static const char sql_scale[] =
     " FROM criterion_versions WHERE name = ?1 AND version = ?2";
 static const char sql_metric_scores[] =
     "SELECT s.score FROM evaluations e JOIN evaluation_scores s ON s.evaluation_id = e.id"
-    " WHERE s.metric = ?2 AND s.score IS NOT NULL AND e.status = 'done'%s LIMIT ?3";
+    " WHERE s.metric = ?2 AND s.score IS NOT NULL AND +e.status = 'done'%s LIMIT ?3";
 static const char sql_counts[] =
     "SELECT status, count(*) FROM evaluations WHERE 1%s GROUP BY status";
 static const char sql_tokens[] =
@@ -345,9 +345,10 @@ static int metric_json(db *d, const struct acc *m, json_object **out)
 }
 
 /* The figures of every metric (text: sql_scores) or of the criteria only
- * (sql_criterion_scores) over the done rows of dataset and run. */
-static int metrics_json(db *d, const char *text, const char *dataset, const char *run,
-                        json_object *metrics)
+ * (sql_criterion_scores) over the done rows of dataset and run, where
+ * (text's %s) filtering them. */
+static int metrics_json(db *d, const char *text, const char *where, const char *dataset,
+                        const char *run, json_object *metrics)
 {
     struct accs *a = calloc(1, sizeof *a);
     json_object *m;
@@ -356,7 +357,7 @@ static int metrics_json(db *d, const char *text, const char *dataset, const char
 
     if (!a)
         goto out;
-    rc = each_row(prepare(d, text, where_e[!!dataset][!!run], dataset, run), score_row, a);
+    rc = each_row(prepare(d, text, where, dataset, run), score_row, a);
     if (rc < 0)
         goto out;
     qsort(a->m, a->n, sizeof a->m[0], cmp_acc);
@@ -386,7 +387,9 @@ out:
 
 int runs_criteria(db *d, const char *dataset, json_object *metrics)
 {
-    return metrics_json(d, sql_criterion_scores, dataset, NULL, metrics);
+    /* "+": not the dataset's index; the criteria's partial index leads */
+    return metrics_json(d, sql_criterion_scores, dataset ? " AND +e.dataset = ?1" : "", dataset, NULL,
+                        metrics);
 }
 
 struct values {
@@ -418,8 +421,9 @@ int runs_interval(db *d, const char *dataset, const char *metric, int64_t scored
     x.cap = (size_t)scored;
     if (!(x.v = malloc(x.cap * sizeof *x.v)))
         return -ENOMEM;
-    /* dataset ?1 and metric ?2 (prepare binds only ?1 and ?2 by name) */
-    if ((st = prepare(d, sql_metric_scores, dataset ? " AND e.dataset = ?1" : "", dataset, NULL))) {
+    /* dataset ?1 and metric ?2; "+": the metric's index leads, not the
+     * dataset's or the status's (the metric has at most scored values) */
+    if ((st = prepare(d, sql_metric_scores, dataset ? " AND +e.dataset = ?1" : "", dataset, NULL))) {
         sqlite3_bind_text(st, 2, metric, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, scored);
     }
@@ -473,7 +477,7 @@ int runs_summary(db *d, const char *dataset, const char *run, json_object **out)
     json_object_object_add(o, "tokens", tokens);
     json_object_object_add(o, "datasets", sets);
     if ((rc = each_row(prepare(d, sql_counts, w, dataset, run), count_row, counts)) < 0 ||
-        (rc = metrics_json(d, sql_scores, dataset, run, metrics)) < 0 ||
+        (rc = metrics_json(d, sql_scores, where_e[!!dataset][!!run], dataset, run, metrics)) < 0 ||
         (rc = each_row(prepare(d, sql_tokens, w, dataset, run), tokens_row, tokens)) < 0 ||
         (rc = each_row(prepare(d, sql_datasets, NULL, NULL, NULL), dataset_row, sets)) < 0) {
         json_object_put(o);
