@@ -54,8 +54,8 @@ CREATE TABLE ingest_counters (
 ) WITHOUT ROWID;
 
 -- Rows made from a trace say which one, and which span the question came
--- from. (The row's run, the ingest.run label, goes to the run column that
--- the runs migration adds.)
+-- from; their run (the ingest.run label, for example service.version) goes
+-- in evaluations.run, the column 008_runs.sql adds for every row.
 ALTER TABLE evaluations ADD COLUMN trace_id TEXT;
 ALTER TABLE evaluations ADD COLUMN span_id TEXT;
 CREATE INDEX evaluations_trace ON evaluations(trace_id) WHERE trace_id IS NOT NULL;

@@ -1,5 +1,5 @@
--- ragrade schema: user-defined criteria (issue 15). Numbered 006 for now;
--- the lead renumbers on merge. Every column is documented in sql/README.md.
+-- ragrade schema: user-defined criteria (issue 15). Migration 007.
+-- Every column is documented in sql/README.md.
 
 -- The criteria defined through the API (those of the configuration file
 -- live there, not here). One row per name; DELETE sets deleted = 1 and
@@ -37,6 +37,12 @@ ALTER TABLE evaluations ADD COLUMN judge_profile TEXT;
 -- The version of the criterion that produced a score; NULL for built-in
 -- metrics (their definition changes only with ragrade's own version).
 ALTER TABLE evaluation_scores ADD COLUMN version TEXT;
+
+-- The criteria's scores only (built-in metrics have no version): the
+-- summary over the aggregates, keyed (dataset, metric), tells a criterion
+-- by one lookup here and reads its versions apart from these rows.
+CREATE INDEX evaluation_scores_criterion ON evaluation_scores(metric, version)
+    WHERE version IS NOT NULL;
 
 -- Summaries keep versions apart: an edited rubric never mixes old and new.
 DROP VIEW evaluation_summary;

@@ -13,6 +13,7 @@
 #include "maint.h"
 #include "report.h"
 #include "row.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -81,8 +82,8 @@ static const char global_help[] =
     "Work on ragrade's database directly; safe while the server runs.\n"
     "\n"
     "commands:\n"
-    "  stats [--dataset D] [--json]        counts per status, oldest queued row, metric means\n"
-    "  list [--status S] [--dataset D] [--limit N] [--before ID] [--json]\n"
+    "  stats [--dataset D] [--run R] [--json]  counts per status, oldest queued row, metric means\n"
+    "  list [--status S] [--dataset D] [--run R] [--limit N] [--before ID] [--json]\n"
     "                                      the newest rows as a table\n"
     "  show ID                             one row with its scores and reasons, as JSON\n"
     "  requeue ID | --failed | --dataset D queue rows again from attempt 0\n"
@@ -328,7 +329,7 @@ static int64_t id_operand(const admin *a, const args *g)
 
 /* ---- stats, list, show ---- */
 
-static void print_stats(const admin *a, json_object *sum, const char *dataset, const char *oldest)
+static void print_stats(const admin *a, json_object *sum, const args *g, const char *oldest)
 {
     json_object *counts, *metrics, *tokens, *v;
     int64_t total = 0, ms;
@@ -339,8 +340,10 @@ static void print_stats(const admin *a, json_object *sum, const char *dataset, c
     json_object_object_get_ex(sum, "metrics", &metrics);
     json_object_object_get_ex(sum, "tokens", &tokens);
     printf("database       %s\n", a->cf->db_path);
-    if (dataset)
-        printf("dataset        %s\n", dataset);
+    if (g->dataset)
+        printf("dataset        %s\n", g->dataset);
+    if (g->run)
+        printf("run            %s\n", g->run);
     printf("rows          ");
     for (i = 0; i < ROW_N_STATUS; i++) {
         json_object_object_get_ex(counts, row_status_names[i], &v);
@@ -363,21 +366,25 @@ static void print_stats(const admin *a, json_object *sum, const char *dataset, c
         printf("metrics        none scored yet\n");
         return;
     }
-    printf("\n%-28s %8s %8s %8s %8s %8s %8s\n", "metric (done rows)", "n", "scored", "nulls",
-           "mean", "min", "max");
+    printf("\n%-28s %8s %8s %8s %8s %19s %8s %8s\n", "metric (done rows)", "n", "scored", "nulls",
+           "mean", "95% CI", "min", "max");
     json_object_object_foreach(metrics, name, m) {
-        json_object *f[6];
-        static const char *const keys[6] = { "n", "scored", "nulls", "mean", "min", "max" };
+        json_object *f[7];
+        static const char *const keys[7] = { "n", "scored", "nulls", "mean", "min", "max", "ci95" };
+        char ci[48] = "-";
 
-        for (i = 0; i < 6; i++)
+        for (i = 0; i < 7; i++)
             json_object_object_get_ex(m, keys[i], &f[i]);
         printf("%-28s %8lld %8lld %8lld", name, (long long)json_object_get_int64(f[0]),
                (long long)json_object_get_int64(f[1]), (long long)json_object_get_int64(f[2]));
+        if (json_object_array_length(f[6]) == 2 && json_object_array_get_idx(f[6], 0))
+            snprintf(ci, sizeof ci, "[%.4f, %.4f]", json_object_get_double(json_object_array_get_idx(f[6], 0)),
+                     json_object_get_double(json_object_array_get_idx(f[6], 1)));
         if (f[3])
-            printf(" %8.4f %8.4f %8.4f\n", json_object_get_double(f[3]),
+            printf(" %8.4f %19s %8.4f %8.4f\n", json_object_get_double(f[3]), ci,
                    json_object_get_double(f[4]), json_object_get_double(f[5]));
         else
-            printf(" %8s %8s %8s\n", "-", "-", "-");
+            printf(" %8s %19s %8s %8s\n", "-", "-", "-", "-");
     }
 }
 
@@ -390,7 +397,7 @@ static int cmd_stats(admin *a, const args *g)
     if ((rc = setup(a, NEED_READ)) != ADM_OK)
         goto out;
     /* The counts and the oldest queued row, from one snapshot. */
-    if (report_stats(a->d, g->dataset, &sum) < 0) {
+    if (report_stats(a->d, g->dataset, g->run, &sum) < 0) {
         rc = sql_fail(a, "reading the summary");
         goto out;
     }
@@ -399,7 +406,7 @@ static int cmd_stats(admin *a, const args *g)
     if (g->flags & O_JSON)
         print_json(sum);
     else
-        print_stats(a, sum, g->dataset, oldest);
+        print_stats(a, sum, g, oldest);
 out:
     json_object_put(sum);
     return rc;
@@ -409,7 +416,7 @@ static int cmd_list(admin *a, const args *g)
 {
     json_object *page = NULL, *items, *next, *v;
     int64_t before = 0;
-    char created[20], ds[4 * 16 + 1], q[4 * 60 + 1];
+    char created[20], ds[4 * 16 + 1], run[4 * 12 + 1], q[4 * 48 + 1];
     const char *s;
     int rc;
     size_t i;
@@ -421,7 +428,7 @@ static int cmd_list(admin *a, const args *g)
     }
     if ((rc = setup(a, NEED_READ)) != ADM_OK)
         goto out;
-    if (report_list(a->d, g->status, g->dataset, before, (int)g->limit, &page) < 0) {
+    if (report_list(a->d, g->status, g->dataset, g->run, before, (int)g->limit, &page) < 0) {
         rc = sql_fail(a, "listing evaluations");
         goto out;
     }
@@ -430,8 +437,8 @@ static int cmd_list(admin *a, const args *g)
         goto out;
     }
     json_object_object_get_ex(page, "items", &items);
-    printf("%8s  %-7s  %3s  %-19s  %-16s  %s\n", "ID", "STATUS", "ATT", "CREATED (UTC)", "DATASET",
-           "QUESTION");
+    printf("%8s  %-7s  %3s  %-19s  %-16s  %-12s  %s\n", "ID", "STATUS", "ATT", "CREATED (UTC)",
+           "DATASET", "RUN", "QUESTION");
     for (i = 0; i < json_object_array_length(items); i++) {
         json_object *it = json_object_array_get_idx(items, i);
 
@@ -441,14 +448,16 @@ static int cmd_list(admin *a, const args *g)
             created[10] = ' ';
         json_object_object_get_ex(it, "dataset", &v);
         clip(json_object_get_string(v), 16, ds, sizeof ds);
+        json_object_object_get_ex(it, "run", &v);
+        clip(json_object_get_string(v), 12, run, sizeof run);
         json_object_object_get_ex(it, "question", &v);
-        clip(json_object_get_string(v), 60, q, sizeof q);
+        clip(json_object_get_string(v), 48, q, sizeof q);
         json_object_object_get_ex(it, "id", &v);
         printf("%8lld  ", (long long)json_object_get_int64(v));
         json_object_object_get_ex(it, "status", &v);
         printf("%-7s  ", json_object_get_string(v));
         json_object_object_get_ex(it, "attempts", &v);
-        printf("%3d  %-19s  %-16s  %s\n", json_object_get_int(v), created, ds, q);
+        printf("%3d  %-19s  %-16s  %-12s  %s\n", json_object_get_int(v), created, ds, run, q);
     }
     if (json_object_object_get_ex(page, "next_before", &next) && next)
         fprintf(stderr, "(more rows: ragrade admin list --before %lld)\n",
@@ -777,16 +786,18 @@ static int cmd_help(admin *a, const args *g)
 }
 
 static const struct cmd cmds[] = {
-    { "stats", cmd_stats, O_DATASET | O_JSON, 0, 0, "stats [--dataset D] [--json]",
+    { "stats", cmd_stats, O_DATASET | O_RUN | O_JSON, 0, 0, "stats [--dataset D] [--run R] [--json]",
       "Counts per status, the oldest queued row and its age, tokens used, and per metric\n"
-      "(over done rows) n, scored, nulls, mean, min and max.\n\n"
+      "(over done rows) n, scored, nulls, mean with its 95 % interval, min and max.\n\n"
       "  --dataset D   only rows of dataset D\n"
+      "  --run R       only rows of run R\n"
       "  --json        the summary as JSON (as GET /api/summary, plus oldest_queued)\n" },
-    { "list", cmd_list, O_STATUS | O_DATASET | O_LIMIT | O_BEFORE | O_JSON, 0, 0,
-      "list [--status S] [--dataset D] [--limit N] [--before ID] [--json]",
-      "The newest rows first as a table: id, status, attempts, created, dataset, question.\n\n"
+    { "list", cmd_list, O_STATUS | O_DATASET | O_RUN | O_LIMIT | O_BEFORE | O_JSON, 0, 0,
+      "list [--status S] [--dataset D] [--run R] [--limit N] [--before ID] [--json]",
+      "The newest rows first as a table: id, status, attempts, created, dataset, run, question.\n\n"
       "  --status S    queued, running, done or failed\n"
       "  --dataset D   only rows of dataset D\n"
+      "  --run R       only rows of run R\n"
       "  --limit N     at most N rows (default 20)\n"
       "  --before ID   rows with ids below ID (the next page; printed on stderr when more)\n"
       "  --json        the page as JSON, as GET /api/eval returns it\n" },

@@ -8,6 +8,7 @@
  * counters of the scoreboard, and a log line for each 4xx, 5xx or slow
  * answer (id, method, path, status, duration; never a body or a token). */
 #include "api.h"
+#include "api_compare.h"
 #include "api_crit.h"
 #include "api_labels.h"
 #include "api_otlp.h"
@@ -327,13 +328,13 @@ static int parse_int(const char *s, long long lo, long long hi, long long *v)
 
 static void list(const api_ctx *a, db *rd, http_req *r, route_call *c)
 {
-    char status[16], dataset[4096], lim[24], before[24], msg[128];
+    char status[16], dataset[4096], run[1024], lim[24], before[24], msg[128];
     long long limit = 50, bef = 0;
     json_object *o;
     int rc;
 
     if (query_param(r, "status", status, sizeof status) < 0 || query_param(r, "dataset", dataset, sizeof dataset) < 0 ||
-        query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
+        query_param(r, "run", run, sizeof run) < 0 || query_param(r, "limit", lim, sizeof lim) < 0 || query_param(r, "before", before, sizeof before) < 0)
         return;
     if (*status && row_status_of(status) < 0) {
         http_send_error(r, 400, "invalid_query", "status must be queued, running, done or failed", "status");
@@ -348,26 +349,17 @@ static void list(const api_ctx *a, db *rd, http_req *r, route_call *c)
         http_send_error(r, 400, "invalid_query", "before must be an evaluation id", "before");
         return;
     }
-    rc = report_list(rd, *status ? status : NULL, *dataset ? dataset : NULL, bef, (int)limit, &o);
+    rc = report_list(rd, *status ? status : NULL, *dataset ? dataset : NULL, *run ? run : NULL, bef, (int)limit, &o);
     if (rc < 0)
         send_db_error(r, rc);
     else
         http_send_json(r, 200, o, NULL);
 }
 
-static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c)
-{
-    char dataset[4096];
-    json_object *o;
-    int rc;
-
-    if (query_param(r, "dataset", dataset, sizeof dataset) < 0)
-        return;
-    if ((rc = report_summary(rd, *dataset ? dataset : NULL, &o)) < 0)
-        send_db_error(r, rc);
-    else
-        http_send_json(r, 200, o, NULL);
-}
+/* The summary, the runs and the comparison: api_compare.c. */
+static void summary(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_summary(rd, r); }
+static void runs(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_runs(rd, r); }
+static void compare(const api_ctx *a, db *rd, http_req *r, route_call *c) { api_compare_compare(rd, r); }
 
 /* Every metric a row may name: the judge's, then (for an LLM judge) the
  * criteria, after bringing them up to date. */
@@ -743,6 +735,8 @@ static const struct route routes[] = {
     { M_GET | M_HEAD, "/api/agreement",       AUTH_READ,   BR_SUMMARY, agreement },
     { M_GET | M_HEAD, "/api/review",          AUTH_READ,   BR_LIST,    review },
     { M_GET | M_HEAD, "/api/summary",         AUTH_READ,   BR_SUMMARY, summary },
+    { M_GET | M_HEAD, "/api/runs",            AUTH_READ,   BR_SUMMARY, runs },
+    { M_GET | M_HEAD, "/api/compare",         AUTH_READ,   BR_SUMMARY, compare },
     { M_GET | M_HEAD, "/api/health",          AUTH_OPEN,   BR_HEALTH,  health },
     { M_GET | M_HEAD, "/api/metrics",         AUTH_READ,   BR_METRICS, metrics },
     { M_GET | M_HEAD, "/api/status",          AUTH_READ,   BR_STATUS,  status },

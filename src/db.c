@@ -51,8 +51,8 @@ static const char *const sql[Q__COUNT] = {
     [Q_INSERT] =
         "INSERT INTO evaluations(created_at, updated_at, status, dataset, question, answer,"
         " contexts, ground_truth, reference_contexts, metrics, max_attempts, idempotency_key,"
-        " idempotency_hash, judge_profile)"
-        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+        " idempotency_hash, judge_profile, run, item)"
+        " VALUES(?1, ?1, 'queued', ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
     [Q_IDEM_LOOKUP] = "SELECT id, status, idempotency_hash FROM evaluations WHERE idempotency_key = ?1 ORDER BY id",
     [Q_REAP_FAIL] =
         "UPDATE evaluations SET status = 'failed', finished_at = ?2, updated_at = ?2,"
@@ -177,7 +177,7 @@ static int migrate(db *d, char *err, size_t errlen)
     static const char *const steps[] = { schema_001_init, schema_002_judge_cache,
                                            schema_003_idem_hash, schema_004_labels,
                                            schema_005_aggregates, schema_006_spans,
-                                           schema_007_criteria };
+                                           schema_007_criteria, schema_008_runs };
     sqlite3_stmt *st = NULL;
     char buf[64];
     int rc, version, i, held = 0;
@@ -509,6 +509,8 @@ int db_insert(db *d, const row *rows, size_t n, const char *key, const char *has
         bind_text(st, 10, key);
         bind_text(st, 11, key ? hash : NULL);
         bind_text(st, 12, r->judge);
+        bind_text(st, 13, r->run);
+        bind_text(st, 14, r->item);
         rc = step_done(st);
         ids[i] = sqlite3_last_insert_rowid(d->h);
         free(ctx);

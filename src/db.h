@@ -11,7 +11,7 @@
 #include "judge.h"
 #include "row.h"
 
-#define DB_SCHEMA_VERSION 7           /* sql/00N_*.sql, applied in order */
+#define DB_SCHEMA_VERSION 8           /* sql/00N_*.sql, applied in order */
 
 typedef struct db db;
 

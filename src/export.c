@@ -17,7 +17,7 @@
 /* Every column of the export, oldest row first; filters may be NULL. */
 static const char sql_rows[] =
     "SELECT id, created_at, status, dataset, question, answer, contexts, ground_truth,"
-    " reference_contexts, metrics, attempts, last_error, finished_at"
+    " reference_contexts, metrics, attempts, last_error, finished_at, run, item"
     " FROM evaluations WHERE (?1 IS NULL OR dataset = ?1) AND (?2 IS NULL OR status = ?2)"
     " ORDER BY id";
 /* The CSV's score columns: every metric scored among the exported rows. */
@@ -26,11 +26,11 @@ static const char sql_metrics[] =
     " WHERE (?1 IS NULL OR e.dataset = ?1) AND (?2 IS NULL OR e.status = ?2) ORDER BY s.metric";
 
 enum { C_ID, C_CREATED, C_STATUS, C_DATASET, C_QUESTION, C_ANSWER, C_CONTEXTS, C_GROUND_TRUTH,
-       C_REFERENCE, C_METRICS, C_ATTEMPTS, C_LAST_ERROR, C_FINISHED };
+       C_REFERENCE, C_METRICS, C_ATTEMPTS, C_LAST_ERROR, C_FINISHED, C_RUN, C_ITEM };
 
 static const char *const csv_head[] = {
     "id", "created_at", "status", "dataset", "question", "answer", "contexts", "ground_truth",
-    "reference_contexts", "metrics", "attempts", "last_error", "finished_at",
+    "reference_contexts", "metrics", "attempts", "last_error", "finished_at", "run", "item",
 };
 
 /* The shortest text that reads back as the same double. */
@@ -127,7 +127,8 @@ static int jsonl_row(db *d, sqlite3_stmt *st, FILE *out, int with_scores)
     static const struct { const char *name; int col, is_json; } fields[] = {
         { "question", C_QUESTION, 0 }, { "answer", C_ANSWER, 0 }, { "contexts", C_CONTEXTS, 1 },
         { "ground_truth", C_GROUND_TRUTH, 0 }, { "reference_contexts", C_REFERENCE, 1 },
-        { "metrics", C_METRICS, 1 }, { "dataset", C_DATASET, 0 },
+        { "metrics", C_METRICS, 1 }, { "dataset", C_DATASET, 0 }, { "run", C_RUN, 0 },
+        { "item", C_ITEM, 0 },
     };
     json_object *o = json_object_new_object(), *v;
     int64_t id = sqlite3_column_int64(st, C_ID);

@@ -3,6 +3,8 @@
  * table or JSON, and for the gate decide the exit code and write the JUnit
  * and markdown reports CI systems show. */
 #include "gate.h"
+#include "db.h"
+#include "runs.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -31,7 +33,7 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
     json_object *v, *scores, *versions = NULL, *ver;
     char key[128];
     int64_t id = lineno;
-    long row;
+    long at;
     int rc;
 
     if (!json_object_is_type(o, json_type_object)) {
@@ -46,8 +48,8 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
         snprintf(err, errlen, "%s:%ld: no \"scores\" object: is this `ragrade eval` output?", name, lineno);
         return -EINVAL;
     }
-    if ((row = compare_run_add_row(r, str_field(o, "item"), str_field(o, "question"), id)) < 0)
-        return (int)row;
+    if ((at = compare_run_add_row(r, str_field(o, "item"), str_field(o, "question"), id)) < 0)
+        return (int)at;
     json_object_object_get_ex(o, "versions", &versions);
     json_object_object_foreach(scores, metric, val) {
         double x = NAN;
@@ -64,7 +66,7 @@ static int read_line(compare_run *r, json_object *o, long lineno, const char *na
         }
         if (val)
             x = json_object_get_double(val);
-        if ((rc = compare_run_set(r, (size_t)row, key, x)) < 0) {
+        if ((rc = compare_run_set(r, (size_t)at, key, x)) < 0) {
             snprintf(err, errlen, "%s:%ld: too many metrics, or a metric name too long", name, lineno);
             return rc;
         }
@@ -138,12 +140,36 @@ static int load_file(const char *path, compare_run *r, char *err, size_t errlen)
     return rc < 0 ? GATE_DATAERR : 0;
 }
 
+/* Both runs from the database, read-only (the server may be running). */
+static int load_db(const gate_source *s, compare_run *base, compare_run *cand, char *err,
+                   size_t errlen)
+{
+    const char *bds = s->baseline_dataset ? s->baseline_dataset : s->dataset;
+    const char *cds = s->candidate_dataset ? s->candidate_dataset : s->dataset;
+    char why[512];
+    db *d;
+    int rc;
+
+    if (!(d = db_open(s->db, 5000, DB_READONLY, why, sizeof why))) {
+        snprintf(err, errlen, "%s", why);
+        return GATE_NOINPUT;
+    }
+    if ((rc = runs_load(d, bds, s->baseline, base, why, sizeof why)) == 0)
+        rc = runs_load(d, cds, s->candidate, cand, why, sizeof why);
+    if (rc < 0)
+        snprintf(err, errlen, "%s: %s%s", s->db, why, rc == -EIO ? " (is its schema current? ragrade migrate)" : "");
+    db_close(d);
+    return rc == -ENOENT || rc == -ESRCH ? GATE_USAGE : rc < 0 ? GATE_DATAERR : 0;
+}
+
 int gate_load(const gate_source *s, compare_run *base, compare_run *cand, char *err, size_t errlen)
 {
     int rc;
 
     compare_run_init(base, NULL);
     compare_run_init(cand, NULL);
+    if (s->db)
+        return load_db(s, base, cand, err, errlen);
     if (!strcmp(s->base_file, "-") && !strcmp(s->cand_file, "-")) {
         snprintf(err, errlen, "only one of the files can be standard input");
         return GATE_USAGE;
@@ -173,10 +199,12 @@ struct opts {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: ragrade compare BASELINE.jsonl CANDIDATE.jsonl [--metrics m1,m2] [--alpha A]\n"
-            "                       [--min-delta X] [--json]\n"
-            "       ragrade gate BASELINE.jsonl CANDIDATE.jsonl [--max-drop METRIC=X]... [--alpha A]\n"
+    fprintf(f, "usage: ragrade compare SOURCE [--metrics m1,m2] [--alpha A] [--min-delta X] [--json]\n"
+            "       ragrade gate SOURCE [--max-drop METRIC=X]... [--alpha A]\n"
             "                    [--metrics m1,m2] [--min-pairs N] [--junit FILE] [--markdown FILE]\n"
+            "SOURCE: BASELINE.jsonl CANDIDATE.jsonl (ragrade eval output)\n"
+            "     or --db FILE --dataset D --baseline RUN --candidate RUN\n"
+            "        (--baseline-dataset D1 --candidate-dataset D2: one dataset per run)\n"
             "exit: 0 pass, 1 regression, 2 unknown (gate); 64 usage, 65 bad file, 66 cannot open\n");
 }
 
@@ -232,6 +260,49 @@ static int add_drop(struct opts *o, const char *arg)
     return 0;
 }
 
+static void source_option(gate_source *s, int c, const char *arg)
+{
+    if (c == 'D')
+        s->db = arg;
+    else if (c == 'S')
+        s->dataset = arg;
+    else if (c == 'B')
+        s->baseline = arg;
+    else if (c == 'C')
+        s->candidate = arg;
+    else if (c == 'b')
+        s->baseline_dataset = arg;
+    else
+        s->candidate_dataset = arg;
+}
+
+/* --db: each side needs a dataset, and a run unless it names its own
+ * dataset; no file operands. */
+static int check_db_source(const struct opts *o, int operands)
+{
+    const gate_source *s = &o->src;
+
+    if (operands)
+        return usage_error(o, "%swant no files with --db", NULL);
+    if ((!s->baseline_dataset || !s->candidate_dataset) && !s->dataset)
+        return usage_error(o, "%s--db needs --dataset D (or --baseline-dataset and --candidate-dataset)", NULL);
+    if (!s->baseline && !s->baseline_dataset)
+        return usage_error(o, "%s--db needs --baseline RUN (or --baseline-dataset D)", NULL);
+    if (!s->candidate && !s->candidate_dataset)
+        return usage_error(o, "%s--db needs --candidate RUN (or --candidate-dataset D)", NULL);
+    return 0;
+}
+
+/* A side's name in reports: its file, its run, or its dataset. */
+static const char *side_label(const gate_source *s, int cand)
+{
+    if (!s->db)
+        return cand ? s->cand_file : s->base_file;
+    if (cand)
+        return s->candidate ? s->candidate : s->candidate_dataset;
+    return s->baseline ? s->baseline : s->baseline_dataset;
+}
+
 static int parse(struct opts *o, int argc, char **argv, int gate)
 {
     static const struct option lo[] = {
@@ -239,7 +310,11 @@ static int parse(struct opts *o, int argc, char **argv, int gate)
         { "min-delta", required_argument, NULL, 'd' }, { "json", no_argument, NULL, 'j' },
         { "max-drop", required_argument, NULL, 'x' }, { "min-pairs", required_argument, NULL, 'p' },
         { "junit", required_argument, NULL, 'u' }, { "markdown", required_argument, NULL, 'k' },
-        { "help", no_argument, NULL, 'h' }, { NULL, 0, NULL, 0 },
+        { "help", no_argument, NULL, 'h' }, { "db", required_argument, NULL, 'D' },
+        { "dataset", required_argument, NULL, 'S' }, { "baseline", required_argument, NULL, 'B' },
+        { "candidate", required_argument, NULL, 'C' },
+        { "baseline-dataset", required_argument, NULL, 'b' },
+        { "candidate-dataset", required_argument, NULL, 'c' }, { NULL, 0, NULL, 0 },
     };
     double v;
     int c;
@@ -268,6 +343,8 @@ static int parse(struct opts *o, int argc, char **argv, int gate)
             o->junit = optarg;
         if (c == 'k')
             o->markdown = optarg;
+        if (c == 'D' || c == 'S' || c == 'B' || c == 'C' || c == 'b' || c == 'c')
+            source_option(&o->src, c, optarg);
         if (c == 'h') {
             usage(stdout);
             return HELP;
@@ -276,6 +353,11 @@ static int parse(struct opts *o, int argc, char **argv, int gate)
             (!gate && (c == 'x' || c == 'p' || c == 'u' || c == 'k')) || (gate && c == 'j'))
             return usage_error(o, "unknown option or missing value near '%s'", argv[optind - 1]);
     }
+    if (o->src.db)
+        return check_db_source(o, argc - optind);
+    if (o->src.dataset || o->src.baseline || o->src.candidate || o->src.baseline_dataset ||
+        o->src.candidate_dataset)
+        return usage_error(o, "%s--dataset, --baseline and --candidate go with --db FILE", NULL);
     if (argc - optind != 2)
         return usage_error(o, "%swant two files: BASELINE.jsonl CANDIDATE.jsonl", NULL);
     o->src.base_file = argv[optind];
@@ -440,7 +522,7 @@ static int write_markdown(const char *path, const compare_result *res, const str
     fprintf(f, "### ragrade gate: %s\n\n", code == GATE_PASS ? "pass" : code == GATE_REGRESSION
             ? "regression" : "unknown");
     fprintf(f, "Baseline `%s`, candidate `%s`; alpha %.3g, Holm-adjusted across %zu metrics.\n\n",
-            o->src.base_file, o->src.cand_file, o->co.alpha, res->n_metrics);
+            side_label(&o->src, 0), side_label(&o->src, 1), o->co.alpha, res->n_metrics);
     fputs("| metric | pairs | baseline | candidate | delta | 95 % CI | p | p (Holm) | verdict | gate |\n"
           "|---|--:|--:|--:|--:|---|--:|--:|---|---|\n", f);
     for (i = 0; i < res->n_metrics; i++) {
@@ -536,13 +618,14 @@ int gate_compare_main(int argc, char **argv)
         goto out;
     if (o.json) {
         j = compare_result_json(&res, &o.co);
-        json_object_object_add(j, "baseline", json_object_new_string(o.src.base_file));
-        json_object_object_add(j, "candidate", json_object_new_string(o.src.cand_file));
+        json_object_object_add(j, "baseline", json_object_new_string(side_label(&o.src, 0)));
+        json_object_object_add(j, "candidate", json_object_new_string(side_label(&o.src, 1)));
         printf("%s\n", json_object_to_json_string_ext(j, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
         json_object_put(j);
     } else {
         printf("baseline %s (%zu rows), candidate %s (%zu rows); alpha %.3g, min delta %.3g\n\n",
-               o.src.base_file, res.base_rows, o.src.cand_file, res.cand_rows, o.co.alpha, o.co.min_delta);
+               side_label(&o.src, 0), res.base_rows, side_label(&o.src, 1), res.cand_rows, o.co.alpha,
+               o.co.min_delta);
         print_table(stdout, &res, 1);
     }
     rc = fflush(stdout) ? GATE_DATAERR : 0;

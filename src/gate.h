@@ -19,15 +19,16 @@ enum {
     GATE_CANTCREAT = 73,    /* EX_CANTCREAT: --junit or --markdown cannot be written */
 };
 
-/* Where the two runs come from. Only the JSONL pair exists today. A
- * database source adds fields here (db, dataset, baseline, candidate and
- * the two datasets) and a branch in gate_load() that calls a reader module
- * owning its SQL, which fills each compare_run with compare_run_add_row()
- * (item, question, evaluation id) and compare_run_set() (metric, score) for
- * every done row of the run; the rest of compare and gate is unchanged. */
+/* Where the two runs come from: two JSONL files of `ragrade eval`, or a
+ * database (db set) with two runs of a dataset, or two datasets (one per
+ * run), read by runs.c. Strings are borrowed (argv). */
 typedef struct gate_source {
     const char *base_file;
     const char *cand_file;
+    const char *db;               /* NULL: the files */
+    const char *dataset;          /* both sides' dataset, unless named per side */
+    const char *baseline, *candidate;                   /* runs; NULL: every row of the side's dataset */
+    const char *baseline_dataset, *candidate_dataset;   /* NULL: dataset */
 } gate_source;
 
 /* Read one `ragrade eval` output file into r (initialised by the caller):

@@ -273,7 +273,7 @@ static void pool(struct buf *b, board *bd, const board_counters *c)
 }
 
 /* The SQL of the database series, beside their decoding in from_db. */
-/* Counts, tokens and scores read migration 008's aggregates (a few rows
+/* Counts, tokens and scores read migration 005's aggregates (a few rows
  * per dataset), not the rows; scores exist only for done rows. */
 static const char sql_counts[] =
     "SELECT total(queued), total(running), total(done), total(failed) FROM aggregate_datasets";

@@ -155,6 +155,25 @@ out:
     return rc;
 }
 
+void stats_summarize_moments(size_t n, double sum, double sum2, stats_summary *out)
+{
+    double var;
+
+    memset(out, 0, sizeof *out);
+    out->n = n;
+    out->mean = n ? sum / (double)n : NAN;
+    out->sd = out->se = out->lo = out->hi = NAN;
+    out->method = STATS_NONE;
+    if (n < 2)
+        return;
+    var = (sum2 - sum * out->mean) / (double)(n - 1);
+    out->sd = sqrt(var > 0 ? var : 0);
+    out->se = out->sd / sqrt((double)n);
+    out->lo = out->mean - STATS_Z975 * out->se;
+    out->hi = out->mean + STATS_Z975 * out->se;
+    out->method = STATS_NORMAL;
+}
+
 /* Ties between sign flips are judged with this slack, relative to sum |d|,
  * so that rounding in the sums does not split equal statistics. */
 #define TIE_SLACK 1e-9

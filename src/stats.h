@@ -57,6 +57,11 @@ typedef struct stats_summary {
  * documented, reproducible interval. 0, or -ENOMEM. */
 int stats_summarize(const double *x, size_t n, stats_rng *g, stats_summary *out);
 
+/* The normal interval of the mean of n values from their sum and sum of
+ * squares (the aggregates keep both); STATS_NONE below 2 values. For more
+ * than STATS_BOOT_MAX values, where stats_summarize is normal too. */
+void stats_summarize_moments(size_t n, double sum, double sum2, stats_summary *out);
+
 /* Mean and sample standard deviation only (two-pass); NaN where undefined. */
 void stats_mean_sd(const double *x, size_t n, double *mean, double *sd);
 

@@ -129,7 +129,7 @@ def old_summary(c, dataset):
     p, q = c.execute(f"SELECT total(prompt_tokens), total(completion_tokens) FROM evaluations {w}", a).fetchone()
     sets = [{"dataset": d, "count": n} for d, n in c.execute(
         "SELECT dataset, count(*) FROM evaluations GROUP BY dataset ORDER BY max(id) DESC LIMIT 100")]
-    return {"dataset": dataset, "counts": counts, "metrics": metrics,
+    return {"dataset": dataset, "run": None, "counts": counts, "metrics": metrics,
             "tokens": {"prompt": int(p), "completion": int(q)}, "datasets": sets}
 
 

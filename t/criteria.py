@@ -140,12 +140,12 @@ def check_versions(s, f):
     v1 = put(s, "tone", {"kind": "rubric", "definition": "Is the tone right for a bank?",
                          "levels": levels}).json()["version"]
     f.control(reset=True, faults=[{"match": "rubric", "mode": "reply", "content": {"score": 2, "reason": "fair"}}])
-    run(s, dict(ROW, dataset="ver", metrics=["tone"]))
+    run(s, dict(ROW, dataset="ver", run="r1", metrics=["tone"]))
     f.control(reset=True)
     v2 = put(s, "tone", {"kind": "rubric", "definition": "Is the tone right for a bank? Be strict.",
                          "levels": levels}).json()["version"]
     tap.ok(v1 != v2, "an edit gives a new version", (v1, v2))
-    j = run(s, dict(ROW, dataset="ver", metrics=["tone"]))
+    j = run(s, dict(ROW, dataset="ver", run="r1", metrics=["tone"]))
     eq((j.get("versions") or {}).get("tone"), v2, "the new row carries the new version")
     m = s.get("/api/summary?dataset=ver").json().get("metrics", {})
     eq(sorted(k for k in m if k.startswith("tone")), sorted([f"tone@{v1}", f"tone@{v2}"]),
@@ -154,6 +154,15 @@ def check_versions(s, f):
     old = m.get(f"tone@{v1}", {})
     eq((old.get("mean"), round(old.get("normalised_mean", -1), 12)), (2, round(1 / 3, 12)),
        "level 2 on a 1-4 scale: mean 2, normalised (2 - 1) / (4 - 1)", old)
+    tap.ok("tone" not in m and old.get("ci_method") == "none" and old.get("metric") == "tone",
+           "no mixed 'tone' key; each version its own interval fields", m)
+    r = s.get("/api/summary?dataset=ver&run=r1").json().get("metrics", {})
+    eq(sorted(k for k in r if k.startswith("tone")), sorted([f"tone@{v1}", f"tone@{v2}"]),
+       "the summary of a run (read from its rows) keeps the two versions apart too", r)
+    eq([(r.get(f"tone@{v}", {}).get("n"), r.get(f"tone@{v}", {}).get("version")) for v in (v1, v2)],
+       [(1, v1), (1, v2)], "one row in each version, by run")
+    eq(round(r.get(f"tone@{v1}", {}).get("normalised_mean", -1), 12), round(1 / 3, 12),
+       "by run: normalised (2 - 1) / (4 - 1)", r.get(f"tone@{v1}"))
     rows = s.query("SELECT count(*) FROM criterion_versions WHERE name = 'tone'")
     eq(rows[0][0], 2, "criterion_versions holds both definitions")
     rows = s.query("SELECT count(*) FROM criterion_versions WHERE name = 'from_file'")

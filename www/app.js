@@ -18,6 +18,7 @@ import * as form from './form.js';
 import * as detail from './detail.js';
 import * as summary from './summary.js';
 import * as review from './review.js';
+import * as compare from './compare.js';
 import * as criteria from './criteria.js';
 
 // path: matched against the hash's path (#/eval/12?x=1 -> "/eval/12");
@@ -30,6 +31,7 @@ const VIEWS = [
         arg: (m) => m[1]},
     {path: /^\/summary$/, el: 'view-summary', mod: summary, title: 'Summary', nav: 'summary'},
     {path: /^\/review$/, el: 'view-review', mod: review, title: 'Review', nav: 'review'},
+    {path: /^\/compare$/, el: 'view-compare', mod: compare, title: 'Compare runs', nav: 'compare'},
     {path: /^\/criteria$/, el: 'view-criteria', mod: criteria, title: 'Criteria', nav: 'criteria'},
 ];
 

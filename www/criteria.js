@@ -63,7 +63,7 @@ function load(c) {
     $('c-delete').hidden = !c.name || ro;
     fill($('c-form-h'), c.name ? (ro ? `${c.name} (from the configuration file)` : `Edit ${c.name}`)
         : 'New criterion');
-    $('c-result').hidden = true;
+    $('cr-result').hidden = true;
 }
 
 // The form as the API's JSON; throws an Error naming the field for a line
@@ -99,7 +99,7 @@ function fieldControl(field) {
 
 async function save(e) {
     e.preventDefault();
-    const out = $('c-result');
+    const out = $('cr-result');
     for (const el of $('c-form').querySelectorAll('[aria-invalid]'))
         el.removeAttribute('aria-invalid');
     const name = $('c-name').value.trim();
@@ -130,7 +130,7 @@ async function save(e) {
 
 async function remove() {
     const name = $('c-name').value.trim();
-    const out = $('c-result');
+    const out = $('cr-result');
     try {
         await api('DELETE', `/api/criteria/${encodeURIComponent(name)}`);
         out.className = 'alert alert-ok';

@@ -32,6 +32,29 @@ export function seen(list) {
         refresh();
 }
 
+// The run names of a dataset (of every dataset when it is ''), newest first,
+// from /api/runs; [] when the call fails (the views report their own errors).
+export async function runs(dataset) {
+    try {
+        const r = await api('GET', `/api/runs${dataset ? '?dataset=' + encodeURIComponent(dataset) : ''}`);
+        return [...new Set((r.runs || []).map((x) => x.run).filter((x) => typeof x === 'string' && x))];
+    } catch (e) {
+        return [];
+    }
+}
+
+// A <select> of runs: "All runs" and each name, current kept chosen.
+export function fillRuns(sel, list, current) {
+    clear(sel);
+    sel.appendChild(h('option', {value: ''}, 'All runs'));
+    const all = list.slice();
+    if (current && !all.includes(current))
+        all.push(current);
+    for (const n of all)
+        sel.appendChild(h('option', {value: n}, n));
+    sel.value = current || '';
+}
+
 // A <select> with "All datasets" and each name; current stays chosen even
 // when the server does not know it (yet).
 export function fillSelect(sel, list, current) {

@@ -1,4 +1,4 @@
-// list.js - the live table of recent evaluations (#/?status=&dataset=&before=):
+// list.js - the live table of recent evaluations (#/?status=&dataset=&run=&before=):
 // filters and pages live in the hash, so a view is linkable; a Poller keeps
 // it fresh without reloading.
 
@@ -10,7 +10,7 @@ import {on} from './hub.js';
 import {setHash} from './nav.js';
 
 const PAGE = 25;
-let params = {status: '', dataset: '', before: ''};
+let params = {status: '', dataset: '', run: '', before: ''};
 let newer = [];              // the `before` of each page we came from
 let gen = 0;
 let lastItems = [];
@@ -24,6 +24,8 @@ function query() {
         q.set('status', params.status);
     if (params.dataset)
         q.set('dataset', params.dataset);
+    if (params.run)
+        q.set('run', params.run);
     if (params.before)
         q.set('before', params.before);
     return q.toString();
@@ -46,7 +48,8 @@ function rowFor(it) {
         h('td', {class: 'q'}, h('a', {href, class: 'q-link', title: it.question || ''}, q),
             it.last_error ? h('div', {class: 'row-err'}, shorten(it.last_error, 90)) : null),
         h('td', null, badge(it.status), it.attempts > 1 ? h('span', {class: 'muted small'}, ` ×${it.attempts}`) : null),
-        h('td', null, it.dataset ? h('span', {class: 'ds'}, it.dataset) : h('span', {class: 'muted'}, '—')),
+        h('td', null, it.dataset ? h('span', {class: 'ds'}, it.dataset) : h('span', {class: 'muted'}, '—'),
+            it.run ? h('span', {class: 'run-tag', title: it.item ? `item ${it.item}` : null}, `run ${it.run}`) : null),
         h('td', null, scoreChips(it.scores)),
         h('td', {class: 'age', 'data-created': it.created_at || ''}, fmtAge(it.created_at)));
     // A click anywhere on the row opens it; keyboard users have the links.
@@ -123,13 +126,18 @@ function liveState(s) {
     }
 }
 
-function refreshFilters() {
+async function refreshFilters() {
     datasets.fillSelect($('f-dataset'), datasets.known(), params.dataset);
+    const g = gen;
+    datasets.fillRuns($('f-run'), [], params.run);
+    const names = await datasets.runs(params.dataset);
+    if (g === gen)
+        datasets.fillRuns($('f-run'), names, params.run);
 }
 
 function go(p) {
     const q = new URLSearchParams();
-    for (const k of ['status', 'dataset', 'before'])
+    for (const k of ['status', 'dataset', 'run', 'before'])
         if (p[k])
             q.set(k, p[k]);
     const s = q.toString();
@@ -152,7 +160,11 @@ export function init() {
     });
     $('f-dataset').addEventListener('change', () => {
         newer = [];
-        go({...params, dataset: $('f-dataset').value, before: ''});
+        go({...params, dataset: $('f-dataset').value, run: '', before: ''});
+    });
+    $('f-run').addEventListener('change', () => {
+        newer = [];
+        go({...params, run: $('f-run').value, before: ''});
     });
     $('page-older').addEventListener('click', () => {
         if (!nextBefore)
@@ -170,8 +182,9 @@ export function init() {
 }
 
 export function show(q) {
-    const p = {status: q.get('status') || '', dataset: q.get('dataset') || '', before: q.get('before') || ''};
-    if (!p.before || p.status !== params.status || p.dataset !== params.dataset)
+    const p = {status: q.get('status') || '', dataset: q.get('dataset') || '', run: q.get('run') || '',
+        before: q.get('before') || ''};
+    if (!p.before || p.status !== params.status || p.dataset !== params.dataset || p.run !== params.run)
         newer = [];
     params = p;
     shown = true;

@@ -1,6 +1,6 @@
-// summary.js - per-dataset summary (#/summary?dataset=): counts by status,
-// each metric's mean, range, n, nulls and histogram, tokens spent, and the
-// judge's health.
+// summary.js - per-dataset summary (#/summary?dataset=&run=): counts by
+// status, each metric's mean with its 95 % interval, range, n, nulls and
+// histogram, tokens spent, and the judge's health.
 
 import {api} from './api.js';
 import {$, fill, fmtInt, fmtScore, h, human, showError} from './dom.js';
@@ -11,6 +11,7 @@ import {emit} from './hub.js';
 import {setHash} from './nav.js';
 
 let dataset = '';
+let run = '';
 let gen = 0;
 const poller = new Poller(load);
 
@@ -35,6 +36,8 @@ function renderMetrics(s) {
             h('td', {class: 'num strong'}, fmtScore(x.mean), x.corrected ? h('div', {class: 'corrected small'},
                 `${fmtScore(x.corrected.estimate)} [${fmtScore(x.corrected.ci95?.[0])}, ` +
                 `${fmtScore(x.corrected.ci95?.[1])}], ${x.corrected.phrase}`) : null),
+            h('td', {class: 'num ci', title: x.ci_method ? `${x.ci_method}; standard error ${fmtScore(x.se)}` : null},
+                Array.isArray(x.ci95) && x.ci95[0] !== null ? `${fmtScore(x.ci95[0])} – ${fmtScore(x.ci95[1])}` : '—'),
             h('td', {class: 'num'}, fmtScore(x.min)),
             h('td', {class: 'num'}, fmtScore(x.max)),
             h('td', {class: 'num'}, fmtInt(x.n)),
@@ -67,7 +70,12 @@ function renderJudge(health) {
 
 async function load() {
     const g = gen;
-    const q = dataset ? `?dataset=${encodeURIComponent(dataset)}` : '';
+    const qs = new URLSearchParams();
+    if (dataset)
+        qs.set('dataset', dataset);
+    if (run)
+        qs.set('run', run);
+    const q = qs.toString() ? `?${qs}` : '';
     const [s, health] = await Promise.all([api('GET', `/api/summary${q}`), api('GET', '/api/health')]);
     if (g !== gen)
         return 'stale';
@@ -86,16 +94,29 @@ async function load() {
 
 export function init() {
     $('summary-filters').addEventListener('submit', (e) => e.preventDefault());
-    $('s-dataset').addEventListener('change', () => {
-        const v = $('s-dataset').value;
-        setHash(v ? `#/summary?dataset=${encodeURIComponent(v)}` : '#/summary');
-    });
+    const go = (d, r) => {
+        const qs = new URLSearchParams();
+        if (d)
+            qs.set('dataset', d);
+        if (r)
+            qs.set('run', r);
+        setHash(qs.toString() ? `#/summary?${qs}` : '#/summary');
+    };
+    $('s-dataset').addEventListener('change', () => go($('s-dataset').value, ''));
+    $('s-run').addEventListener('change', () => go(dataset, $('s-run').value));
 }
 
 export function show(q) {
     gen++;
     dataset = q.get('dataset') || '';
+    run = q.get('run') || '';
     datasets.fillSelect($('s-dataset'), datasets.known(), dataset);
+    datasets.fillRuns($('s-run'), [], run);
+    const g = gen;
+    datasets.runs(dataset).then((names) => {
+        if (g === gen)
+            datasets.fillRuns($('s-run'), names, run);
+    });
     $('s-dataset').removeAttribute('data-names');
     $('summary-error').hidden = true;
     // Another dataset's figures must not stand in for this one's.

@@ -340,6 +340,69 @@ async function main() {
     });
 
     // ---- admin errors and the token ----
+    await step('the compare view: two runs, deltas with intervals, drops side by side', async () => {
+        const truth = (i) => ['alpha', 'bravo', 'charlie', 'delta', 'echo', 'foxtrot', 'golf', 'hotel']
+            .map((w, k) => `${w}${(i + k) % 5}`).join(' ');
+        const row = (i, run, drop) => ({question: `Compare case ${i}?`, answer: truth(i).split(' ').slice(0, 8 - drop).join(' '),
+            contexts: [truth(i)], ground_truth: truth(i), metrics: ['token_f1'], dataset: 'page-cmp', run, item: `c${i}`});
+        const rows = [];
+        for (let i = 0; i < 12; i++)
+            rows.push(row(i, 'r1', i % 2));
+        const r1 = await apiPost('/api/eval', rows);
+        const r2 = await apiPost('/api/eval', rows.map((x, i) => ({...x, run: 'r2', answer: truth(i).split(' ').slice(0, 4 - (i % 2)).join(' ')})));
+        ok(r1.status === 202 && r2.status === 202, 'two runs of twelve items submitted', JSON.stringify([r1, r2]).slice(0, 300));
+        // Wait on the server's own state: every row of both runs done.
+        for (;;) {
+            const s = await (await fetch(`${base}/api/summary?dataset=page-cmp`)).json();
+            if (s.counts.done === 24)
+                break;
+            await new Promise((res) => setTimeout(res, 100));
+        }
+        const api = await (await fetch(`${base}/api/compare?dataset=page-cmp&baseline=r1&candidate=r2`)).json();
+        await page.goto('/#/compare?dataset=page-cmp');
+        await page.waitForURL(/baseline=r1&candidate=r2/);
+        const tr = page.locator('#c-metrics tr[data-metric="token_f1"]');
+        await tr.waitFor();
+        const m = api.metrics[0];
+        const cells = await tr.locator('td').allTextContents();
+        ok(await page.locator('#c-baseline').inputValue() === 'r1' && await page.locator('#c-candidate').inputValue() === 'r2',
+            'a dataset alone picks its newest run as candidate and the one before as baseline');
+        ok(cells[0] === String(m.pairs) && cells[3].startsWith('−') && m.delta < 0 &&
+           Math.abs(Number(cells[3].slice(1)) + m.delta) < 0.001 && cells[6] === 'worse' && m.verdict === 'worse',
+        'the table shows pairs, the delta and the verdict of /api/compare', `${cells} / ${JSON.stringify(m).slice(0, 300)}`);
+        const bar = tr.locator('svg.dbar');
+        ok(await bar.locator('rect.db-ci').count() === 1 && await bar.locator('circle.db-pt').count() === 1 &&
+           /95 % interval/.test(await bar.getAttribute('aria-label')), 'the delta is drawn with its interval around zero',
+        await bar.getAttribute('aria-label'));
+        const drops = page.locator('#c-drops .drop-open');
+        ok(await drops.count() === Math.min(10, m.drops.length) && m.drops.length > 0, 'the largest drops are listed',
+            await page.locator('#c-drops').textContent());
+        await drops.first().click();
+        await page.locator('#c-pair-cols .pair-side').nth(1).waitFor();
+        const d = m.drops[0];
+        const [b, c] = await Promise.all([d.baseline_id, d.candidate_id].map(async (id) => (await fetch(`${base}/api/eval/${id}`)).json()));
+        const sides = await page.locator('#c-pair-cols .pair-side').allTextContents();
+        ok(sides[0].includes(b.answer) && sides[1].includes(c.answer) && sides[0].includes(b.contexts[0]) &&
+           /token f1/i.test(sides[1]), 'a drop opens both evaluations side by side: answers, contexts, each metric',
+        sides.join('\n---\n').slice(0, 600));
+        await shot(page, 'compare');
+        await page.goto('/#/?dataset=page-cmp&run=r2');
+        await page.locator('#list-body tr').first().waitFor();
+        await page.waitForFunction(() => document.getElementById('f-run').value === 'r2');
+        const texts = await page.locator('#list-body tr').allTextContents();
+        ok(texts.length === 12 && texts.every((t) => t.includes('run r2')), 'the list filters by run and shows each row\'s run',
+            texts.length);
+        await page.goto('/#/summary?dataset=page-cmp&run=r1');
+        const ci = page.locator('#s-metrics tr[data-metric="token_f1"] td.ci');
+        await ci.waitFor();
+        const sm = await (await fetch(`${base}/api/summary?dataset=page-cmp&run=r1`)).json();
+        const want = sm.metrics.token_f1.ci95;
+        const got = await ci.textContent();
+        ok(/^\d.* – \d/.test(got) && Math.abs(Number(got.split(' – ')[0]) - want[0]) < 0.001,
+            'the summary by run shows each mean\'s 95 % interval', `${got} vs ${want}`);
+        await shot(page, 'summary-run');
+    });
+
     await step('a 401 from delete asks for a token; the token is sent as a bearer', async () => {
         if (!xssId)
             throw new Error('no evaluation id from the markup step');
@@ -462,6 +525,7 @@ async function withTokens(browser) {
         await page.locator('#token-box').waitFor();
         await page.locator('#t-need').getByText('read role').waitFor();
         ok(true, 'a 401 on the list opens the token box, saying the read role is needed');
+        await page.locator('#list-error').getByText('read role').waitFor();
         ok(/read role/.test(await page.locator('#list-error').textContent()),
             'the list\'s own error names the role', await page.locator('#list-error').textContent());
         ok(await page.evaluate(() => document.activeElement && document.activeElement.id) === 't-token',
@@ -579,14 +643,14 @@ async function withTokens(browser) {
         await page.locator('#c-levels').fill('1: contradicts the contexts\n3: partly supported\n2: fully supported');
         await page.locator('#c-steps').fill('List the answer\'s claims\nFind each claim in the contexts');
         await form.getByRole('button', {name: 'Save'}).click();
-        await page.locator('#c-result.alert-error').waitFor();
-        const err = await page.locator('#c-result').textContent();
+        await page.locator('#cr-result.alert-error').waitFor();
+        const err = await page.locator('#cr-result').textContent();
         ok(/levels/i.test(err) && await page.locator('#c-levels').getAttribute('aria-invalid') === 'true',
             'levels out of order: the server\'s 400 is shown and the levels box marked', err);
         await shot(page, 'criteria-error');
         await page.locator('#c-levels').fill('1: contradicts the contexts\n2: partly supported\n3: fully supported');
         await form.getByRole('button', {name: 'Save'}).click();
-        await page.locator('#c-result.alert-ok').waitFor();
+        await page.locator('#cr-result.alert-ok').waitFor();
         await page.locator('#c-list tr[data-criterion="supported"]').waitFor();
         const cells = await page.locator('#c-list tr[data-criterion="supported"] td').allTextContents();
         ok(cells[0] === 'rubric' && /contexts/.test(cells[1]) && /1 · 2 · 3/.test(cells[2]) && /^[0-9a-f]{16}$/.test(cells[3]),
