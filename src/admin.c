@@ -24,17 +24,7 @@
 #include <sys/stat.h>
 #include <time.h>
 
-enum { ADM_OK = 0, ADM_FAIL = 1, ADM_USAGE = 2 };
-
-/* What a subcommand opens: nothing (the configuration only), the database
- * read-only as it is (check), read-only at this ragrade's schema, or
- * writable (and migrated, by db_open). */
-enum need { NEED_CONF, NEED_RAW, NEED_READ, NEED_WRITE };
-
-/* Every option of every subcommand; a command accepts the bits in its mask. */
-enum { O_DATASET = 1, O_STATUS = 2, O_LIMIT = 4, O_BEFORE = 8, O_JSON = 16, O_FAILED = 32,
-       O_DRY_RUN = 64, O_FORMAT = 128, O_WITH_SCORES = 256, O_FORCE = 512, O_HELP = 1024,
-       O_METRIC = 2048, O_RUN = 4096, O_HISTORY = 8192 };
+#include "admin_int.h"
 
 static const struct option all_opts[] = {
     { "dataset", required_argument, NULL, O_DATASET },
@@ -47,25 +37,8 @@ static const struct option all_opts[] = {
     { "metric", required_argument, NULL, O_METRIC }, { "run", required_argument, NULL, O_RUN },
     { "history", no_argument, NULL, O_HISTORY },
 };
+
 #define N_OPTS (sizeof all_opts / sizeof all_opts[0])
-
-/* A subcommand's parsed command line; strings point into argv. */
-typedef struct args {
-    const char *dataset, *status, *before, *format;
-    const char *metric, *run;     /* labels, agreement */
-    int64_t limit;
-    int flags;                    /* O_JSON, O_FAILED, O_DRY_RUN, O_WITH_SCORES, O_FORCE */
-    char **ops;                   /* operands */
-    int n_ops;
-} args;
-
-typedef struct admin {
-    conf *cf;
-    const char *config_path;      /* --config, or NULL */
-    const char *db_path;          /* --db, or NULL for the configuration's */
-    const char *name;             /* the subcommand */
-    db *d;                        /* opened by setup(); closed by admin_main */
-} admin;
 
 struct cmd {
     const char *name;
@@ -128,7 +101,7 @@ static int help(const char *name, int code)
     return code;
 }
 
-static int fail(const admin *a, const char *fmt, const char *arg)
+int admin_fail(const admin *a, const char *fmt, const char *arg)
 {
     fprintf(stderr, "ragrade admin %s: ", a->name);
     fprintf(stderr, fmt, arg);
@@ -136,14 +109,14 @@ static int fail(const admin *a, const char *fmt, const char *arg)
     return ADM_FAIL;
 }
 
-static int bad_usage(const admin *a, const char *fmt, const char *arg)
+int admin_bad_usage(const admin *a, const char *fmt, const char *arg)
 {
-    fail(a, fmt, arg);
+    admin_fail(a, fmt, arg);
     return help(a->name, ADM_USAGE);
 }
 
 /* A database error in words, with SQLite's own message. */
-static int sql_fail(const admin *a, const char *what)
+int admin_sql_fail(const admin *a, const char *what)
 {
     fprintf(stderr, "ragrade admin %s: %s: %s\n", a->name, what, db_errmsg(a->d));
     return ADM_FAIL;
@@ -202,7 +175,7 @@ static void clip(const char *s, size_t width, char *buf, size_t len)
     buf[n] = '\0';
 }
 
-static void print_json(json_object *o)
+void admin_print_json(json_object *o)
 {
     puts(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                         JSON_C_TO_STRING_NOSLASHESCAPE));
@@ -211,7 +184,7 @@ static void print_json(json_object *o)
 /* Load the configuration exactly as `ragrade serve` does (defaults, the
  * file, the environment), apply --db, and open the database as need says.
  * ADM_OK, or an exit code after a message. */
-static int setup(admin *a, enum need need)
+int admin_setup(admin *a, enum need need)
 {
     char err[512];
     struct stat sb;
@@ -279,17 +252,17 @@ static int parse_args(const admin *a, const struct cmd *c, int argc, char **argv
         if (o == O_DATASET) {
             g->dataset = optarg;
         } else if (o == O_STATUS && !valid_status(optarg)) {
-            rc = bad_usage(a, "--status: want queued, running, done or failed, not '%s'", optarg);
+            rc = admin_bad_usage(a, "--status: want queued, running, done or failed, not '%s'", optarg);
             goto out;
         } else if (o == O_STATUS) {
             g->status = optarg;
         } else if (o == O_LIMIT && ((g->limit = parse_id(optarg)) < 0 || g->limit > 1000000)) {
-            rc = bad_usage(a, "--limit: want a whole number from 1 to 1000000, not '%s'", optarg);
+            rc = admin_bad_usage(a, "--limit: want a whole number from 1 to 1000000, not '%s'", optarg);
             goto out;
         } else if (o == O_BEFORE) {
             g->before = optarg;
         } else if (o == O_FORMAT && strcmp(optarg, "jsonl") && strcmp(optarg, "csv")) {
-            rc = bad_usage(a, "--format: want jsonl or csv, not '%s'", optarg);
+            rc = admin_bad_usage(a, "--format: want jsonl or csv, not '%s'", optarg);
             goto out;
         } else if (o == O_FORMAT) {
             g->format = optarg;
@@ -308,9 +281,9 @@ static int parse_args(const admin *a, const struct cmd *c, int argc, char **argv
     g->ops = argv + optind;
     g->n_ops = argc - optind;
     if (g->n_ops > c->max_ops)
-        rc = bad_usage(a, "unexpected argument '%s'", g->ops[c->max_ops]);
+        rc = admin_bad_usage(a, "unexpected argument '%s'", g->ops[c->max_ops]);
     else if (g->n_ops < c->min_ops)
-        rc = bad_usage(a, "%s", "an operand is missing");
+        rc = admin_bad_usage(a, "%s", "an operand is missing");
     else
         rc = ADM_OK;
 out:
@@ -323,7 +296,7 @@ static int64_t id_operand(const admin *a, const args *g)
     int64_t id = parse_id(g->ops[0]);
 
     if (id < 0)
-        bad_usage(a, "'%s' is not an evaluation id (a positive whole number)", g->ops[0]);
+        admin_bad_usage(a, "'%s' is not an evaluation id (a positive whole number)", g->ops[0]);
     return id;
 }
 
@@ -394,17 +367,17 @@ static int cmd_stats(admin *a, const args *g)
     const char *oldest = NULL;
     int rc;
 
-    if ((rc = setup(a, NEED_READ)) != ADM_OK)
+    if ((rc = admin_setup(a, NEED_READ)) != ADM_OK)
         goto out;
     /* The counts and the oldest queued row, from one snapshot. */
     if (report_stats(a->d, g->dataset, g->run, &sum) < 0) {
-        rc = sql_fail(a, "reading the summary");
+        rc = admin_sql_fail(a, "reading the summary");
         goto out;
     }
     if (json_object_object_get_ex(sum, "oldest_queued", &v) && v)
         oldest = json_object_get_string(v);
     if (g->flags & O_JSON)
-        print_json(sum);
+        admin_print_json(sum);
     else
         print_stats(a, sum, g, oldest);
 out:
@@ -422,18 +395,18 @@ static int cmd_list(admin *a, const args *g)
     size_t i;
 
     if (g->before && (before = parse_id(g->before)) < 0) {
-        rc = bad_usage(a, "--before: want an evaluation id (a positive whole number), not '%s'",
+        rc = admin_bad_usage(a, "--before: want an evaluation id (a positive whole number), not '%s'",
                        g->before);
         goto out;
     }
-    if ((rc = setup(a, NEED_READ)) != ADM_OK)
+    if ((rc = admin_setup(a, NEED_READ)) != ADM_OK)
         goto out;
     if (report_list(a->d, g->status, g->dataset, g->run, before, (int)g->limit, &page) < 0) {
-        rc = sql_fail(a, "listing evaluations");
+        rc = admin_sql_fail(a, "listing evaluations");
         goto out;
     }
     if (g->flags & O_JSON) {
-        print_json(page);
+        admin_print_json(page);
         goto out;
     }
     json_object_object_get_ex(page, "items", &items);
@@ -473,15 +446,15 @@ static int cmd_show(admin *a, const args *g)
     int64_t id;
     int rc = ADM_USAGE;
 
-    if ((id = id_operand(a, g)) < 0 || (rc = setup(a, NEED_READ)) != ADM_OK)
+    if ((id = id_operand(a, g)) < 0 || (rc = admin_setup(a, NEED_READ)) != ADM_OK)
         goto out;
     rc = report_eval(a->d, id, &o);
     if (rc == -ENOENT) {
-        rc = fail(a, "no evaluation has id %s", g->ops[0]);
+        rc = admin_fail(a, "no evaluation has id %s", g->ops[0]);
     } else if (rc < 0) {
-        rc = sql_fail(a, "reading the evaluation");
+        rc = admin_sql_fail(a, "reading the evaluation");
     } else {
-        print_json(o);
+        admin_print_json(o);
         rc = ADM_OK;
     }
 out:
@@ -509,11 +482,11 @@ static int one_row(const admin *a, int e, int64_t id, const char *id_text, const
                    const char *err, const char *verb)
 {
     if (e == -ENOENT)
-        return fail(a, "no evaluation has id %s", id_text);
+        return admin_fail(a, "no evaluation has id %s", id_text);
     if (e == -EPERM)
         return refused(a, id_text, status, verb);
     if (e < 0)
-        return fail(a, "%s", err);
+        return admin_fail(a, "%s", err);
     printf("%s evaluation %lld\n", verb, (long long)id);
     return ADM_OK;
 }
@@ -525,20 +498,20 @@ static int cmd_requeue(admin *a, const args *g)
     int64_t id = 0, n;
 
     if (g->n_ops && (failed || g->dataset)) {
-        rc = bad_usage(a, "%s", "give an evaluation id, or --failed and/or --dataset D, not both");
+        rc = admin_bad_usage(a, "%s", "give an evaluation id, or --failed and/or --dataset D, not both");
         goto out;
     }
     if (!g->n_ops && !failed && !g->dataset) {
-        rc = bad_usage(a, "%s", "which rows? give an evaluation id, --failed or --dataset D");
+        rc = admin_bad_usage(a, "%s", "which rows? give an evaluation id, --failed or --dataset D");
         goto out;
     }
-    if ((g->n_ops && (id = id_operand(a, g)) < 0) || (rc = setup(a, NEED_WRITE)) != ADM_OK)
+    if ((g->n_ops && (id = id_operand(a, g)) < 0) || (rc = admin_setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     if (id) {                     /* the API's retry does the same (maint_retry) */
         e = maint_retry(a->d, id, status, err, sizeof err);
         rc = one_row(a, e, id, g->ops[0], status, err, "requeued");
     } else if (maint_requeue(a->d, 0, failed, g->dataset, &n, err, sizeof err) < 0) {
-        rc = fail(a, "%s", err);
+        rc = admin_fail(a, "%s", err);
     } else {
         printf("requeued %lld evaluation%s\n", (long long)n, n == 1 ? "" : "s");
     }
@@ -552,7 +525,7 @@ static int cmd_cancel(admin *a, const args *g)
     int64_t id;
     int rc = ADM_USAGE, e;
 
-    if ((id = id_operand(a, g)) < 0 || (rc = setup(a, NEED_WRITE)) != ADM_OK)
+    if ((id = id_operand(a, g)) < 0 || (rc = admin_setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     e = maint_cancel(a->d, id, status, err, sizeof err);
     rc = one_row(a, e, id, g->ops[0], status, err, "cancelled");
@@ -566,7 +539,7 @@ static int cmd_delete(admin *a, const args *g)
     int64_t id;
     int rc = ADM_USAGE, e;
 
-    if ((id = id_operand(a, g)) < 0 || (rc = setup(a, NEED_WRITE)) != ADM_OK)
+    if ((id = id_operand(a, g)) < 0 || (rc = admin_setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     e = maint_delete(a->d, id, status, err, sizeof err);   /* as DELETE /api/eval/{id} */
     rc = one_row(a, e, id, g->ops[0], status, err, "deleted");
@@ -581,19 +554,19 @@ static int cmd_purge(admin *a, const args *g)
     int64_t ms, n;
 
     if (!g->before) {
-        rc = bad_usage(a, "%s", "--before DATE is required (nothing is purged without a date)");
+        rc = admin_bad_usage(a, "%s", "--before DATE is required (nothing is purged without a date)");
         goto out;
     }
     if (clock_parse_iso(g->before, &ms) < 0) {
-        rc = bad_usage(a, "--before: want an ISO 8601 date or date and time (2026-01-31, "
+        rc = admin_bad_usage(a, "--before: want an ISO 8601 date or date and time (2026-01-31, "
                        "2026-01-31T12:00:00Z), not '%s'", g->before);
         goto out;
     }
     clock_iso(ms, cut, sizeof cut);
-    if ((rc = setup(a, NEED_WRITE)) != ADM_OK)
+    if ((rc = admin_setup(a, NEED_WRITE)) != ADM_OK)
         goto out;
     if (maint_purge(a->d, cut, g->dataset, dry, &n, err, sizeof err) < 0)
-        rc = fail(a, "%s", err);
+        rc = admin_fail(a, "%s", err);
     else
         printf("%s %lld evaluation%s created before %s\n", dry ? "would purge" : "purged",
                (long long)n, n == 1 ? "" : "s", cut);
@@ -613,10 +586,10 @@ static int cmd_export(admin *a, const args *g)
     if (g->format && !strcmp(g->format, "csv"))
         o.format = EXPORT_CSV;
     if (o.with_scores && o.format == EXPORT_CSV)
-        rc = bad_usage(a, "%s", "--with-scores is for JSONL; the CSV always has the scores");
-    else if ((rc = setup(a, NEED_READ)) == ADM_OK &&
+        rc = admin_bad_usage(a, "%s", "--with-scores is for JSONL; the CSV always has the scores");
+    else if ((rc = admin_setup(a, NEED_READ)) == ADM_OK &&
              export_rows(a->d, stdout, &o, &n, err, sizeof err) < 0)
-        rc = fail(a, "%s", err);
+        rc = admin_fail(a, "%s", err);
     return rc;
 }
 
@@ -627,19 +600,19 @@ static int cmd_backup(admin *a, const args *g)
     db *copy = NULL;
     int rc, pages;
 
-    if ((rc = setup(a, NEED_READ)) != ADM_OK)
+    if ((rc = admin_setup(a, NEED_READ)) != ADM_OK)
         goto out;
     if (export_backup(a->d, path, !!(g->flags & O_FORCE), &pages, err, sizeof err) < 0) {
-        rc = fail(a, "%s", err);
+        rc = admin_fail(a, "%s", err);
         goto out;
     }
     printf("copied %d pages to %s\n", pages, path);
     if (!(copy = db_open(path, a->cf->busy_timeout_ms, DB_READONLY, err, sizeof err))) {
-        rc = fail(a, "%s", err);
+        rc = admin_fail(a, "%s", err);
         goto out;
     }
     if (maint_pragma_check(copy, "PRAGMA integrity_check", "integrity_check", stdout) != 1)
-        rc = fail(a, "the copy %s failed its integrity check", path);
+        rc = admin_fail(a, "the copy %s failed its integrity check", path);
 out:
     db_close(copy);
     return rc;
@@ -649,7 +622,7 @@ static int cmd_check(admin *a, const args *g)
 {
     int rc;
 
-    if ((rc = setup(a, NEED_RAW)) == ADM_OK) {
+    if ((rc = admin_setup(a, NEED_RAW)) == ADM_OK) {
         printf("%-16s %s\n", "database", a->cf->db_path);
         rc = maint_check(a->d, stdout) == 1 ? ADM_OK : ADM_FAIL;
         if (aggregate_check(a->d, stdout) != 1)
@@ -660,90 +633,6 @@ static int cmd_check(admin *a, const args *g)
 
 /* ---- labels, agreement ---- */
 
-static int cmd_labels(admin *a, const args *g)
-{
-    const char *op = g->ops[0];
-    char err[512];
-    FILE *in = NULL;
-    size_t n = 0;
-    int rc = ADM_USAGE;
-
-    if (!strcmp(op, "import") && g->n_ops == 2) {
-        if (!(in = !strcmp(g->ops[1], "-") ? stdin : fopen(g->ops[1], "r")))
-            rc = fail(a, "cannot open %s", g->ops[1]);
-        else if ((rc = setup(a, NEED_WRITE)) == ADM_OK && labels_import(a->d, in, &n, err, sizeof err) < 0)
-            rc = fail(a, "%s", err);
-        else if (rc == ADM_OK)
-            printf("imported %zu labels\n", n);
-    } else if (!strcmp(op, "export") && g->n_ops == 1) {
-        if ((rc = setup(a, NEED_READ)) == ADM_OK &&
-            labels_export(a->d, stdout, g->dataset, g->format && !strcmp(g->format, "csv"),
-                          !!(g->flags & O_HISTORY), &n, err, sizeof err) < 0)
-            rc = fail(a, "%s", err);
-    } else {
-        rc = bad_usage(a, "%s", "want 'labels import FILE' or 'labels export'");
-    }
-    if (in && in != stdin)
-        fclose(in);
-    return rc;
-}
-
-static void print_agreement(json_object *o)
-{
-    static const char *const keys[] = { "pairs", "sampled_pairs", "accuracy", "kappa", "kappa_ci95",
-                                        "confusion", "spearman", "kendall", "mae", "corrected" };
-    json_object *v;
-    size_t i;
-
-    for (i = 0; i < sizeof keys / sizeof keys[0]; i++)
-        if (json_object_object_get_ex(o, keys[i], &v))
-            printf("%-14s %s\n", keys[i], v ? json_object_to_json_string_ext(v, JSON_C_TO_STRING_SPACED) : "-");
-}
-
-static int cmd_agreement(admin *a, const args *g)
-{
-    labels_filter f = { g->dataset, g->run, g->metric };
-    json_object *o = NULL;
-    int rc;
-
-    if (!g->metric)
-        return bad_usage(a, "%s", "--metric M is needed");
-    if ((rc = setup(a, NEED_READ)) != ADM_OK)
-        goto out;
-    if ((rc = labels_agreement_json(a->d, &f, &o)) < 0) {
-        rc = rc == -ENOENT ? fail(a, "the metric %s has no known scale", g->metric)
-           : rc == -ENOTSUP ? fail(a, "%s", "this database has no runs (--run needs issue 16's migration)")
-           : sql_fail(a, "reading the labels");
-        goto out;
-    }
-    if (g->flags & O_JSON)
-        print_json(o);
-    else
-        print_agreement(o);
-    rc = ADM_OK;
-out:
-    json_object_put(o);
-    return rc;
-}
-
-/* Rebuild the summary aggregates from the rows (after an outside write). */
-static int cmd_reaggregate(admin *a, const args *g)
-{
-    char err[512];
-    int rc;
-
-    if ((rc = setup(a, NEED_WRITE)) != ADM_OK)
-        goto out;
-    if (aggregate_rebuild(a->d, err, sizeof err) < 0)
-        rc = fail(a, "%s", err);
-    else
-        rc = aggregate_check(a->d, stdout) == 1 ? ADM_OK : ADM_FAIL;
-out:
-    return rc;
-}
-
-/* ---- config ---- */
-
 /* The effective configuration, from conf.c's own table of keys. Of the
  * API key only the file's path is shown, never what it holds; tokens are
  * kept as hashes. */
@@ -753,7 +642,7 @@ static int cmd_config(admin *a, const args *g)
     size_t i;
     int rc;
 
-    if ((rc = setup(a, NEED_CONF)) != ADM_OK)
+    if ((rc = admin_setup(a, NEED_CONF)) != ADM_OK)
         goto out;
     for (i = 0; conf_key(a->cf, i, name, sizeof name, value, sizeof value) == 0; i++) {
         if (!g->n_ops) {
@@ -764,7 +653,7 @@ static int cmd_config(admin *a, const args *g)
         }
     }
     if (g->n_ops)
-        rc = bad_usage(a, "no configuration key is called '%s' ('ragrade admin config' lists them "
+        rc = admin_bad_usage(a, "no configuration key is called '%s' ('ragrade admin config' lists them "
                        "as section.key)", g->ops[0]);
 out:
     return rc;
@@ -781,7 +670,7 @@ static int cmd_help(admin *a, const args *g)
     else if (find_cmd(g->ops[0]))
         rc = help(g->ops[0], ADM_OK);
     else
-        rc = bad_usage(a, "no admin command is called '%s'", g->ops[0]);
+        rc = admin_bad_usage(a, "no admin command is called '%s'", g->ops[0]);
     return rc;
 }
 
