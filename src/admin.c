@@ -141,7 +141,7 @@ static int valid_status(const char *s)
 }
 
 /* "3d 4h", "2h 5m", "5m 3s", "12s". */
-static void fmt_age(int64_t ms, char *buf, size_t len)
+void admin_fmt_age(int64_t ms, char *buf, size_t len)
 {
     long long s = ms > 0 ? ms / 1000 : 0;
 
@@ -301,89 +301,6 @@ static int64_t id_operand(const admin *a, const args *g)
 }
 
 /* ---- stats, list, show ---- */
-
-static void print_stats(const admin *a, json_object *sum, const args *g, const char *oldest)
-{
-    json_object *counts, *metrics, *tokens, *v;
-    int64_t total = 0, ms;
-    char age[32];
-    int i;
-
-    json_object_object_get_ex(sum, "counts", &counts);
-    json_object_object_get_ex(sum, "metrics", &metrics);
-    json_object_object_get_ex(sum, "tokens", &tokens);
-    printf("database       %s\n", a->cf->db_path);
-    if (g->dataset)
-        printf("dataset        %s\n", g->dataset);
-    if (g->run)
-        printf("run            %s\n", g->run);
-    printf("rows          ");
-    for (i = 0; i < ROW_N_STATUS; i++) {
-        json_object_object_get_ex(counts, row_status_names[i], &v);
-        total += json_object_get_int64(v);
-        printf(" %s %lld%s", row_status_names[i], (long long)json_object_get_int64(v),
-               i < ROW_N_STATUS - 1 ? "," : "");
-    }
-    printf("; total %lld\n", (long long)total);
-    if (oldest && clock_parse_iso(oldest, &ms) == 0) {
-        fmt_age(clock_wall_ms() - ms, age, sizeof age);
-        printf("oldest queued  %s (%s ago)\n", oldest, age);
-    } else {
-        printf("oldest queued  none\n");
-    }
-    json_object_object_get_ex(tokens, "prompt", &v);
-    printf("tokens         prompt %lld", (long long)json_object_get_int64(v));
-    json_object_object_get_ex(tokens, "completion", &v);
-    printf(", completion %lld\n", (long long)json_object_get_int64(v));
-    if (json_object_object_length(metrics) == 0) {
-        printf("metrics        none scored yet\n");
-        return;
-    }
-    printf("\n%-28s %8s %8s %8s %8s %19s %8s %8s\n", "metric (done rows)", "n", "scored", "nulls",
-           "mean", "95% CI", "min", "max");
-    json_object_object_foreach(metrics, name, m) {
-        json_object *f[7];
-        static const char *const keys[7] = { "n", "scored", "nulls", "mean", "min", "max", "ci95" };
-        char ci[48] = "-";
-
-        for (i = 0; i < 7; i++)
-            json_object_object_get_ex(m, keys[i], &f[i]);
-        printf("%-28s %8lld %8lld %8lld", name, (long long)json_object_get_int64(f[0]),
-               (long long)json_object_get_int64(f[1]), (long long)json_object_get_int64(f[2]));
-        if (json_object_array_length(f[6]) == 2 && json_object_array_get_idx(f[6], 0))
-            snprintf(ci, sizeof ci, "[%.4f, %.4f]", json_object_get_double(json_object_array_get_idx(f[6], 0)),
-                     json_object_get_double(json_object_array_get_idx(f[6], 1)));
-        if (f[3])
-            printf(" %8.4f %19s %8.4f %8.4f\n", json_object_get_double(f[3]), ci,
-                   json_object_get_double(f[4]), json_object_get_double(f[5]));
-        else
-            printf(" %8s %19s %8s %8s\n", "-", "-", "-", "-");
-    }
-}
-
-static int cmd_stats(admin *a, const args *g)
-{
-    json_object *sum = NULL, *v;
-    const char *oldest = NULL;
-    int rc;
-
-    if ((rc = admin_setup(a, NEED_READ)) != ADM_OK)
-        goto out;
-    /* The counts and the oldest queued row, from one snapshot. */
-    if (report_stats(a->d, g->dataset, g->run, &sum) < 0) {
-        rc = admin_sql_fail(a, "reading the summary");
-        goto out;
-    }
-    if (json_object_object_get_ex(sum, "oldest_queued", &v) && v)
-        oldest = json_object_get_string(v);
-    if (g->flags & O_JSON)
-        admin_print_json(sum);
-    else
-        print_stats(a, sum, g, oldest);
-out:
-    json_object_put(sum);
-    return rc;
-}
 
 static int cmd_list(admin *a, const args *g)
 {

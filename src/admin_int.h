@@ -46,6 +46,8 @@ int admin_sql_fail(const admin *a, const char *what);
 int admin_setup(admin *a, enum need need);
 void admin_print_json(json_object *o);
 
+void admin_fmt_age(int64_t ms, char *buf, size_t len);
+int cmd_stats(admin *a, const args *g);
 int cmd_labels(admin *a, const args *g);
 int cmd_agreement(admin *a, const args *g);
 int cmd_reaggregate(admin *a, const args *g);
