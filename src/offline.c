@@ -186,6 +186,40 @@ static int drain(judge *j, struct run *r, int left)
     return state == JUDGE_FAILED ? -EIO : 0;
 }
 
+/* Parses one non-empty input line as the next row and submits it, or reports it as a bad line. */
+static void eval_line(judge *j, struct run *r, crit_registry *reg, char *line, ssize_t len)
+{
+    json_object *o;
+    long seq;
+    row rw;
+    row_error e;
+
+    seq = r->next_seq++;
+    r->rows++;
+    o = NULL;
+    if (len > MAX_LINE || !(o = json_tokener_parse(line))) {
+        memset(&e, 0, sizeof e);
+        snprintf(e.message, sizeof e.message, len > MAX_LINE ? "the line is too long" : "the line is not valid JSON");
+        bad_line(r, seq, &e);
+    } else if (row_from_json_arg(&rw, o, r->cf, judge_metric_or_criterion, reg, "", &e) < 0) {
+        bad_line(r, seq, &e);
+        row_clear(&rw);
+    } else {
+        rw.id = seq;
+        r->heads[seq % r->window] = head(seq, &rw);
+        if (judge_submit(j, &rw, on_done, r) < 0) {
+            json_object_put(r->heads[seq % r->window]);
+            r->heads[seq % r->window] = NULL;
+            snprintf(e.message, sizeof e.message, "the judge is not ready");
+            e.field[0] = '\0';
+            bad_line(r, seq, &e);
+        }
+        row_clear(&rw);
+    }
+    json_object_put(o);
+    print_ready(r);
+}
+
 int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, FILE *errf)
 {
     struct run r;
@@ -198,8 +232,6 @@ int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, F
     size_t cap = 0;
     ssize_t len;
     int code = 2, i, state;
-    row rw;
-    row_error e;
 
     memset(&r, 0, sizeof r);
     r.cf = cf;
@@ -236,9 +268,6 @@ int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, F
         goto out;
     }
     while ((len = getline(&line, &cap, in)) >= 0) {
-        json_object *o;
-        long seq;
-
         while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         if (len == 0)
@@ -249,30 +278,7 @@ int offline_eval(const conf *cf, const char *config_path, FILE *in, FILE *out, F
             judge_run(j, 1000);
             print_ready(&r);
         }
-        seq = r.next_seq++;
-        r.rows++;
-        o = NULL;
-        if (len > MAX_LINE || !(o = json_tokener_parse(line))) {
-            memset(&e, 0, sizeof e);
-            snprintf(e.message, sizeof e.message, len > MAX_LINE ? "the line is too long" : "the line is not valid JSON");
-            bad_line(&r, seq, &e);
-        } else if (row_from_json_arg(&rw, o, cf, judge_metric_or_criterion, reg, "", &e) < 0) {
-            bad_line(&r, seq, &e);
-            row_clear(&rw);
-        } else {
-            rw.id = seq;
-            r.heads[seq % r.window] = head(seq, &rw);
-            if (judge_submit(j, &rw, on_done, &r) < 0) {
-                json_object_put(r.heads[seq % r.window]);
-                r.heads[seq % r.window] = NULL;
-                snprintf(e.message, sizeof e.message, "the judge is not ready");
-                e.field[0] = '\0';
-                bad_line(&r, seq, &e);
-            }
-            row_clear(&rw);
-        }
-        json_object_put(o);
-        print_ready(&r);
+        eval_line(j, &r, reg, line, len);
     }
     drain(j, &r, 0);
     print_ready(&r);

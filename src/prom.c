@@ -395,14 +395,58 @@ int prom_text(const conf *cf, board *bd, db *rd, char **out, size_t *len)
     return rc;
 }
 
+/* One worker's entry in the status: its process, threads, counters, memory and judge. */
+static json_object *worker_status(board_slot *s, pid_t pid, int act, int thr, int64_t now, long long *priv_all)
+{
+    json_object *w, *j;
+    char iso[32], err[BOARD_ERROR_MAX];
+    long long priv, rss;
+    int st;
+
+    w = json_object_new_object();
+    json_object_object_add(w, "pid", json_object_new_int(pid));
+    clock_iso(s->started_ms, iso, sizeof iso);
+    json_object_object_add(w, "start_time", json_object_new_string(iso));
+    json_object_object_add(w, "start_since",
+                           json_object_new_int64(s->started_ms ? (now - s->started_ms) / 1000 : 0));
+    json_object_object_add(w, "threads", json_object_new_int(thr));
+    json_object_object_add(w, "active_threads", json_object_new_int(act));
+    json_object_object_add(w, "idle_threads", json_object_new_int(thr - act));
+    json_object_object_add(w, "accepted", json_object_new_uint64(board_load(&s->c.accepted)));
+    json_object_object_add(w, "connections", json_object_new_uint64(board_load(&s->c.connections)));
+    json_object_object_add(w, "open_connections", json_object_new_int(board_load(&s->conns)));
+    json_object_object_add(w, "saturated", json_object_new_uint64(board_load(&s->c.saturated)));
+    json_object_object_add(w, "slow_requests", json_object_new_uint64(board_load(&s->c.slow)));
+    json_object_object_add(w, "evaluated", json_object_new_uint64(board_load(&s->c.evaluated)));
+    json_object_object_add(w, "failed", json_object_new_uint64(board_load(&s->c.failed)));
+    json_object_object_add(w, "retried", json_object_new_uint64(board_load(&s->c.retried)));
+    json_object_object_add(w, "checkpoints", json_object_new_uint64(board_load(&s->c.checkpoints)));
+    json_object_object_add(w, "wal_restarts", json_object_new_uint64(board_load(&s->c.wal_restarts)));
+    json_object_object_add(w, "judge_inflight", json_object_new_int(board_load(&s->inflight)));
+    if (proc_memory(pid, &priv, &rss) == 0) {
+        json_object_object_add(w, "private_memory", json_object_new_int64(priv));
+        json_object_object_add(w, "rss", json_object_new_int64(rss));
+        *priv_all += priv;
+    } else {
+        json_object_object_add(w, "private_memory", NULL);
+        json_object_object_add(w, "rss", NULL);
+    }
+    j = json_object_new_object();
+    st = board_get_judge(s, err, sizeof err);
+    json_object_object_add(j, "state", json_object_new_string(prom_judge_state(st)));
+    json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
+    json_object_object_add(w, "judge", j);
+    return w;
+}
+
 json_object *prom_status(const conf *cf, board *bd)
 {
-    json_object *o = json_object_new_object(), *arr = json_object_new_array(), *w, *j;
-    char iso[32], err[BOARD_ERROR_MAX];
+    json_object *o = json_object_new_object(), *arr = json_object_new_array();
+    char iso[32];
     board_counters c;
     int64_t now = clock_wall_ms();
-    int i, st, workers = 0, active = 0, threads = 0, inflight = 0;
-    long long priv, rss, priv_all = 0;
+    int i, workers = 0, active = 0, threads = 0, inflight = 0;
+    long long priv_all = 0;
 
     board_sum(bd, &c);
     for (i = 0; i < board_nslots(bd); i++) {
@@ -416,40 +460,7 @@ json_object *prom_status(const conf *cf, board *bd)
         active += act;
         threads += thr;
         inflight += board_load(&s->inflight);
-        w = json_object_new_object();
-        json_object_object_add(w, "pid", json_object_new_int(pid));
-        clock_iso(s->started_ms, iso, sizeof iso);
-        json_object_object_add(w, "start_time", json_object_new_string(iso));
-        json_object_object_add(w, "start_since",
-                               json_object_new_int64(s->started_ms ? (now - s->started_ms) / 1000 : 0));
-        json_object_object_add(w, "threads", json_object_new_int(thr));
-        json_object_object_add(w, "active_threads", json_object_new_int(act));
-        json_object_object_add(w, "idle_threads", json_object_new_int(thr - act));
-        json_object_object_add(w, "accepted", json_object_new_uint64(board_load(&s->c.accepted)));
-        json_object_object_add(w, "connections", json_object_new_uint64(board_load(&s->c.connections)));
-        json_object_object_add(w, "open_connections", json_object_new_int(board_load(&s->conns)));
-        json_object_object_add(w, "saturated", json_object_new_uint64(board_load(&s->c.saturated)));
-        json_object_object_add(w, "slow_requests", json_object_new_uint64(board_load(&s->c.slow)));
-        json_object_object_add(w, "evaluated", json_object_new_uint64(board_load(&s->c.evaluated)));
-        json_object_object_add(w, "failed", json_object_new_uint64(board_load(&s->c.failed)));
-        json_object_object_add(w, "retried", json_object_new_uint64(board_load(&s->c.retried)));
-        json_object_object_add(w, "checkpoints", json_object_new_uint64(board_load(&s->c.checkpoints)));
-        json_object_object_add(w, "wal_restarts", json_object_new_uint64(board_load(&s->c.wal_restarts)));
-        json_object_object_add(w, "judge_inflight", json_object_new_int(board_load(&s->inflight)));
-        if (proc_memory(pid, &priv, &rss) == 0) {
-            json_object_object_add(w, "private_memory", json_object_new_int64(priv));
-            json_object_object_add(w, "rss", json_object_new_int64(rss));
-            priv_all += priv;
-        } else {
-            json_object_object_add(w, "private_memory", NULL);
-            json_object_object_add(w, "rss", NULL);
-        }
-        j = json_object_new_object();
-        st = board_get_judge(s, err, sizeof err);
-        json_object_object_add(j, "state", json_object_new_string(prom_judge_state(st)));
-        json_object_object_add(j, "error", err[0] ? json_object_new_string(err) : NULL);
-        json_object_object_add(w, "judge", j);
-        json_object_array_add(arr, w);
+        json_object_array_add(arr, worker_status(s, pid, act, thr, now, &priv_all));
     }
     json_object_object_add(o, "pool", json_object_new_string("ragrade"));
     clock_iso(board_started_ms(bd), iso, sizeof iso);

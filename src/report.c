@@ -112,25 +112,11 @@ static json_object *reason_json(sqlite3_stmt *st, int i)
     return json_object_new_string(s);
 }
 
-int report_eval(db *d, int64_t id, json_object **out)
+/* The evaluation's own fields, tokens and href from the current row of sql_get. */
+static json_object *eval_row_json(sqlite3_stmt *st, int64_t id)
 {
-    sqlite3_stmt *st = db_cached(d, sql_get);
-    json_object *o = NULL, *scores, *reasons, *versions, *tokens;
-    int rc = -EIO, s;
+    json_object *o, *tokens;
 
-    *out = NULL;
-    if (!st)
-        goto out;
-    sqlite3_bind_int64(st, 1, id);
-    s = sqlite3_step(st);
-    if (s == SQLITE_DONE) {
-        rc = -ENOENT;
-        goto out;
-    }
-    if (s != SQLITE_ROW) {
-        rc = db_errno(s);
-        goto out;
-    }
     o = json_object_new_object();
     json_object_object_add(o, "id", json_object_new_int64(sqlite3_column_int64(st, 0)));
     json_object_object_add(o, "status", text_or_null(st, 3));
@@ -164,6 +150,29 @@ int report_eval(db *d, int64_t id, json_object **out)
         snprintf(href, sizeof href, "/api/eval/%lld", (long long)id);
         json_object_object_add(o, "href", json_object_new_string(href));
     }
+    return o;
+}
+
+int report_eval(db *d, int64_t id, json_object **out)
+{
+    sqlite3_stmt *st = db_cached(d, sql_get);
+    json_object *o = NULL, *scores, *reasons, *versions;
+    int rc = -EIO, s;
+
+    *out = NULL;
+    if (!st)
+        goto out;
+    sqlite3_bind_int64(st, 1, id);
+    s = sqlite3_step(st);
+    if (s == SQLITE_DONE) {
+        rc = -ENOENT;
+        goto out;
+    }
+    if (s != SQLITE_ROW) {
+        rc = db_errno(s);
+        goto out;
+    }
+    o = eval_row_json(st, id);
     sqlite3_reset(st);
     if (!(st = db_cached(d, sql_get_scores)))
         goto out;

@@ -217,16 +217,45 @@ static int next_request(struct worker *w)
     return fd;
 }
 
+/* Serves one accepted request; returns 1 if api_handle deferred it (no longer ours). */
+static int serve_request(struct worker *w, db *rd, critstore *cs, FCGX_Request *req, int *turn)
+{
+    const char *method;
+    int active, deferred;
+
+    /* Anything but a POST may read for long: give the turn to a
+     * spare thread first, so that submits keep being served. */
+    method = FCGX_GetParam("REQUEST_METHOD", req->envp);
+    if (!method || strcmp(method, "POST") != 0) {
+        sem_post(&w->turns);
+        *turn = 0;
+    }
+    active = (int)board_inc(&w->slot->active);
+    if (active >= w->nthreads)
+        board_inc(&w->slot->c.saturated);
+    /* Counted when taken, before the answer: a scrape counts
+     * itself, and a client that saw an answer sees it counted. */
+    board_inc(&w->slot->c.accepted);
+    /* api_handle counts routes, statuses and slow requests. A
+     * submit goes to the committer with its request, which answers
+     * it after the commit: this thread is free for the next one at
+     * once. */
+    deferred = api_handle(&w->api, rd, cs, req) == API_DEFERRED;
+    if (!deferred)
+        conn_done(w, http_finish(req));
+    board_dec(&w->slot->active);
+    return deferred;
+}
+
 static void *request_thread(void *arg)
 {
     struct rthread *t = arg;
     struct worker *w = t->w;
     FCGX_Request *req = NULL;     /* ours until api_handle defers it */
     char err[256];
-    const char *method;
     critstore *cs = NULL;
     db *rd;
-    int rc, active, fd, turn = 0;
+    int rc, fd, turn = 0;
 
     if (!(rd = db_open(w->cf->db_path, w->cf->busy_timeout_ms, 0, err, sizeof err))) {
         log_error("request thread: %s", err);
@@ -267,29 +296,8 @@ static void *request_thread(void *arg)
             log_debug("a FastCGI connection ended without a request");
             conn_closed(w);
             req->ipcFd = -1;
-        } else {
-            /* Anything but a POST may read for long: give the turn to a
-             * spare thread first, so that submits keep being served. */
-            method = FCGX_GetParam("REQUEST_METHOD", req->envp);
-            if (!method || strcmp(method, "POST") != 0) {
-                sem_post(&w->turns);
-                turn = 0;
-            }
-            active = (int)board_inc(&w->slot->active);
-            if (active >= w->nthreads)
-                board_inc(&w->slot->c.saturated);
-            /* Counted when taken, before the answer: a scrape counts
-             * itself, and a client that saw an answer sees it counted. */
-            board_inc(&w->slot->c.accepted);
-            /* api_handle counts routes, statuses and slow requests. A
-             * submit goes to the committer with its request, which answers
-             * it after the commit: this thread is free for the next one at
-             * once. */
-            if (api_handle(&w->api, rd, cs, req) == API_DEFERRED)
-                req = NULL;
-            else
-                conn_done(w, http_finish(req));
-            board_dec(&w->slot->active);
+        } else if (serve_request(w, rd, cs, req, &turn)) {
+            req = NULL;                   /* deferred to the committer */
         }
     }
     if (req) {
