@@ -41,9 +41,7 @@ static void fmt_double(double v, char *buf, size_t len)
         snprintf(buf, len, "%.17g", v);
 }
 
-/* One CSV field: quoted, with quotes doubled, when it holds a comma, a
- * quote, CR or LF (RFC 4180). NULL is an empty field. */
-static void csv_field(FILE *out, const char *s, int first)
+void export_csv_field(FILE *out, const char *s, int first)
 {
     if (!first)
         fputc(',', out);
@@ -172,7 +170,7 @@ static int csv_row(db *d, sqlite3_stmt *st, FILE *out, char **metrics, size_t n)
     if (!sc)
         goto out;
     for (i = 0; i < sizeof csv_head / sizeof csv_head[0]; i++)
-        csv_field(out, col(st, (int)i), i == 0);
+        export_csv_field(out, col(st, (int)i), i == 0);
     sqlite3_bind_int64(sc, 1, sqlite3_column_int64(st, C_ID));
     while ((s = sqlite3_step(sc)) == SQLITE_ROW) {
         const char *m = col(sc, 0);
@@ -250,9 +248,9 @@ int export_rows(db *d, FILE *out, const export_opts *o, size_t *n, char *err, si
         if ((rc = csv_metrics(h, o, &metrics, &n_metrics)) < 0)
             goto dberr;
         for (i = 0; i < sizeof csv_head / sizeof csv_head[0]; i++)
-            csv_field(out, csv_head[i], i == 0);
+            export_csv_field(out, csv_head[i], i == 0);
         for (i = 0; i < n_metrics; i++)
-            csv_field(out, metrics[i], 0);
+            export_csv_field(out, metrics[i], 0);
         fputs("\r\n", out);
     }
     rc = -EIO;

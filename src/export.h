@@ -32,4 +32,9 @@ int export_rows(db *d, FILE *out, const export_opts *o, size_t *n, char *err, si
  * removed). */
 int export_backup(db *d, const char *path, int force, int *pages, char *err, size_t errlen);
 
+/* One CSV field, after a comma unless first: quoted, with quotes doubled,
+ * when it holds a comma, a quote, CR or LF (RFC 4180). NULL is an empty
+ * field. Also used by the labels' export. */
+void export_csv_field(FILE *out, const char *s, int first);
+
 #endif

@@ -3,6 +3,7 @@
  * an export reads back; and a row's labels for the JSONL export with
  * scores. */
 #include "labels_int.h"
+#include "export.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -315,26 +316,6 @@ out:
     return rc;
 }
 
-/* One CSV field, quoted when it must be (RFC 4180). */
-static void csv_field(FILE *out, const char *s, int first)
-{
-    if (!first)
-        fputc(',', out);
-    if (!s)
-        return;
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, out);
-        return;
-    }
-    fputc('"', out);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', out);
-        fputc(*s, out);
-    }
-    fputc('"', out);
-}
-
 static void export_one(FILE *out, sqlite3_stmt *st, int csv)
 {
     char buf[2][40];
@@ -355,7 +336,7 @@ static void export_one(FILE *out, sqlite3_stmt *st, int csv)
         v[K_SAMPLED] = sqlite3_column_int(st, 5) ? "1" : "0";
         v[K_CREATED] = (const char *)sqlite3_column_text(st, 6);
         for (k = 0; k < N_COLS; k++)
-            csv_field(out, v[k], k == 0);
+            export_csv_field(out, v[k], k == 0);
         fputs("\r\n", out);
         return;
     }
@@ -394,7 +375,7 @@ int labels_export(db *d, FILE *out, const char *dataset, int csv, int history, s
         sqlite3_bind_text(st, 1, dataset, -1, SQLITE_STATIC);
     sqlite3_bind_int(st, 2, !!history);
     for (k = 0; csv && k < N_COLS; k++)
-        csv_field(out, csv_cols[k], k == 0);
+        export_csv_field(out, csv_cols[k], k == 0);
     if (csv)
         fputs("\r\n", out);
     while ((s = sqlite3_step(st)) == SQLITE_ROW) {
