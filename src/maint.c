@@ -119,6 +119,45 @@ out:
     return rc;
 }
 
+/* The row was not written (a guarded statement changed nothing): why.
+ * -EPERM with its status when it exists in another status, -ENOENT when
+ * it does not, or the read's error with err filled. */
+static int why_not(db *d, int64_t id, char *status, char *err, size_t errlen)
+{
+    int rc = maint_status(d, id, status);
+
+    if (rc == 0)
+        rc = -EPERM;
+    else if (rc != -ENOENT)
+        sql_err(d, "reading the evaluation", rc, err, errlen);
+    return rc;
+}
+
+/* Step a bound statement guarded by the row's status (delete, cancel) in
+ * its own transaction under the writers' turn; the status read that
+ * explains a refusal happens inside it. doing/what name it in errors. */
+static int guarded_write(db *d, sqlite3_stmt *st, int64_t id, char *status, const char *doing,
+                         const char *what, char *err, size_t errlen)
+{
+    char msg[64];
+    int rc, s;
+
+    if ((rc = begin(d, err, errlen)) < 0)
+        return rc;
+    if ((s = sqlite3_step(st)) != SQLITE_DONE)
+        rc = sql_err(d, doing, db_errno(s), err, errlen);
+    else if (sqlite3_changes(db_handle(d)) == 0)
+        rc = why_not(d, id, status, err, errlen);
+    else
+        rc = 0;
+    snprintf(msg, sizeof msg, "committing the %s", what);
+    if (rc == 0 && db_exec(d, Q_COMMIT) < 0)
+        rc = sql_err(d, msg, -EIO, err, errlen);
+    if (rc < 0)
+        db_exec(d, Q_ROLLBACK);
+    return rc;
+}
+
 int maint_retry(db *d, int64_t id, char *status, char *err, size_t errlen)
 {
     int64_t n = 0;
@@ -128,10 +167,7 @@ int maint_retry(db *d, int64_t id, char *status, char *err, size_t errlen)
     if ((rc = maint_requeue(d, id, 0, NULL, &n, err, errlen)) < 0 || n == 1)
         goto out;
     /* Not requeued: missing, or running (the only status refused). */
-    if ((rc = maint_status(d, id, status)) == 0)
-        rc = -EPERM;
-    else if (rc != -ENOENT)
-        sql_err(d, "reading the evaluation", rc, err, errlen);
+    rc = why_not(d, id, status, err, errlen);
 out:
     return rc;
 }
@@ -139,7 +175,7 @@ out:
 int maint_delete(db *d, int64_t id, char *status, char *err, size_t errlen)
 {
     sqlite3_stmt *st = prepare(d, "DELETE FROM evaluations WHERE id = ?1 AND status <> 'running'");
-    int rc = -EIO, s;
+    int rc = -EIO;
 
     *status = '\0';
     if (!st) {
@@ -147,23 +183,8 @@ int maint_delete(db *d, int64_t id, char *status, char *err, size_t errlen)
         goto out;
     }
     sqlite3_bind_int64(st, 1, id);
-    if ((rc = begin(d, err, errlen)) < 0)
-        goto out;
-    if ((s = sqlite3_step(st)) != SQLITE_DONE) {
-        rc = sql_err(d, "deleting", db_errno(s), err, errlen);
-    } else if (sqlite3_changes(db_handle(d)) == 0) {
-        /* Inside the transaction: the status read is the one that stopped us. */
-        if ((rc = maint_status(d, id, status)) == 0)
-            rc = -EPERM;
-        else if (rc != -ENOENT)
-            sql_err(d, "reading the evaluation", rc, err, errlen);
-    } else {
-        rc = 0;                   /* its scores go with it (ON DELETE CASCADE) */
-    }
-    if (rc == 0 && db_exec(d, Q_COMMIT) < 0)
-        rc = sql_err(d, "committing the delete", -EIO, err, errlen);
-    if (rc < 0)
-        db_exec(d, Q_ROLLBACK);
+    /* its scores go with it (ON DELETE CASCADE) */
+    rc = guarded_write(d, st, id, status, "deleting", "delete", err, errlen);
 out:
     sqlite3_finalize(st);
     return rc;
@@ -193,7 +214,7 @@ int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen)
                                   " finished_at = ?2, updated_at = ?2"
                                   " WHERE id = ?1 AND status = 'queued'");
     char now[32];
-    int rc = -EIO, s;
+    int rc = -EIO;
 
     *status = '\0';
     if (!st) {
@@ -203,23 +224,7 @@ int maint_cancel(db *d, int64_t id, char *status, char *err, size_t errlen)
     clock_iso(clock_wall_ms(), now, sizeof now);
     sqlite3_bind_int64(st, 1, id);
     sqlite3_bind_text(st, 2, now, -1, SQLITE_STATIC);
-    if ((rc = begin(d, err, errlen)) < 0)
-        goto out;
-    if ((s = sqlite3_step(st)) != SQLITE_DONE) {
-        rc = sql_err(d, "cancelling", db_errno(s), err, errlen);
-    } else if (sqlite3_changes(db_handle(d)) == 0) {
-        /* Inside the transaction: the status read is the one that stopped us. */
-        if ((rc = maint_status(d, id, status)) == 0)
-            rc = -EPERM;
-        else if (rc != -ENOENT)
-            sql_err(d, "reading the evaluation", rc, err, errlen);
-    } else {
-        rc = 0;
-    }
-    if (rc == 0 && db_exec(d, Q_COMMIT) < 0)
-        rc = sql_err(d, "committing the cancel", -EIO, err, errlen);
-    if (rc < 0)
-        db_exec(d, Q_ROLLBACK);
+    rc = guarded_write(d, st, id, status, "cancelling", "cancel", err, errlen);
 out:
     sqlite3_finalize(st);
     return rc;
