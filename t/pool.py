@@ -239,7 +239,7 @@ def main():
         victim = first[0]
         os.kill(victim, signal.SIGKILL)
         wait_for(lambda: "died: killed by signal 9" in s.log(), 20, "the master to notice")
-        wait_for(lambda: len(s.worker_pids()) == 2 and victim not in s.worker_pids(), 20, "a replacement worker")
+        wait_for(lambda: (lambda p: len(p) == 2 and victim not in p)(s.worker_pids()), 20, "a replacement worker")
         n = len(load.accepted)
         load.wait_accepted(n + 50)
         load.stop()
@@ -259,7 +259,7 @@ def main():
         load = Load(s)
         load.wait_accepted(50)
         os.kill(master, signal.SIGHUP)
-        wait_for(lambda: not set(s.worker_pids()) & set(before) and len(s.worker_pids()) == 2, 30,
+        wait_for(lambda: (lambda p: len(p) == 2 and not set(p) & set(before))(s.worker_pids()), 30,
                  "the old generation to be replaced")
         n = len(load.accepted)
         load.wait_accepted(n + 50)
